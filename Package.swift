@@ -1,0 +1,76 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// pohmelfs: a network filesystem with a coherent client cache and server-side range locks.
+///
+/// Targets (see README "Map of the tree"):
+/// - `pohmelfs`: the executable; argument parsing, bootstraps, libfuse trampolines. Thin.
+/// - `PohmelfsCore` (`Sources/Core`): the protocol, client library, server, inode table,
+///   range locks, sd_notify. Everything with an invariant worth testing.
+/// - `CFuse3`, `CSystemd`: system-library targets over libfuse3 and libsystemd.
+/// - `CLinux`: `static inline` wrappers for Linux syscalls glibc does not export to Swift
+///   (`openat2`, per-thread `setgroups`, file handles), in the manner of NIO's `CNIOLinux`.
+let package = Package(
+    name: "pohmelfs",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CFuse3",
+            path: "Sources/CFuse3",
+            pkgConfig: "fuse3",
+            providers: [.apt(["libfuse3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSystemd",
+            path: "Sources/CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        .target(name: "CLinux", path: "Sources/CLinux"),
+        .target(
+            name: "PohmelfsCore",
+            dependencies: [
+                "CLinux",
+                "CSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Core"
+        ),
+        .executableTarget(
+            name: "pohmelfs",
+            dependencies: [
+                "PohmelfsCore",
+                "CFuse3",
+                "CLinux",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/pohmelfs"
+        ),
+        .testTarget(
+            name: "CoreTests",
+            dependencies: [
+                "PohmelfsCore",
+                "CLinux",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            path: "Tests/CoreTests"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,93 @@
+#define _GNU_SOURCE
+#include "CLinux.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+
+int pohmelfs_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = flags;
+    how.mode = mode;
+    how.resolve = resolve;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int pohmelfs_thread_setfsuid(uid_t uid) {
+    syscall(SYS_setfsuid, uid);
+    if ((uid_t)syscall(SYS_setfsuid, (uid_t)-1) != uid) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+int pohmelfs_thread_setfsgid(gid_t gid) {
+    syscall(SYS_setfsgid, gid);
+    if ((gid_t)syscall(SYS_setfsgid, (gid_t)-1) != gid) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+int pohmelfs_thread_setgroups(size_t count, const gid_t *groups) {
+    return (int)syscall(SYS_setgroups, count, groups);
+}
+
+int pohmelfs_name_to_handle_at(int dirfd, const char *name, int flags, unsigned char *out, unsigned capacity,
+                               int *type, int *mount_id) {
+    unsigned char storage[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+    struct file_handle *fh = (struct file_handle *)storage;
+    fh->handle_bytes = MAX_HANDLE_SZ;
+    if (name_to_handle_at(dirfd, name, fh, mount_id, flags) != 0) return -1;
+    if (fh->handle_bytes > capacity) {
+        errno = EOVERFLOW;
+        return -1;
+    }
+    memcpy(out, fh->f_handle, fh->handle_bytes);
+    *type = fh->handle_type;
+    return (int)fh->handle_bytes;
+}
+
+int pohmelfs_open_by_handle_at(int mount_fd, const unsigned char *handle, unsigned length, int type, int flags) {
+    unsigned char storage[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+    struct file_handle *fh = (struct file_handle *)storage;
+    if (length > MAX_HANDLE_SZ) {
+        errno = ESTALE;
+        return -1;
+    }
+    fh->handle_bytes = length;
+    fh->handle_type = type;
+    memcpy(fh->f_handle, handle, length);
+    return open_by_handle_at(mount_fd, fh, flags);
+}
+
+int pohmelfs_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned flags) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+int pohmelfs_fallocate(int fd, int mode, int64_t offset, int64_t length) {
+    return fallocate(fd, mode, offset, length);
+}
+
+int64_t pohmelfs_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len,
+                                 unsigned flags) {
+    loff_t in = off_in ? *off_in : 0, out = off_out ? *off_out : 0;
+    ssize_t n = copy_file_range(fd_in, off_in ? &in : NULL, fd_out, off_out ? &out : NULL, len, flags);
+    if (off_in) *off_in = in;
+    if (off_out) *off_out = out;
+    return n;
+}
+
+int pohmelfs_umount2(const char *target, int flags) { return umount2(target, flags); }
+
+int pohmelfs_syncfs(int fd) { return syncfs(fd); }

@@ -1,0 +1,54 @@
+#ifndef POHMELFS_CLINUX_H
+#define POHMELFS_CLINUX_H
+
+/* Linux system calls that Swift cannot reach through Glibc: variadic `syscall`, calls glibc
+ * hides behind _GNU_SOURCE, and per-thread credential changes (glibc's setgroups applies to every
+ * thread of the process; the raw system call applies to the calling thread only, which is what a
+ * server that acts for many users on a thread pool needs). Every function returns the kernel's
+ * result: -1 with errno set on failure. */
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+
+/* openat2(2) with RESOLVE_* flags. */
+int pohmelfs_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+
+/* Per-thread credentials. setfsuid/setfsgid return the previous id and never fail visibly, so
+ * these helpers verify the change and return -1/EPERM when it did not take. */
+int pohmelfs_thread_setfsuid(uid_t uid);
+int pohmelfs_thread_setfsgid(gid_t gid);
+int pohmelfs_thread_setgroups(size_t count, const gid_t *groups);
+
+/* name_to_handle_at(2): writes the opaque handle into `out` (at most `capacity` bytes) and its
+ * type into `type`; returns the handle length. */
+int pohmelfs_name_to_handle_at(int dirfd, const char *name, int flags, unsigned char *out, unsigned capacity,
+                               int *type, int *mount_id);
+/* open_by_handle_at(2) from a handle produced by pohmelfs_name_to_handle_at. */
+int pohmelfs_open_by_handle_at(int mount_fd, const unsigned char *handle, unsigned length, int type, int flags);
+
+int pohmelfs_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned flags);
+int pohmelfs_fallocate(int fd, int mode, int64_t offset, int64_t length);
+int64_t pohmelfs_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len,
+                                 unsigned flags);
+int pohmelfs_umount2(const char *target, int flags);
+int pohmelfs_syncfs(int fd);
+
+/* Constants that Swift cannot import from macros with casts. */
+#define POHMELFS_RESOLVE_BENEATH 0x08
+#define POHMELFS_RESOLVE_NO_MAGICLINKS 0x02
+#define POHMELFS_RESOLVE_NO_SYMLINKS 0x04
+#define POHMELFS_RESOLVE_NO_XDEV 0x01
+#define POHMELFS_O_PATH 010000000
+#define POHMELFS_O_DIRECT 040000
+#define POHMELFS_O_NOATIME 01000000
+#define POHMELFS_AT_EMPTY_PATH 0x1000
+#define POHMELFS_MNT_DETACH 2
+#define POHMELFS_RENAME_NOREPLACE 1
+#define POHMELFS_RENAME_EXCHANGE 2
+#define POHMELFS_FALLOC_FL_KEEP_SIZE 0x01
+#define POHMELFS_FALLOC_FL_PUNCH_HOLE 0x02
+#define POHMELFS_FALLOC_FL_ZERO_RANGE 0x10
+
+#endif

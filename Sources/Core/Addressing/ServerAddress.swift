@@ -1,0 +1,66 @@
+/// A server's host and port as users write them: `host`, `host:port`, `[v6]:port` or `[v6]`.
+public struct ServerAddress: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int = ProtocolVersion.defaultPort) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `text`; nil when the port is not a number in 1...65535 or the host is empty.
+    public init?(parsing text: String, defaultPort: Int = ProtocolVersion.defaultPort) {
+        var host = Substring(text)
+        var port = defaultPort
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            let rest = host[host.index(after: close)...]
+            host = host[host.index(after: host.startIndex)..<close]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":"), let value = Int(rest.dropFirst()) else { return nil }
+                port = value
+            }
+        } else if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon {
+            guard let value = Int(host[host.index(after: colon)...]) else { return nil }
+            port = value
+            host = host[..<colon]
+        }
+        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        self.host = String(host)
+        self.port = port
+    }
+
+    public var description: String { self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)" }
+}
+
+/// What `pohmelfs mount` mounts: `HOST[:PORT][:/SUBDIR]`.
+public struct MountSource: Hashable, Sendable, CustomStringConvertible {
+    public var server: ServerAddress
+    /// Path components below the export root; empty for the root itself.
+    public var subdirectory: [String]
+
+    public init(server: ServerAddress, subdirectory: [String] = []) {
+        self.server = server
+        self.subdirectory = subdirectory
+    }
+
+    /// Parses `host`, `host:port`, `host:/sub/dir`, `host:port:/sub/dir`, and the bracketed
+    /// IPv6 forms. A subdirectory always starts with `/`; `..` components are refused.
+    public init?(parsing text: String) {
+        var addressPart = Substring(text)
+        var subdirectory: [String] = []
+        let characters = Array(text)
+        if let colon = characters.indices.first(where: { characters[$0] == ":" && $0 + 1 < characters.count && characters[$0 + 1] == "/" }) {
+            let split = text.index(text.startIndex, offsetBy: colon)
+            addressPart = text[..<split]
+            let path = text[text.index(after: split)...]
+            subdirectory = path.split(separator: "/").map(String.init)
+            guard !subdirectory.contains(".."), !subdirectory.contains(".") else { return nil }
+        }
+        guard let server = ServerAddress(parsing: String(addressPart)) else { return nil }
+        self.server = server
+        self.subdirectory = subdirectory
+    }
+
+    public var description: String { "\(self.server):/" + self.subdirectory.joined(separator: "/") }
+}

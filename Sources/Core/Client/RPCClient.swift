@@ -1,0 +1,157 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The client side of the protocol: one TCP connection, many requests in flight, replies
+/// matched by transaction id.
+///
+/// Two ways to ask:
+/// - `send(_:caller:completion:)` encodes on the calling thread and completes on the
+///   connection's event loop: the FUSE data path uses it, so a reply goes from the network
+///   thread straight to the kernel and no thread ever waits.
+/// - `call(_:caller:)` is the same as an `async` function, for tools and tests.
+///
+/// Every request is answered exactly once: with the reply, the server's errno, or a
+/// `ClientError` when the connection fails (all outstanding requests fail together).
+public final class RPCClient: Sendable {
+    public let channel: any Channel
+    /// The server's answer to HELLO: version, capabilities, transaction size, export root.
+    public let hello: HelloResponse
+    /// "host:port" as given, for messages.
+    public let serverDescription: String
+    private let nextTransaction = Atomic<UInt64>(1)
+
+    private init(channel: any Channel, hello: HelloResponse, serverDescription: String) {
+        self.channel = channel
+        self.hello = hello
+        self.serverDescription = serverDescription
+    }
+
+    /// Connects and negotiates. Throws `ClientError` naming the address when the server cannot
+    /// be reached within `connectTimeout`, or speaks no common protocol version.
+    public static func connect(
+        host: String,
+        port: Int,
+        clientName: String,
+        group: any EventLoopGroup,
+        connectTimeout: Duration = .seconds(5),
+        maximumTransaction: UInt32 = ProtocolVersion.minimumTransactionSize,
+        onNotice: @escaping @Sendable (Frame) -> Void = { _ in }
+    ) async throws -> RPCClient {
+        let description = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let maximumPayload = max(maximumTransaction, ProtocolVersion.minimumTransactionSize) + 64 * 1024
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(.nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: 1 << 21)
+            )
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(FrameDecoder(maximumPayload: maximumPayload)))
+                    try channel.pipeline.syncOperations.addHandler(RPCClientHandler(onNotice: onNotice))
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: host, port: port).get()
+        } catch {
+            throw ClientError(.unreachable, "cannot reach pohmelfs server at \(description): \(Self.describe(error))")
+        }
+        let request = HelloRequest(clientName: clientName)
+        let transaction = TransactionID(0)
+        let frame = FrameEncoding.request(request, caller: .root, transaction: transaction, allocator: channel.allocator)
+        let hello: HelloResponse
+        do {
+            hello = try await withCheckedThrowingContinuation { continuation in
+                let outbound = OutboundRequest(transaction: transaction, frame: frame) { result in
+                    continuation.resume(with: Self.decode(result, as: HelloRequest.self, channel: channel))
+                }
+                channel.writeAndFlush(outbound, promise: nil)
+            }
+        } catch let errno as Errno where errno.rawValue == EPROTONOSUPPORT {
+            try? await channel.close()
+            throw ClientError(
+                .versionMismatch,
+                "server at \(description) does not speak protocol versions \(request.oldestVersion)...\(request.newestVersion)")
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        return RPCClient(channel: channel, hello: hello, serverDescription: description)
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? IOError { return Errno(error.errnoCode).description }
+        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
+            return describe(first.error)
+        }
+        if error is ChannelError { return "connection timed out" }
+        return "\(error)"
+    }
+
+    /// Sends `request`; `completion` runs once, on the event loop.
+    public func send<R: WireRequest>(
+        _ request: R, caller: Caller, completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
+    ) {
+        self.send(R.self, caller: caller, encode: { request.encode(into: &$0) }, completion: completion)
+    }
+
+    /// Sends a request of type `R` whose body `encode` writes straight into the frame, for
+    /// payloads (write data from the kernel) that should be copied exactly once.
+    public func send<R: WireRequest>(
+        _ type: R.Type, caller: Caller, sizeHint: Int = 256, encode: (inout ByteBuffer) -> Void,
+        completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
+    ) {
+        let transaction = TransactionID(self.nextTransaction.wrappingAdd(1, ordering: .relaxed).oldValue)
+        let frame = FrameEncoding.frame(
+            header: MessageHeader(opcode: R.opcode, transaction: transaction),
+            allocator: self.channel.allocator,
+            capacity: sizeHint
+        ) { buffer in
+            caller.encode(into: &buffer)
+            encode(&buffer)
+        }
+        let channel = self.channel
+        let outbound = OutboundRequest(transaction: transaction, frame: frame) { result in
+            completion(Self.decode(result, as: R.self, channel: channel))
+        }
+        self.channel.writeAndFlush(outbound, promise: nil)
+    }
+
+    /// Sends `request` and waits for its reply.
+    public func call<R: WireRequest>(_ request: R, caller: Caller = .root) async throws -> R.Response {
+        try await withCheckedThrowingContinuation { continuation in
+            self.send(request, caller: caller) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Closes the connection; outstanding requests fail with `connectionClosed`.
+    public func close() async {
+        try? await self.channel.close()
+    }
+
+    private static func decode<R: WireRequest>(
+        _ result: Result<Frame, ClientError>, as type: R.Type, channel: any Channel
+    ) -> Result<R.Response, any Error> {
+        switch result {
+        case .failure(let error):
+            return .failure(error)
+        case .success(let frame):
+            guard frame.header.opcode == R.opcode else {
+                channel.close(promise: nil)
+                return .failure(
+                    ClientError(.protocolViolation, "server answered \(R.opcode) with \(frame.header.opcode)"))
+            }
+            if frame.header.status != 0 { return .failure(Errno(wire: frame.header.status)) }
+            do {
+                return .success(try R.Response.decode(payload: frame.payload))
+            } catch {
+                channel.close(promise: nil)
+                return .failure(ClientError(.protocolViolation, "server sent a malformed \(R.opcode) reply: \(error)"))
+            }
+        }
+    }
+}

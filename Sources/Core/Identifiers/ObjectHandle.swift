@@ -1,0 +1,17 @@
+/// The server's name for a filesystem object: opaque to the client, stable across server
+/// restarts, and authenticated by the server so a client cannot forge one.
+///
+/// The client only compares and stores handles; it never looks inside. Two lookups of the same
+/// object (for example through two hard links) return equal handles, which is how the client
+/// gives both names one node id.
+public struct ObjectHandle: Hashable, Sendable, CustomStringConvertible {
+    /// Upper bound on the encoded size; larger handles are a protocol error.
+    public static let maximumSize = 160
+
+    public var bytes: [UInt8]
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+
+    public var description: String {
+        "handle:" + self.bytes.prefix(12).map { String($0, radix: 16) }.joined()
+    }
+}

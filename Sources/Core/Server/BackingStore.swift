@@ -1,0 +1,59 @@
+import NIOCore
+
+/// The server's storage, behind one boundary: everything the protocol can ask of a filesystem.
+///
+/// `LocalDirectoryStore` (a directory on this machine) is the embedded default; a later store
+/// could keep objects elsewhere (DESIGN.md "Scale-out"). Rules for implementations:
+/// - Every method is called on a thread-pool thread, never on an event loop, and may block.
+/// - Every method acts with the identity and permissions of `caller`.
+/// - Failures are thrown as `Errno`; anything else thrown is answered EIO.
+/// - Open files and directories are values of `File` and `Directory`; the server keeps them in
+///   the client's session and drops them on RELEASE or when the session ends, which closes them.
+/// - No POSIX call belongs outside the store, and a store must not assume one process sees
+///   every change.
+public protocol BackingStore: Sendable {
+    associatedtype File: Sendable
+    associatedtype Directory: Sendable
+
+    /// What this store can promise (`callerIdentity`, `persistentHandles`, ...).
+    var capabilities: ProtocolVersion.Capabilities { get }
+    /// The export's root.
+    func rootEntry() throws -> Entry
+
+    func lookup(_ request: LookupRequest, caller: Caller) throws -> Entry
+    func getattr(_ request: GetattrRequest, caller: Caller) throws -> FileAttributes
+    func setattr(_ request: SetattrRequest, file: File?, caller: Caller) throws -> FileAttributes
+    func readlink(_ request: ReadlinkRequest, caller: Caller) throws -> ReadlinkResponse
+    func symlink(_ request: SymlinkRequest, caller: Caller) throws -> Entry
+    func mknod(_ request: MknodRequest, caller: Caller) throws -> Entry
+    func mkdir(_ request: MkdirRequest, caller: Caller) throws -> Entry
+    func unlink(_ request: UnlinkRequest, caller: Caller) throws
+    func rmdir(_ request: RmdirRequest, caller: Caller) throws
+    func rename(_ request: RenameRequest, caller: Caller) throws
+    func link(_ request: LinkRequest, caller: Caller) throws -> Entry
+    func access(_ request: AccessRequest, caller: Caller) throws
+    func statfs(_ request: StatfsRequest, caller: Caller) throws -> StatfsResponse
+
+    func open(_ request: OpenRequest, caller: Caller) throws -> File
+    func create(_ request: CreateRequest, caller: Caller) throws -> (Entry, File)
+    /// Appends at most `size` bytes read at `offset` to `buffer`; fewer only at end of file.
+    func read(_ file: File, offset: UInt64, size: Int, into buffer: inout ByteBuffer) throws
+    /// Writes all of `data` (appending, for files opened O_APPEND) and returns the count.
+    func write(_ file: File, offset: UInt64, data: ByteBuffer, caller: Caller) throws -> UInt64
+    func fsync(_ file: File, dataOnly: Bool) throws
+    func fallocate(_ file: File, mode: UInt32, offset: UInt64, length: UInt64, caller: Caller) throws
+    func copyFileRange(
+        from source: File, at sourceOffset: UInt64, to destination: File, at destinationOffset: UInt64,
+        length: UInt64, caller: Caller
+    ) throws -> UInt64
+
+    func opendir(_ request: OpendirRequest, caller: Caller) throws -> Directory
+    func readdir(
+        _ directory: Directory, cookie: UInt64, maximumEntries: Int, plus: Bool, caller: Caller
+    ) throws -> ReaddirResponse
+
+    func setxattr(_ request: SetxattrRequest, caller: Caller) throws
+    func getxattr(_ request: GetxattrRequest, caller: Caller) throws -> XattrResponse
+    func listxattr(_ request: ListxattrRequest, caller: Caller) throws -> XattrResponse
+    func removexattr(_ request: RemovexattrRequest, caller: Caller) throws
+}

@@ -1,0 +1,119 @@
+import CLinux
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An open regular file of a `LocalDirectoryStore`: closed when the last reference goes.
+public final class LocalFile: Sendable {
+    let descriptor: FileDescriptor
+    let object: ObjectReference
+
+    init(descriptor: FileDescriptor, object: ObjectReference) {
+        self.descriptor = descriptor
+        self.object = object
+    }
+
+    var fd: Int32 { self.descriptor.rawValue }
+}
+
+/// Opening, reading, writing and syncing files.
+extension LocalDirectoryStore {
+    /// `open(2)` flags a client may ask for. O_DIRECT is dropped: the client's direct I/O means
+    /// "bypass the client cache", and the server's buffers are not aligned for the disk's.
+    static let permittedOpenFlags: Int32 =
+        O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | POHMELFS_O_NOATIME | O_NONBLOCK
+
+    public func open(_ request: OpenRequest, caller: Caller) throws -> LocalFile {
+        let object = try self.resolve(request.handle)
+        guard !object.isDirectory else { throw Errno.isDirectory }
+        guard object.fileType == 0o100000 else { throw object.isSymbolicLink ? Errno.loop : Errno.permission }
+        let flags = Int32(bitPattern: request.flags) & Self.permittedOpenFlags
+        return try ThreadIdentity.acting(as: caller) {
+            let path = try object.reopenPath()
+            let fd = try systemCall { Glibc.open(path, flags | O_CLOEXEC | O_NOFOLLOW) }
+            return LocalFile(descriptor: FileDescriptor(fd), object: object)
+        }
+    }
+
+    public func create(_ request: CreateRequest, caller: Caller) throws -> (Entry, LocalFile) {
+        let name = try Self.validated(request.name)
+        let parent = try self.resolveDirectory(request.parent)
+        let flags = (Int32(bitPattern: request.flags) & (Self.permittedOpenFlags | O_EXCL)) | O_CREAT | O_NOFOLLOW
+            | O_CLOEXEC
+        return try ThreadIdentity.acting(as: caller) {
+            let fd = try withCName(name) { cName in
+                try systemCall {
+                    pohmelfs_openat2(parent.fd, cName, UInt64(flags), UInt64(request.mode & 0o7777), Self.confinedResolution)
+                }
+            }
+            let descriptor = FileDescriptor(fd)
+            let pathFD = try systemCall { Glibc.open(descriptor.procPath, POHMELFS_O_PATH | O_CLOEXEC) }
+            let entry = try self.entry(for: FileDescriptor(pathFD))
+            let object = try self.resolve(entry.handle)
+            return (entry, LocalFile(descriptor: descriptor, object: object))
+        }
+    }
+
+    public func read(_ file: LocalFile, offset: UInt64, size: Int, into buffer: inout ByteBuffer) throws {
+        guard offset <= UInt64(Int64.max) else { throw Errno.invalid }
+        try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { target in
+            var done = 0
+            while done < size {
+                let count = try systemCall {
+                    pread(file.fd, target.baseAddress! + done, size - done, off_t(offset) + off_t(done))
+                }
+                if count == 0 { break }
+                done += count
+            }
+            return done
+        }
+    }
+
+    public func write(_ file: LocalFile, offset: UInt64, data: ByteBuffer, caller: Caller) throws -> UInt64 {
+        guard offset <= UInt64(Int64.max) else { throw Errno.invalid }
+        // As the caller: writing clears set-user-id bits only for callers without CAP_FSETID.
+        return try ThreadIdentity.acting(as: caller) {
+            try data.withUnsafeReadableBytes { source in
+                var done = 0
+                while done < source.count {
+                    let count = try systemCall {
+                        pwrite(file.fd, source.baseAddress! + done, source.count - done, off_t(offset) + off_t(done))
+                    }
+                    done += count
+                }
+                return UInt64(done)
+            }
+        }
+    }
+
+    public func fsync(_ file: LocalFile, dataOnly: Bool) throws {
+        _ = try systemCall { dataOnly ? fdatasync(file.fd) : Glibc.fsync(file.fd) }
+    }
+
+    public func fallocate(_ file: LocalFile, mode: UInt32, offset: UInt64, length: UInt64, caller: Caller) throws {
+        let known = UInt32(POHMELFS_FALLOC_FL_KEEP_SIZE | POHMELFS_FALLOC_FL_PUNCH_HOLE | POHMELFS_FALLOC_FL_ZERO_RANGE)
+        guard mode & ~known == 0 else { throw Errno.notSupported }
+        guard offset <= UInt64(Int64.max), length <= UInt64(Int64.max) else { throw Errno.invalid }
+        try ThreadIdentity.acting(as: caller) {
+            _ = try systemCall { pohmelfs_fallocate(file.fd, Int32(mode), Int64(offset), Int64(length)) }
+        }
+    }
+
+    public func copyFileRange(
+        from source: LocalFile, at sourceOffset: UInt64, to destination: LocalFile, at destinationOffset: UInt64,
+        length: UInt64, caller: Caller
+    ) throws -> UInt64 {
+        guard sourceOffset <= UInt64(Int64.max), destinationOffset <= UInt64(Int64.max) else { throw Errno.invalid }
+        var inOffset = Int64(sourceOffset)
+        var outOffset = Int64(destinationOffset)
+        let count = try ThreadIdentity.acting(as: caller) {
+            try systemCall {
+                pohmelfs_copy_file_range(
+                    source.fd, &inOffset, destination.fd, &outOffset, Int(min(length, UInt64(Int.max))), 0)
+            }
+        }
+        return UInt64(count)
+    }
+}

@@ -1,0 +1,80 @@
+import CLinux
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Extended attributes, through the object's procfs path (there is no descriptor form of the
+/// xattr calls that works on O_PATH descriptors). Refused on symbolic links (EPERM).
+extension LocalDirectoryStore {
+    public func setxattr(_ request: SetxattrRequest, caller: Caller) throws {
+        let object = try self.resolve(request.handle)
+        try Self.validateXattrName(request.name)
+        try ThreadIdentity.acting(as: caller) {
+            let path = try object.reopenPath()
+            _ = try Self.withCString(request.name) { name in
+                try systemCall {
+                    request.value.withUnsafeBytes { value in
+                        CLinux.setxattr(path, name, value.baseAddress, value.count, Int32(bitPattern: request.flags))
+                    }
+                }
+            }
+        }
+    }
+
+    public func getxattr(_ request: GetxattrRequest, caller: Caller) throws -> XattrResponse {
+        let object = try self.resolve(request.handle)
+        try Self.validateXattrName(request.name)
+        return try ThreadIdentity.acting(as: caller) {
+            let path = try object.reopenPath()
+            return try Self.withCString(request.name) { name in
+                try Self.sized(request.size) { buffer, capacity in CLinux.getxattr(path, name, buffer, capacity) }
+            }
+        }
+    }
+
+    public func listxattr(_ request: ListxattrRequest, caller: Caller) throws -> XattrResponse {
+        let object = try self.resolve(request.handle)
+        return try ThreadIdentity.acting(as: caller) {
+            let path = try object.reopenPath()
+            return try Self.sized(request.size) { buffer, capacity in
+                CLinux.listxattr(path, buffer?.assumingMemoryBound(to: CChar.self), capacity)
+            }
+        }
+    }
+
+    public func removexattr(_ request: RemovexattrRequest, caller: Caller) throws {
+        let object = try self.resolve(request.handle)
+        try Self.validateXattrName(request.name)
+        try ThreadIdentity.acting(as: caller) {
+            let path = try object.reopenPath()
+            _ = try Self.withCString(request.name) { name in try systemCall { CLinux.removexattr(path, name) } }
+        }
+    }
+
+    private static func validateXattrName(_ name: [UInt8]) throws {
+        guard !name.isEmpty, !name.contains(0) else { throw Errno.invalid }
+        guard name.count <= XattrResponse.maximumNameLength else { throw Errno.range }
+    }
+
+    private static func withCString<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
+        try (bytes + [0]).withUnsafeBufferPointer { raw in
+            try raw.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) }
+        }
+    }
+
+    /// The size-query convention of getxattr(2) and listxattr(2): size 0 asks for the length.
+    private static func sized(
+        _ size: UInt32, _ call: (UnsafeMutableRawPointer?, Int) -> Int
+    ) throws -> XattrResponse {
+        if size == 0 {
+            let length = try systemCall { call(nil, 0) }
+            return XattrResponse(size: UInt32(length), value: [])
+        }
+        let capacity = min(Int(size), ByteBuffer.wireMaximumBlob)
+        var value = [UInt8](repeating: 0, count: capacity)
+        let length = try systemCall { value.withUnsafeMutableBytes { call($0.baseAddress, capacity) } }
+        return XattrResponse(size: UInt32(length), value: Array(value.prefix(length)))
+    }
+}

@@ -1,0 +1,77 @@
+import Synchronization
+
+/// An open O_PATH descriptor for one object of the export, with what the store needs to know
+/// about it without another system call.
+final class ObjectReference: Sendable {
+    let descriptor: FileDescriptor
+    let handle: ObjectHandle
+    /// `S_IFMT` bits; an object's type never changes.
+    let fileType: UInt32
+
+    init(descriptor: FileDescriptor, handle: ObjectHandle, fileType: UInt32) {
+        self.descriptor = descriptor
+        self.handle = handle
+        self.fileType = fileType
+    }
+
+    var fd: Int32 { self.descriptor.rawValue }
+    var isDirectory: Bool { self.fileType == 0o040000 }
+    var isSymbolicLink: Bool { self.fileType == 0o120000 }
+
+    /// The path that reopens the object through procfs, for calls that have no descriptor form.
+    ///
+    /// Refused for symbolic links: resolving `/proc/self/fd/N` of a link would follow the link
+    /// on the server, outside the export's confinement (libfuse's passthrough_ll refuses the
+    /// same way).
+    func reopenPath() throws -> String {
+        guard !self.isSymbolicLink else { throw Errno.permission }
+        return self.descriptor.procPath
+    }
+}
+
+/// Handles the store has recently resolved, each with an open O_PATH descriptor, so a request
+/// on a known object costs no `open_by_handle_at`. Bounded: beyond `capacity` the least recently
+/// used half is dropped (their descriptors close when the last operation using them ends).
+///
+/// Locking: `entries` is protected by its own mutex; nothing else is done while holding it.
+final class ObjectTable: Sendable {
+    private struct Slot {
+        var reference: ObjectReference
+        var lastUse: UInt64
+    }
+
+    private struct Entries {
+        var slots: [ObjectHandle: Slot] = [:]
+        var clock: UInt64 = 0
+    }
+
+    private let entries = Mutex(Entries())
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func lookup(_ handle: ObjectHandle) -> ObjectReference? {
+        self.entries.withLock { entries in
+            guard var slot = entries.slots[handle] else { return nil }
+            entries.clock += 1
+            slot.lastUse = entries.clock
+            entries.slots[handle] = slot
+            return slot.reference
+        }
+    }
+
+    func insert(_ reference: ObjectReference) {
+        // Evicted references are released after the lock is dropped, so no close(2) runs under it.
+        let evicted: [Slot] = self.entries.withLock { entries in
+            entries.clock += 1
+            entries.slots[reference.handle] = Slot(reference: reference, lastUse: entries.clock)
+            guard entries.slots.count > self.capacity else { return [] }
+            let victims = entries.slots.values.sorted { $0.lastUse < $1.lastUse }.prefix(entries.slots.count / 2)
+            for victim in victims { entries.slots[victim.reference.handle] = nil }
+            return Array(victims)
+        }
+        _ = evicted
+    }
+
+    var count: Int { self.entries.withLock { $0.slots.count } }
+}

@@ -1,0 +1,128 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A running pohmelfs server: a listening socket, its connections, and the thread pool that
+/// performs their I/O. Created by `start`, ended by `shutdown`.
+public final class PohmelfsServer<Store: BackingStore>: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// Largest READ or WRITE one request may carry; offered in HELLO. At least 1 MiB.
+        public var maximumTransaction: UInt32
+        /// Threads doing blocking file I/O.
+        public var ioThreads: Int
+
+        public init(
+            host: String = "127.0.0.1", port: Int = ProtocolVersion.defaultPort,
+            maximumTransaction: UInt32 = ProtocolVersion.minimumTransactionSize, ioThreads: Int = 8
+        ) {
+            self.host = host
+            self.port = port
+            self.maximumTransaction = max(maximumTransaction, ProtocolVersion.minimumTransactionSize)
+            self.ioThreads = ioThreads
+        }
+    }
+
+    public let localAddress: SocketAddress
+    public let statistics: ServerStatistics
+    private let serverChannel: any Channel
+    private let threadPool: NIOThreadPool
+    private let connections: ConnectionRegistry
+    private let logger: Logger
+
+    private init(
+        localAddress: SocketAddress, statistics: ServerStatistics, serverChannel: any Channel,
+        threadPool: NIOThreadPool, connections: ConnectionRegistry, logger: Logger
+    ) {
+        self.localAddress = localAddress
+        self.statistics = statistics
+        self.serverChannel = serverChannel
+        self.threadPool = threadPool
+        self.connections = connections
+        self.logger = logger
+    }
+
+    /// Binds and starts accepting. Throws `ServerError` with a one-line reason for a bad
+    /// address or a port in use.
+    public static func start(
+        store: Store, configuration: Configuration, group: any EventLoopGroup, logger: Logger
+    ) async throws -> PohmelfsServer {
+        let address: SocketAddress
+        do {
+            address = try SocketAddress.makeAddressResolvingHost(configuration.host, port: configuration.port)
+        } catch {
+            throw ServerError(.badAddress, "cannot listen on \(configuration.host):\(configuration.port): \(error)")
+        }
+        let threadPool = NIOThreadPool(numberOfThreads: configuration.ioThreads)
+        threadPool.start()
+        let statistics = ServerStatistics()
+        let shared = ServerShared(
+            store: store, threadPool: threadPool, logger: logger,
+            maximumTransaction: configuration.maximumTransaction, statistics: statistics)
+        let connections = ConnectionRegistry()
+        let maximumPayload = configuration.maximumTransaction + 64 * 1024
+
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: 1 << 21)
+            )
+            .childChannelInitializer { channel in
+                connections.track(channel)
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(FrameDecoder(maximumPayload: maximumPayload)))
+                    try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(shared: shared))
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(to: address).get()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            try? await threadPool.shutdownGracefully()
+            throw ServerError(.addressInUse, "cannot listen on \(address): the address is already in use")
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            throw ServerError(.bindFailed, "cannot listen on \(address): \(error)")
+        }
+        let server = PohmelfsServer(
+            localAddress: channel.localAddress ?? address, statistics: statistics, serverChannel: channel,
+            threadPool: threadPool, connections: connections, logger: logger)
+        logger.info("listening", metadata: [LogKey.address: "\(server.localAddress)"])
+        return server
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to `gracePeriod`), then closes every
+    /// connection and the thread pool.
+    public func shutdown(gracePeriod: Duration = .seconds(10)) async {
+        try? await self.serverChannel.close()
+        let clock = ContinuousClock()
+        let deadline = clock.now + gracePeriod
+        while self.statistics.inFlight.load(ordering: .relaxed) > 0 && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let open = self.connections.all
+        for channel in open { try? await channel.close() }
+        try? await self.threadPool.shutdownGracefully()
+        self.logger.info("server stopped")
+    }
+}
+
+/// The server's open connections, so shutdown can close them.
+final class ConnectionRegistry: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    /// Remembers `channel` until it closes.
+    func track(_ channel: any Channel) {
+        let key = ObjectIdentifier(channel)
+        self.channels.withLock { $0[key] = channel }
+        channel.closeFuture.whenComplete { _ in _ = self.channels.withLock { $0.removeValue(forKey: key) } }
+    }
+
+    var all: [any Channel] { self.channels.withLock { Array($0.values) } }
+}

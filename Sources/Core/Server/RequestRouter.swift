@@ -1,0 +1,164 @@
+import NIOCore
+
+/// What a route needs besides the request itself.
+public struct RequestContext<Store: BackingStore>: Sendable {
+    public var caller: Caller
+    public var session: ClientSession<Store>
+    public var transaction: TransactionID
+    public var allocator: ByteBufferAllocator
+}
+
+/// Maps each request opcode to the code that performs it against the store and encodes the
+/// reply. Built once per server from the request types themselves, so the opcode, the decoder
+/// and the reply type cannot disagree.
+///
+/// A route runs on a thread-pool thread. It throws `WireError` when the payload is malformed
+/// (the connection is then closed) and `Errno` when the operation fails (answered as an error
+/// reply); anything else is answered EIO.
+public struct RequestRouter<Store: BackingStore>: Sendable {
+    public typealias Route = @Sendable (_ payload: ByteBuffer, _ context: RequestContext<Store>) throws -> ByteBuffer
+
+    private var routes: [Opcode: Route] = [:]
+    let store: Store
+    let maximumTransaction: UInt32
+
+    public init(store: Store, maximumTransaction: UInt32) {
+        self.store = store
+        self.maximumTransaction = maximumTransaction
+        self.registerNamespace()
+        self.registerData()
+        self.registerDirectories()
+        self.registerXattrs()
+    }
+
+    public func route(for opcode: Opcode) -> Route? { self.routes[opcode] }
+
+    /// Registers the usual shape: decode, perform, encode the typed reply.
+    mutating func on<R: WireRequest>(
+        _ type: R.Type, _ perform: @escaping @Sendable (R, RequestContext<Store>) throws -> R.Response
+    ) {
+        precondition(self.routes[R.opcode] == nil, "\(R.opcode) registered twice")
+        self.routes[R.opcode] = { payload, context in
+            let request = try R.decode(payload: payload)
+            let response = try perform(request, context)
+            return FrameEncoding.reply(
+                response, opcode: R.opcode, transaction: context.transaction, allocator: context.allocator)
+        }
+    }
+
+    /// Registers a route that builds its own reply frame (READ, to read straight into it).
+    mutating func onRaw(_ opcode: Opcode, _ route: @escaping Route) {
+        precondition(self.routes[opcode] == nil, "\(opcode) registered twice")
+        self.routes[opcode] = route
+    }
+
+    private mutating func registerNamespace() {
+        let store = self.store
+        self.on(LookupRequest.self) { try store.lookup($0, caller: $1.caller) }
+        self.on(GetattrRequest.self) { try store.getattr($0, caller: $1.caller) }
+        self.on(SetattrRequest.self) { request, context in
+            let file = try request.file.map { try context.session.file($0) }
+            return try store.setattr(request, file: file, caller: context.caller)
+        }
+        self.on(ReadlinkRequest.self) { try store.readlink($0, caller: $1.caller) }
+        self.on(SymlinkRequest.self) { try store.symlink($0, caller: $1.caller) }
+        self.on(MknodRequest.self) { try store.mknod($0, caller: $1.caller) }
+        self.on(MkdirRequest.self) { try store.mkdir($0, caller: $1.caller) }
+        self.on(UnlinkRequest.self) { try store.unlink($0, caller: $1.caller); return EmptyResponse() }
+        self.on(RmdirRequest.self) { try store.rmdir($0, caller: $1.caller); return EmptyResponse() }
+        self.on(RenameRequest.self) { try store.rename($0, caller: $1.caller); return EmptyResponse() }
+        self.on(LinkRequest.self) { try store.link($0, caller: $1.caller) }
+        self.on(AccessRequest.self) { try store.access($0, caller: $1.caller); return EmptyResponse() }
+        self.on(StatfsRequest.self) { try store.statfs($0, caller: $1.caller) }
+    }
+
+    private mutating func registerData() {
+        let store = self.store
+        let maximumTransaction = self.maximumTransaction
+        self.on(OpenRequest.self) { request, context in
+            let file = try store.open(request, caller: context.caller)
+            return OpenResponse(file: context.session.register(.file(file)))
+        }
+        self.on(CreateRequest.self) { request, context in
+            let (entry, file) = try store.create(request, caller: context.caller)
+            return CreateResponse(entry: entry, file: context.session.register(.file(file)))
+        }
+        self.onRaw(.read) { payload, context in
+            let request = try ReadRequest.decode(payload: payload)
+            guard request.size <= maximumTransaction else { throw Errno.invalid }
+            let file = try context.session.file(request.file)
+            let header = MessageHeader(flags: .reply, opcode: .read, transaction: context.transaction)
+            return try FrameEncoding.frame(header: header, allocator: context.allocator, capacity: Int(request.size) + 4) {
+                buffer in
+                let lengthIndex = buffer.writerIndex
+                buffer.writeWire(UInt32(0))
+                try store.read(file, offset: request.offset, size: Int(request.size), into: &buffer)
+                buffer.setInteger(
+                    UInt32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex, endianness: .little)
+            }
+        }
+        self.on(WriteRequest.self) { request, context in
+            guard request.data.readableBytes <= maximumTransaction else { throw Errno.invalid }
+            let file = try context.session.file(request.file)
+            return WriteResponse(
+                count: try store.write(file, offset: request.offset, data: request.data, caller: context.caller))
+        }
+        self.on(FlushRequest.self) { request, context in
+            _ = try context.session.file(request.file)
+            return EmptyResponse()
+        }
+        self.on(ReleaseRequest.self) { request, context in
+            _ = try context.session.file(request.file)
+            try context.session.release(request.file)
+            return EmptyResponse()
+        }
+        self.on(FsyncRequest.self) { request, context in
+            try store.fsync(try context.session.file(request.file), dataOnly: request.dataOnly)
+            return EmptyResponse()
+        }
+        self.on(FallocateRequest.self) { request, context in
+            let file = try context.session.file(request.file)
+            try store.fallocate(
+                file, mode: request.mode, offset: request.offset, length: request.length, caller: context.caller)
+            return EmptyResponse()
+        }
+        self.on(CopyFileRangeRequest.self) { request, context in
+            let source = try context.session.file(request.source)
+            let destination = try context.session.file(request.destination)
+            let count = try store.copyFileRange(
+                from: source, at: request.sourceOffset, to: destination, at: request.destinationOffset,
+                length: request.length, caller: context.caller)
+            return WriteResponse(count: count)
+        }
+    }
+
+    private mutating func registerDirectories() {
+        let store = self.store
+        self.on(OpendirRequest.self) { request, context in
+            let directory = try store.opendir(request, caller: context.caller)
+            return OpenResponse(file: context.session.register(.directory(directory)))
+        }
+        self.on(ReaddirRequest.self) { request, context in
+            guard request.maximumEntries > 0, request.maximumEntries <= ReaddirRequest.maximumBatch else {
+                throw Errno.invalid
+            }
+            let directory = try context.session.directory(request.directory)
+            return try store.readdir(
+                directory, cookie: request.cookie, maximumEntries: Int(request.maximumEntries), plus: request.plus,
+                caller: context.caller)
+        }
+        self.on(ReleasedirRequest.self) { request, context in
+            _ = try context.session.directory(request.directory)
+            try context.session.release(request.directory)
+            return EmptyResponse()
+        }
+    }
+
+    private mutating func registerXattrs() {
+        let store = self.store
+        self.on(SetxattrRequest.self) { try store.setxattr($0, caller: $1.caller); return EmptyResponse() }
+        self.on(GetxattrRequest.self) { try store.getxattr($0, caller: $1.caller) }
+        self.on(ListxattrRequest.self) { try store.listxattr($0, caller: $1.caller) }
+        self.on(RemovexattrRequest.self) { try store.removexattr($0, caller: $1.caller); return EmptyResponse() }
+    }
+}

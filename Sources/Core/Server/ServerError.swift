@@ -1,0 +1,29 @@
+/// Why the server could not start or keep serving: always a one-line message for the operator.
+public struct ServerError: Error, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        case exportMissing
+        case exportNotDirectory
+        case exportUnreadable
+        case exportUnsupported
+        case stateDirectory
+        case badAddress
+        case addressInUse
+        case bindFailed
+    }
+
+    public var code: Code
+    public var message: String
+    public var cause: (any Error)?
+    public var file: String
+    public var line: Int
+
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil, file: String = #fileID, line: Int = #line) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String { self.message }
+}

@@ -1,0 +1,18 @@
+import Synchronization
+
+/// Live figures for STATUS= lines and logs. Updated with relaxed atomics from any thread.
+public final class ServerStatistics: Sendable {
+    public let connections = Atomic<Int>(0)
+    public let requests = Atomic<UInt64>(0)
+    public let inFlight = Atomic<Int>(0)
+    public let protocolErrors = Atomic<UInt64>(0)
+
+    public init() {}
+
+    /// One line for `STATUS=`: what an operator wants to see in `systemctl status`.
+    public var summary: String {
+        "\(self.connections.load(ordering: .relaxed)) clients, "
+            + "\(self.requests.load(ordering: .relaxed)) requests served, "
+            + "\(self.inFlight.load(ordering: .relaxed)) in flight"
+    }
+}

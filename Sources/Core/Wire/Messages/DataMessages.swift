@@ -1,0 +1,271 @@
+import NIOCore
+
+/// OPEN: open a regular file for I/O with `open(2)` flags (access mode, O_APPEND, O_TRUNC,
+/// O_SYNC, O_DSYNC, O_DIRECT, O_NOATIME; creation flags belong to CREATE). The permission check
+/// happens here, as the caller, and the returned handle keeps working as an open file does.
+public struct OpenRequest: WireRequest {
+    public typealias Response = OpenResponse
+    public static let opcode = Opcode.open
+    public var handle: ObjectHandle
+    public var flags: UInt32
+
+    public init(handle: ObjectHandle, flags: UInt32) {
+        self.handle = handle
+        self.flags = flags
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.handle)
+        buffer.writeWire(self.flags)
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.handle = try buffer.readWireHandle(field: "handle")
+        self.flags = try buffer.readWire(field: "flags")
+    }
+}
+
+public struct OpenResponse: WireMessage {
+    public var file: FileHandleID
+
+    public init(file: FileHandleID) { self.file = file }
+    public func encode(into buffer: inout ByteBuffer) { buffer.writeWire(self.file) }
+    public init(from buffer: inout ByteBuffer) throws { self.file = try buffer.readWireFileHandle(field: "file") }
+}
+
+/// CREATE: create (O_CREAT, honouring O_EXCL) and open a regular file in one step.
+public struct CreateRequest: WireRequest {
+    public typealias Response = CreateResponse
+    public static let opcode = Opcode.create
+    public var parent: ObjectHandle
+    public var name: FileName
+    public var mode: UInt32
+    public var flags: UInt32
+
+    public init(parent: ObjectHandle, name: FileName, mode: UInt32, flags: UInt32) {
+        self.parent = parent
+        self.name = name
+        self.mode = mode
+        self.flags = flags
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.parent)
+        buffer.writeWire(self.name)
+        buffer.writeWire(self.mode)
+        buffer.writeWire(self.flags)
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.parent = try buffer.readWireHandle(field: "parent")
+        self.name = try buffer.readWireName(field: "name")
+        self.mode = try buffer.readWire(field: "mode")
+        self.flags = try buffer.readWire(field: "flags")
+    }
+}
+
+public struct CreateResponse: WireMessage {
+    public var entry: Entry
+    public var file: FileHandleID
+
+    public init(entry: Entry, file: FileHandleID) {
+        self.entry = entry
+        self.file = file
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        self.entry.encode(into: &buffer)
+        buffer.writeWire(self.file)
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.entry = try Entry(from: &buffer)
+        self.file = try buffer.readWireFileHandle(field: "file")
+    }
+}
+
+/// READ: up to `size` bytes at `offset` (at most the negotiated transaction size). Applied
+/// under a shared page-range lock once range locks exist. A short reply means end of file.
+public struct ReadRequest: WireRequest {
+    public typealias Response = ReadResponse
+    public static let opcode = Opcode.read
+    public var file: FileHandleID
+    public var offset: UInt64
+    public var size: UInt32
+
+    public init(file: FileHandleID, offset: UInt64, size: UInt32) {
+        self.file = file
+        self.offset = offset
+        self.size = size
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.file)
+        buffer.writeWire(self.offset)
+        buffer.writeWire(self.size)
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.file = try buffer.readWireFileHandle(field: "file")
+        self.offset = try buffer.readWire(field: "offset")
+        self.size = try buffer.readWire(field: "size")
+    }
+}
+
+/// The bytes read; `data` is a slice of the receive buffer (no copy).
+public struct ReadResponse: WireMessage {
+    public var data: ByteBuffer
+
+    public init(data: ByteBuffer) { self.data = data }
+    public func encode(into buffer: inout ByteBuffer) { buffer.writeWireSlice(self.data) }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.data = try buffer.readWireSlice(maximum: Int(UInt32.max), field: "data")
+    }
+}
+
+/// WRITE: `data` at `offset` (ignored for O_APPEND handles, which append). One request up to
+/// the negotiated transaction size is applied atomically.
+public struct WriteRequest: WireRequest {
+    public typealias Response = WriteResponse
+    public static let opcode = Opcode.write
+    public var file: FileHandleID
+    public var offset: UInt64
+    public var data: ByteBuffer
+
+    public init(file: FileHandleID, offset: UInt64, data: ByteBuffer) {
+        self.file = file
+        self.offset = offset
+        self.data = data
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.file)
+        buffer.writeWire(self.offset)
+        buffer.writeWireSlice(self.data)
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.file = try buffer.readWireFileHandle(field: "file")
+        self.offset = try buffer.readWire(field: "offset")
+        self.data = try buffer.readWireSlice(maximum: Int(UInt32.max), field: "data")
+    }
+}
+
+/// How many bytes a WRITE or COPY_FILE_RANGE wrote.
+public struct WriteResponse: WireMessage {
+    public var count: UInt64
+
+    public init(count: UInt64) { self.count = count }
+    public func encode(into buffer: inout ByteBuffer) { buffer.writeWire(self.count) }
+    public init(from buffer: inout ByteBuffer) throws { self.count = try buffer.readWire(field: "count") }
+}
+
+/// FLUSH: a `close(2)` of one file descriptor: reports deferred write errors and (once POSIX
+/// locks exist) releases the locks of `owner`.
+public struct FlushRequest: WireRequest {
+    public typealias Response = EmptyResponse
+    public static let opcode = Opcode.flush
+    public var file: FileHandleID
+    public var owner: LockOwner
+
+    public init(file: FileHandleID, owner: LockOwner) {
+        self.file = file
+        self.owner = owner
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.file)
+        buffer.writeWire(self.owner.rawValue)
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.file = try buffer.readWireFileHandle(field: "file")
+        self.owner = LockOwner(try buffer.readWire(field: "owner"))
+    }
+}
+
+/// RELEASE: the last reference to an open file is gone; the server closes it.
+public struct ReleaseRequest: WireRequest {
+    public typealias Response = EmptyResponse
+    public static let opcode = Opcode.release
+    public var file: FileHandleID
+
+    public init(file: FileHandleID) { self.file = file }
+    public func encode(into buffer: inout ByteBuffer) { buffer.writeWire(self.file) }
+    public init(from buffer: inout ByteBuffer) throws { self.file = try buffer.readWireFileHandle(field: "file") }
+}
+
+/// FSYNC: replies only after the data (and, unless `dataOnly`, the metadata) is durable.
+public struct FsyncRequest: WireRequest {
+    public typealias Response = EmptyResponse
+    public static let opcode = Opcode.fsync
+    public var file: FileHandleID
+    public var dataOnly: Bool
+
+    public init(file: FileHandleID, dataOnly: Bool) {
+        self.file = file
+        self.dataOnly = dataOnly
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.file)
+        buffer.writeWire(self.dataOnly)
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.file = try buffer.readWireFileHandle(field: "file")
+        self.dataOnly = try buffer.readWireBool(field: "dataOnly")
+    }
+}
+
+/// FALLOCATE: `fallocate(2)` with its mode bits (KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE).
+public struct FallocateRequest: WireRequest {
+    public typealias Response = EmptyResponse
+    public static let opcode = Opcode.fallocate
+    public var file: FileHandleID
+    public var mode: UInt32
+    public var offset: UInt64
+    public var length: UInt64
+
+    public init(file: FileHandleID, mode: UInt32, offset: UInt64, length: UInt64) {
+        self.file = file
+        self.mode = mode
+        self.offset = offset
+        self.length = length
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.file)
+        buffer.writeWire(self.mode)
+        buffer.writeWire(self.offset)
+        buffer.writeWire(self.length)
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.file = try buffer.readWireFileHandle(field: "file")
+        self.mode = try buffer.readWire(field: "mode")
+        self.offset = try buffer.readWire(field: "offset")
+        self.length = try buffer.readWire(field: "length")
+    }
+}
+
+/// COPY_FILE_RANGE: copy between two open files entirely on the server; no data crosses the
+/// network. Replies with the number of bytes copied.
+public struct CopyFileRangeRequest: WireRequest {
+    public typealias Response = WriteResponse
+    public static let opcode = Opcode.copyFileRange
+    public var source: FileHandleID
+    public var sourceOffset: UInt64
+    public var destination: FileHandleID
+    public var destinationOffset: UInt64
+    public var length: UInt64
+
+    public init(
+        source: FileHandleID, sourceOffset: UInt64, destination: FileHandleID, destinationOffset: UInt64,
+        length: UInt64
+    ) {
+        self.source = source
+        self.sourceOffset = sourceOffset
+        self.destination = destination
+        self.destinationOffset = destinationOffset
+        self.length = length
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.source)
+        buffer.writeWire(self.sourceOffset)
+        buffer.writeWire(self.destination)
+        buffer.writeWire(self.destinationOffset)
+        buffer.writeWire(self.length)
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.source = try buffer.readWireFileHandle(field: "source")
+        self.sourceOffset = try buffer.readWire(field: "sourceOffset")
+        self.destination = try buffer.readWireFileHandle(field: "destination")
+        self.destinationOffset = try buffer.readWire(field: "destinationOffset")
+        self.length = try buffer.readWire(field: "length")
+    }
+}

@@ -1,0 +1,123 @@
+import NIOCore
+
+/// OPENDIR: open a directory for listing (needs read permission, checked as the caller).
+public struct OpendirRequest: WireRequest {
+    public typealias Response = OpenResponse
+    public static let opcode = Opcode.opendir
+    public var handle: ObjectHandle
+
+    public init(handle: ObjectHandle) { self.handle = handle }
+    public func encode(into buffer: inout ByteBuffer) { buffer.writeWire(self.handle) }
+    public init(from buffer: inout ByteBuffer) throws { self.handle = try buffer.readWireHandle(field: "handle") }
+}
+
+/// READDIR: up to `maximumEntries` entries starting after `cookie` (0 = from the start). The
+/// cookie of each entry resumes the listing after it, also from a later request. With `plus`
+/// every entry except `.` and `..` carries its handle and attributes (readdirplus).
+public struct ReaddirRequest: WireRequest {
+    public typealias Response = ReaddirResponse
+    public static let opcode = Opcode.readdir
+    /// Largest batch one request may ask for.
+    public static let maximumBatch: UInt32 = 4096
+    public var directory: FileHandleID
+    public var cookie: UInt64
+    public var maximumEntries: UInt32
+    public var plus: Bool
+
+    public init(directory: FileHandleID, cookie: UInt64, maximumEntries: UInt32, plus: Bool) {
+        self.directory = directory
+        self.cookie = cookie
+        self.maximumEntries = maximumEntries
+        self.plus = plus
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.directory)
+        buffer.writeWire(self.cookie)
+        buffer.writeWire(self.maximumEntries)
+        buffer.writeWire(self.plus)
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.directory = try buffer.readWireFileHandle(field: "directory")
+        self.cookie = try buffer.readWire(field: "cookie")
+        self.maximumEntries = try buffer.readWire(field: "maximumEntries")
+        self.plus = try buffer.readWireBool(field: "plus")
+    }
+}
+
+/// One directory entry.
+public struct DirectoryEntry: Hashable, Sendable, WireMessage {
+    public var name: FileName
+    /// Resumes the listing after this entry.
+    public var cookie: UInt64
+    public var inode: UInt64
+    /// The `d_type` value (DT_REG, DT_DIR, ...).
+    public var type: UInt8
+    /// Handle and attributes, for readdirplus; nil for `.`, `..` and plain readdir.
+    public var entry: Entry?
+
+    public init(name: FileName, cookie: UInt64, inode: UInt64, type: UInt8, entry: Entry?) {
+        self.name = name
+        self.cookie = cookie
+        self.inode = inode
+        self.type = type
+        self.entry = entry
+    }
+
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.name)
+        buffer.writeWire(self.cookie)
+        buffer.writeWire(self.inode)
+        buffer.writeWire(self.type)
+        buffer.writeWire(self.entry != nil)
+        self.entry?.encode(into: &buffer)
+    }
+
+    public init(from buffer: inout ByteBuffer) throws {
+        self.name = try buffer.readWireName(field: "dirent.name")
+        self.cookie = try buffer.readWire(field: "dirent.cookie")
+        self.inode = try buffer.readWire(field: "dirent.inode")
+        self.type = try buffer.readWire(field: "dirent.type")
+        self.entry = try buffer.readWireBool(field: "dirent.hasEntry") ? try Entry(from: &buffer) : nil
+    }
+}
+
+public struct ReaddirResponse: WireMessage {
+    public var entries: [DirectoryEntry]
+    /// True when the listing has no entries after the last one returned.
+    public var isEnd: Bool
+
+    public init(entries: [DirectoryEntry], isEnd: Bool) {
+        self.entries = entries
+        self.isEnd = isEnd
+    }
+
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(UInt32(self.entries.count))
+        for entry in self.entries { entry.encode(into: &buffer) }
+        buffer.writeWire(self.isEnd)
+    }
+
+    public init(from buffer: inout ByteBuffer) throws {
+        let count: UInt32 = try buffer.readWire(field: "count")
+        guard count <= ReaddirRequest.maximumBatch else {
+            throw WireError(.invalidValue, "readdir reply has \(count) entries")
+        }
+        self.entries = []
+        self.entries.reserveCapacity(Int(count))
+        for _ in 0..<count { self.entries.append(try DirectoryEntry(from: &buffer)) }
+        self.isEnd = try buffer.readWireBool(field: "isEnd")
+    }
+}
+
+/// RELEASEDIR: close a directory opened by OPENDIR.
+public struct ReleasedirRequest: WireRequest {
+    public typealias Response = EmptyResponse
+    public static let opcode = Opcode.releasedir
+    public var directory: FileHandleID
+
+    public init(directory: FileHandleID) { self.directory = directory }
+    public func encode(into buffer: inout ByteBuffer) { buffer.writeWire(self.directory) }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.directory = try buffer.readWireFileHandle(field: "directory")
+    }
+}

@@ -1,0 +1,30 @@
+/// Protocol constants negotiated or checked in HELLO and in every frame header.
+public enum ProtocolVersion {
+    /// "PHFS" read as a little-endian integer: the first four bytes of every frame.
+    public static let magic: UInt32 = 0x5346_4850
+    /// The version this build speaks. HELLO picks the highest version both sides support.
+    public static let current: UInt16 = 1
+    /// The oldest version this build still speaks.
+    public static let oldestSupported: UInt16 = 1
+    /// The default TCP port of `pohmelfs serve` (unassigned by IANA; "POHM" on a phone keypad is 7646).
+    public static let defaultPort = 7646
+    /// The smallest maximum transaction size a server may offer: one write or read request of at
+    /// least this many bytes is applied atomically.
+    public static let minimumTransactionSize: UInt32 = 1 << 20
+    /// The largest payload a frame may carry before HELLO raises or lowers it: a 1 MiB
+    /// transaction plus generous room for its header fields.
+    public static let defaultMaximumPayload: UInt32 = (1 << 20) + 64 * 1024
+    /// Capability bits exchanged in HELLO.
+    public struct Capabilities: OptionSet, Hashable, Sendable {
+        public var rawValue: UInt64
+        public init(rawValue: UInt64) { self.rawValue = rawValue }
+        /// The server checks permissions as the caller (it can switch identity per request).
+        public static let callerIdentity = Capabilities(rawValue: 1 << 0)
+        /// Object handles survive a server restart (kernel file handles are reopenable).
+        public static let persistentHandles = Capabilities(rawValue: 1 << 1)
+        /// Readdir can return attributes and handles with each entry.
+        public static let readdirPlus = Capabilities(rawValue: 1 << 2)
+        /// Writes take exclusive and reads shared page-range locks (atomic transactions).
+        public static let transactionLocks = Capabilities(rawValue: 1 << 3)
+    }
+}

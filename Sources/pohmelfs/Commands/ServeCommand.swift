@@ -1,0 +1,78 @@
+import ArgumentParser
+import Logging
+import NIOPosix
+import PohmelfsCore
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `pohmelfs serve`: export a directory over TCP.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Export a directory to pohmelfs clients.",
+        discussion: """
+            Listens on 127.0.0.1:\(ProtocolVersion.defaultPort) unless --listen says otherwise. \
+            Sends READY=1 to systemd once listening and finishes requests in flight on SIGTERM or SIGINT.
+            """
+    )
+
+    @Option(name: .long, help: "The directory to export.")
+    var export: String
+
+    @Option(name: .long, help: "Address to listen on: HOST, HOST:PORT or [IPv6]:PORT.")
+    var listen: String = "127.0.0.1:\(ProtocolVersion.defaultPort)"
+
+    @Option(name: .long, help: "Where the server keeps its handle key (default: /var/lib/pohmelfs as root, else ~/.local/state/pohmelfs).")
+    var stateDir: String?
+
+    @Option(name: .long, help: "Threads doing file I/O.")
+    var ioThreads: Int = 8
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard ServerAddress(parsing: self.listen) != nil else {
+            throw ValidationError("--listen '\(self.listen)' is not HOST, HOST:PORT or [IPv6]:PORT")
+        }
+        guard (1...256).contains(self.ioThreads) else { throw ValidationError("--io-threads must be 1...256") }
+    }
+
+    func run() async throws {
+        let logger = self.logging.makeLogger(label: "pohmelfs.serve")
+        let address = ServerAddress(parsing: self.listen)!
+        let store: LocalDirectoryStore
+        do {
+            store = try LocalDirectoryStore(export: self.export, stateDirectory: self.stateDirectory)
+        } catch {
+            throw fail("serve", "\(error)")
+        }
+        let server: PohmelfsServer<LocalDirectoryStore>
+        do {
+            server = try await PohmelfsServer.start(
+                store: store,
+                configuration: .init(host: address.host, port: address.port, ioThreads: self.ioThreads),
+                group: MultiThreadedEventLoopGroup.singleton,
+                logger: logger)
+        } catch {
+            throw fail("serve", "\(error)")
+        }
+        logger.info("exporting", metadata: [LogKey.export: "\(self.export)"])
+        let service = ServerService(server: server, notifier: SystemdNotifier(), logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+
+    private var stateDirectory: String {
+        if let stateDir = self.stateDir { return stateDir }
+        if geteuid() == 0 { return "/var/lib/pohmelfs" }
+        let home = getenv("HOME").map { String(cString: $0) } ?? "/tmp"
+        return home + "/.local/state/pohmelfs"
+    }
+}
