@@ -32,7 +32,9 @@ extension LocalDirectoryStore {
         let flags = Int32(bitPattern: request.flags) & Self.permittedOpenFlags
         return try ThreadIdentity.acting(as: caller) {
             let path = try object.reopenPath()
-            let fd = try systemCall { Glibc.open(path, flags | O_CLOEXEC | O_NOFOLLOW) }
+            // No O_NOFOLLOW: the procfs path is a magic link by design; the type check above keeps
+            // symbolic links out.
+            let fd = try systemCall { Glibc.open(path, flags | O_CLOEXEC) }
             return LocalFile(descriptor: FileDescriptor(fd), object: object)
         }
     }

@@ -6,7 +6,11 @@ import Glibc
 #endif
 
 /// Extended attributes, through the object's procfs path (there is no descriptor form of the
-/// xattr calls that works on O_PATH descriptors). Refused on symbolic links (EPERM).
+/// xattr calls that works on O_PATH descriptors).
+///
+/// Symbolic links cannot be reached that way without following them (see
+/// `ObjectReference.reopenPath()`), so on a link the store reports no attributes: an empty
+/// list, ENODATA for any name, and EPERM for changes (Linux refuses `user.*` on links anyway).
 extension LocalDirectoryStore {
     public func setxattr(_ request: SetxattrRequest, caller: Caller) throws {
         let object = try self.resolve(request.handle)
@@ -26,6 +30,7 @@ extension LocalDirectoryStore {
     public func getxattr(_ request: GetxattrRequest, caller: Caller) throws -> XattrResponse {
         let object = try self.resolve(request.handle)
         try Self.validateXattrName(request.name)
+        if object.isSymbolicLink { throw Errno.noData }
         return try ThreadIdentity.acting(as: caller) {
             let path = try object.reopenPath()
             return try Self.withCString(request.name) { name in
@@ -36,6 +41,7 @@ extension LocalDirectoryStore {
 
     public func listxattr(_ request: ListxattrRequest, caller: Caller) throws -> XattrResponse {
         let object = try self.resolve(request.handle)
+        if object.isSymbolicLink { return XattrResponse(size: 0, value: []) }
         return try ThreadIdentity.acting(as: caller) {
             let path = try object.reopenPath()
             return try Self.sized(request.size) { buffer, capacity in

@@ -130,10 +130,18 @@ public struct WriteRequest: WireRequest {
         self.data = data
     }
     public func encode(into buffer: inout ByteBuffer) {
-        buffer.writeWire(self.file)
-        buffer.writeWire(self.offset)
-        buffer.writeWireSlice(self.data)
+        self.data.withUnsafeReadableBytes { Self.encode(file: self.file, offset: self.offset, bytes: $0, into: &buffer) }
     }
+
+    /// Encodes a WRITE straight from memory the caller owns (the kernel's write buffer), so the
+    /// data is copied once, into the frame.
+    public static func encode(file: FileHandleID, offset: UInt64, bytes: UnsafeRawBufferPointer, into buffer: inout ByteBuffer) {
+        buffer.writeWire(file)
+        buffer.writeWire(offset)
+        buffer.writeWire(UInt32(bytes.count))
+        buffer.writeBytes(bytes)
+    }
+
     public init(from buffer: inout ByteBuffer) throws {
         self.file = try buffer.readWireFileHandle(field: "file")
         self.offset = try buffer.readWire(field: "offset")

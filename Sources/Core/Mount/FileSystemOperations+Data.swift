@@ -1,0 +1,73 @@
+import NIOCore
+
+/// Open files: open, create, read, write, flush, release, fsync, fallocate, copy_file_range.
+extension FileSystemOperations {
+    public func open(_ node: NodeID, flags: UInt32, caller: Caller, reply: OpenReply) {
+        guard let handle = self.handle(node, reply) else { return }
+        self.perform(OpenRequest(handle: handle, flags: flags), caller: caller, reply: reply) { response in
+            reply.opened(self.openParameters(response.file, flags: flags))
+        }
+    }
+
+    public func create(
+        parent: NodeID, name: FileName, mode: UInt32, flags: UInt32, caller: Caller, reply: CreateReply
+    ) {
+        guard let parentHandle = self.handle(parent, reply) else { return }
+        let request = CreateRequest(parent: parentHandle, name: name, mode: mode, flags: flags)
+        self.perform(request, caller: caller, reply: reply) { response in
+            reply.created(self.entryParameters(response.entry), self.openParameters(response.file, flags: flags))
+        }
+    }
+
+    /// Answers with the reply's payload slice: no copy between the socket buffer and the kernel.
+    public func read(file: FileHandleID, offset: UInt64, size: Int, caller: Caller, reply: DataReply) {
+        let size = min(size, Int(self.client.hello.maximumTransaction))
+        self.perform(ReadRequest(file: file, offset: offset, size: UInt32(size)), caller: caller, reply: reply) {
+            reply.data($0.data)
+        }
+    }
+
+    /// `bytes` is the kernel's buffer, valid only during this call: it is copied once, into the
+    /// request frame, before this returns.
+    public func write(file: FileHandleID, offset: UInt64, bytes: UnsafeRawBufferPointer, caller: Caller, reply: WriteReply) {
+        guard bytes.count <= Int(self.client.hello.maximumTransaction) else { return reply.error(.invalid) }
+        self.client.send(
+            WriteRequest.self, caller: caller, sizeHint: bytes.count + 32,
+            encode: { WriteRequest.encode(file: file, offset: offset, bytes: bytes, into: &$0) }
+        ) { result in
+            switch result {
+            case .success(let response): reply.written(response.count)
+            case .failure(let error): reply.fail(error)
+            }
+        }
+    }
+
+    public func flush(file: FileHandleID, owner: LockOwner, caller: Caller, reply: EmptyReply) {
+        self.replyEmpty(FlushRequest(file: file, owner: owner), caller: caller, reply: reply)
+    }
+
+    public func release(file: FileHandleID, caller: Caller, reply: EmptyReply) {
+        self.replyEmpty(ReleaseRequest(file: file), caller: caller, reply: reply)
+    }
+
+    public func fsync(file: FileHandleID, dataOnly: Bool, caller: Caller, reply: EmptyReply) {
+        self.replyEmpty(FsyncRequest(file: file, dataOnly: dataOnly), caller: caller, reply: reply)
+    }
+
+    public func fallocate(
+        file: FileHandleID, mode: UInt32, offset: UInt64, length: UInt64, caller: Caller, reply: EmptyReply
+    ) {
+        self.replyEmpty(
+            FallocateRequest(file: file, mode: mode, offset: offset, length: length), caller: caller, reply: reply)
+    }
+
+    public func copyFileRange(
+        from source: FileHandleID, at sourceOffset: UInt64, to destination: FileHandleID, at destinationOffset: UInt64,
+        length: UInt64, caller: Caller, reply: WriteReply
+    ) {
+        let request = CopyFileRangeRequest(
+            source: source, sourceOffset: sourceOffset, destination: destination,
+            destinationOffset: destinationOffset, length: length)
+        self.perform(request, caller: caller, reply: reply) { reply.written($0.count) }
+    }
+}

@@ -1,0 +1,195 @@
+import Logging
+import NIOCore
+
+/// Attribute changes the kernel asks SETATTR to make.
+public struct AttributeChanges: Sendable, Equatable {
+    public var mode: UInt32?
+    public var uid: UInt32?
+    public var gid: UInt32?
+    public var size: UInt64?
+    public var accessTime: TimeUpdate?
+    public var modificationTime: TimeUpdate?
+    /// The open file the change is made through, when the kernel names one (ftruncate).
+    public var file: FileHandleID?
+
+    public init(
+        mode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil, size: UInt64? = nil,
+        accessTime: TimeUpdate? = nil, modificationTime: TimeUpdate? = nil, file: FileHandleID? = nil
+    ) {
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.size = size
+        self.accessTime = accessTime
+        self.modificationTime = modificationTime
+        self.file = file
+    }
+}
+
+/// The filesystem as the kernel sees it, in FUSE's terms, implemented over the protocol.
+///
+/// Every method returns at once: it sends one request (pipelined with everything else in
+/// flight) and answers the kernel from the completion, on the network thread. None ever waits
+/// on the network, so one FUSE loop thread can keep any number of requests in flight.
+/// Each method answers its reply object exactly once on every path (the reply objects enforce
+/// it); a node the kernel names that is not in the inode table is answered ESTALE.
+///
+/// No libfuse here: `pohmelfs` adapts libfuse's callbacks to these methods and implements
+/// `ReplySink` over `fuse_reply_*`.
+public final class FileSystemOperations: Sendable {
+    public let client: RPCClient
+    public let inodes: InodeTable
+    public let options: MountOptions
+    let logger: Logger
+
+    public init(client: RPCClient, root: ObjectHandle, options: MountOptions, logger: Logger) {
+        self.client = client
+        self.inodes = InodeTable(rootHandle: root)
+        self.options = options
+        self.logger = logger
+    }
+
+    // MARK: - Plumbing
+
+    /// Sends `request` and hands a successful reply to `success`; failures answer `reply`.
+    func perform<R: WireRequest>(
+        _ request: R, caller: Caller, reply: Reply, _ success: @escaping @Sendable (R.Response) -> Void
+    ) {
+        self.client.send(request, caller: caller) { result in
+            switch result {
+            case .success(let response): success(response)
+            case .failure(let error): reply.fail(error)
+            }
+        }
+    }
+
+    /// The handle of `node`, or nil after answering `reply` with ESTALE.
+    func handle(_ node: NodeID, _ reply: Reply) -> ObjectHandle? {
+        guard let handle = self.inodes.handle(for: node) else {
+            reply.error(.stale)
+            return nil
+        }
+        return handle
+    }
+
+    /// Registers an entry's node (incrementing its lookup count) and describes it for the kernel.
+    func entryParameters(_ entry: Entry) -> EntryParameters {
+        EntryParameters(
+            node: self.inodes.remember(entry.handle), attributes: entry.attributes,
+            attributeTimeout: self.options.attributeTimeout, entryTimeout: self.options.entryTimeout)
+    }
+
+    func openParameters(_ file: FileHandleID, flags: UInt32) -> OpenParameters {
+        let direct = self.options.cache == .none || (Int32(bitPattern: flags) & 0o40000) != 0  // O_DIRECT
+        return OpenParameters(file: file, directIO: direct, keepCache: false)
+    }
+
+    /// Answers an entry-creating request (lookup, mkdir, mknod, symlink, link).
+    func replyEntry<R: WireRequest>(_ request: R, caller: Caller, reply: EntryReply) where R.Response == Entry {
+        self.perform(request, caller: caller, reply: reply) { entry in
+            reply.entry(self.entryParameters(entry))
+        }
+    }
+
+    /// Answers a request whose reply carries nothing.
+    func replyEmpty<R: WireRequest>(_ request: R, caller: Caller, reply: EmptyReply) where R.Response == EmptyResponse {
+        self.perform(request, caller: caller, reply: reply) { _ in reply.ok() }
+    }
+
+    // MARK: - Nodes
+
+    public func lookup(parent: NodeID, name: FileName, caller: Caller, reply: EntryReply) {
+        guard let parentHandle = self.handle(parent, reply) else { return }
+        let negativeTimeout = self.options.negativeTimeout
+        self.client.send(LookupRequest(parent: parentHandle, name: name), caller: caller) { result in
+            switch result {
+            case .success(let entry):
+                reply.entry(self.entryParameters(entry))
+            case .failure(let error as Errno) where error == .noEntry && negativeTimeout > 0:
+                // A negative entry: the kernel remembers the name is absent for negativeTimeout.
+                reply.entry(
+                    EntryParameters(node: NodeID(0), attributes: nil, attributeTimeout: 0, entryTimeout: negativeTimeout))
+            case .failure(let error):
+                reply.fail(error)
+            }
+        }
+    }
+
+    public func forget(_ node: NodeID, count: UInt64) {
+        self.inodes.forget(node, count: count)
+    }
+
+    public func getattr(_ node: NodeID, caller: Caller, reply: AttributesReply) {
+        guard let handle = self.handle(node, reply) else { return }
+        let timeout = self.options.attributeTimeout
+        self.perform(GetattrRequest(handle: handle), caller: caller, reply: reply) {
+            reply.attributes($0, timeout: timeout)
+        }
+    }
+
+    public func setattr(_ node: NodeID, changes: AttributeChanges, caller: Caller, reply: AttributesReply) {
+        guard let handle = self.handle(node, reply) else { return }
+        let request = SetattrRequest(
+            handle: handle, file: changes.file, mode: changes.mode, uid: changes.uid, gid: changes.gid,
+            size: changes.size, accessTime: changes.accessTime, modificationTime: changes.modificationTime)
+        let timeout = self.options.attributeTimeout
+        self.perform(request, caller: caller, reply: reply) { reply.attributes($0, timeout: timeout) }
+    }
+
+    public func readlink(_ node: NodeID, caller: Caller, reply: ReadlinkReply) {
+        guard let handle = self.handle(node, reply) else { return }
+        self.perform(ReadlinkRequest(handle: handle), caller: caller, reply: reply) { reply.target($0.target) }
+    }
+
+    public func mknod(parent: NodeID, name: FileName, mode: UInt32, rdev: UInt64, caller: Caller, reply: EntryReply) {
+        guard let parentHandle = self.handle(parent, reply) else { return }
+        self.replyEntry(MknodRequest(parent: parentHandle, name: name, mode: mode, rdev: rdev), caller: caller, reply: reply)
+    }
+
+    public func mkdir(parent: NodeID, name: FileName, mode: UInt32, caller: Caller, reply: EntryReply) {
+        guard let parentHandle = self.handle(parent, reply) else { return }
+        self.replyEntry(MkdirRequest(parent: parentHandle, name: name, mode: mode), caller: caller, reply: reply)
+    }
+
+    public func symlink(parent: NodeID, name: FileName, target: [UInt8], caller: Caller, reply: EntryReply) {
+        guard let parentHandle = self.handle(parent, reply) else { return }
+        self.replyEntry(SymlinkRequest(parent: parentHandle, name: name, target: target), caller: caller, reply: reply)
+    }
+
+    public func link(_ node: NodeID, newParent: NodeID, name: FileName, caller: Caller, reply: EntryReply) {
+        guard let target = self.handle(node, reply), let parentHandle = self.handle(newParent, reply) else { return }
+        self.replyEntry(LinkRequest(target: target, newParent: parentHandle, name: name), caller: caller, reply: reply)
+    }
+
+    public func unlink(parent: NodeID, name: FileName, caller: Caller, reply: EmptyReply) {
+        guard let parentHandle = self.handle(parent, reply) else { return }
+        self.replyEmpty(UnlinkRequest(parent: parentHandle, name: name), caller: caller, reply: reply)
+    }
+
+    public func rmdir(parent: NodeID, name: FileName, caller: Caller, reply: EmptyReply) {
+        guard let parentHandle = self.handle(parent, reply) else { return }
+        self.replyEmpty(RmdirRequest(parent: parentHandle, name: name), caller: caller, reply: reply)
+    }
+
+    public func rename(
+        parent: NodeID, name: FileName, newParent: NodeID, newName: FileName, flags: UInt32, caller: Caller,
+        reply: EmptyReply
+    ) {
+        guard let oldHandle = self.handle(parent, reply), let newHandle = self.handle(newParent, reply) else { return }
+        let flags = RenameRequest.Flags(rawValue: flags)
+        guard RenameRequest.Flags.known.isSuperset(of: flags) else { return reply.error(.invalid) }
+        self.replyEmpty(
+            RenameRequest(oldParent: oldHandle, oldName: name, newParent: newHandle, newName: newName, flags: flags),
+            caller: caller, reply: reply)
+    }
+
+    public func access(_ node: NodeID, mask: UInt32, caller: Caller, reply: EmptyReply) {
+        guard let handle = self.handle(node, reply) else { return }
+        self.replyEmpty(AccessRequest(handle: handle, mask: mask), caller: caller, reply: reply)
+    }
+
+    public func statfs(_ node: NodeID, caller: Caller, reply: StatfsReply) {
+        guard let handle = self.handle(node, reply) else { return }
+        self.perform(StatfsRequest(handle: handle), caller: caller, reply: reply) { reply.statistics($0) }
+    }
+}

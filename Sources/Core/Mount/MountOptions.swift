@@ -1,0 +1,87 @@
+/// The `-o` options of `pohmelfs mount`, parsed and validated.
+///
+/// Options the kernel or libfuse handle (`allow_other`, `default_permissions`, `ro`, `fsname`,
+/// `nosuid`, ...) are collected in `kernelOptions` and passed to libfuse. Options that only mean
+/// something to mount(8), fstab or systemd (`_netdev`, `nofail`, `noauto`, `auto`, `user`,
+/// `users`, `x-systemd.*`, `comment=*`, `defaults`) are accepted and ignored, as the FUSE
+/// helpers do. Anything else is an error naming the option.
+public struct MountOptions: Sendable, Equatable {
+    public enum CacheMode: String, Sendable {
+        /// Kernel page cache, dropped on every open (close-to-open).
+        case strict
+        /// Direct I/O: no client data cache at all; every read and write is one request.
+        case none
+    }
+
+    public var attributeTimeout: Double = 1
+    public var entryTimeout: Double = 1
+    public var negativeTimeout: Double = 1
+    public var cache: CacheMode = .strict
+    public var readOnly = false
+    public var fsname: String?
+    /// Passed to libfuse as `-o` options.
+    public var kernelOptions: [String] = []
+
+    public init() {}
+
+    static let kernelFlags: Set<String> = [
+        "allow_other", "allow_root", "default_permissions", "ro", "rw", "nosuid", "suid", "nodev", "dev",
+        "noexec", "exec", "sync", "async", "dirsync", "atime", "noatime", "relatime", "norelatime",
+        "strictatime", "nostrictatime", "auto_unmount",
+    ]
+    static let ignoredFlags: Set<String> = [
+        "_netdev", "nofail", "noauto", "auto", "user", "users", "nouser", "owner", "group", "defaults", "bg", "fg",
+    ]
+
+    /// Parses a comma-separated option string (several `-o` values may be joined with commas).
+    public init(parsing text: String) throws {
+        self.init()
+        for option in text.split(separator: ",").map(String.init) where !option.isEmpty {
+            try self.apply(option)
+        }
+    }
+
+    private mutating func apply(_ option: String) throws {
+        let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
+        let key = parts[0]
+        let value = parts.count > 1 ? parts[1] : nil
+        if Self.ignoredFlags.contains(key) || key.hasPrefix("x-systemd.") || key.hasPrefix("x-") || key == "comment" {
+            return
+        }
+        if Self.kernelFlags.contains(key) && value == nil {
+            if key == "ro" { self.readOnly = true }
+            if key == "rw" { self.readOnly = false }
+            self.kernelOptions.append(key)
+            return
+        }
+        switch key {
+        case "attr_timeout": self.attributeTimeout = try Self.seconds(option, value)
+        case "entry_timeout": self.entryTimeout = try Self.seconds(option, value)
+        case "negative_timeout": self.negativeTimeout = try Self.seconds(option, value)
+        case "fsname":
+            guard let value, !value.isEmpty, !value.contains(",") else { throw MountOptionError(option: option) }
+            self.fsname = value
+        case "subtype":
+            // The type is always fuse.pohmelfs; mount.fuse3 passes subtype along, accept it.
+            return
+        case "cache":
+            guard let value, let mode = CacheMode(rawValue: value) else { throw MountOptionError(option: option) }
+            self.cache = mode
+        default:
+            throw MountOptionError(option: option)
+        }
+    }
+
+    private static func seconds(_ option: String, _ value: String?) throws -> Double {
+        guard let value, let seconds = Double(value), seconds >= 0, seconds.isFinite else {
+            throw MountOptionError(option: option)
+        }
+        return seconds
+    }
+}
+
+/// An option `pohmelfs mount` does not understand.
+public struct MountOptionError: Error, CustomStringConvertible, Equatable {
+    public var option: String
+    public var description: String { "unknown or malformed mount option '\(self.option)'" }
+}

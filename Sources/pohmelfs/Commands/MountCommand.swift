@@ -1,0 +1,64 @@
+import ArgumentParser
+import PohmelfsCore
+
+/// `pohmelfs mount`: mount an export with FUSE.
+struct MountCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mount",
+        abstract: "Mount a pohmelfs export.",
+        discussion: """
+            Returns once the filesystem is mounted (or with a one-line error and exit status 1); \
+            the client keeps running in the background until unmounted (fusermount3 -u MOUNTPOINT) \
+            or sent SIGTERM. With -f it stays in the foreground. Options (-o, comma-separated): \
+            allow_other, default_permissions, ro, rw, fsname=NAME, attr_timeout=S, entry_timeout=S, \
+            negative_timeout=S (all default 1 s), cache=strict|none, and the usual nosuid, nodev, \
+            noexec, noatime; fstab's _netdev, nofail, noauto, x-systemd.* are accepted and ignored.
+            """
+    )
+
+    @Argument(help: "HOST[:PORT][:/SUBDIR] of the server (default port \(ProtocolVersion.defaultPort)).")
+    var source: String
+
+    @Argument(help: "An empty directory to mount on.")
+    var mountpoint: String
+
+    @Option(name: .customShort("o"), help: "Mount options, comma-separated; may be repeated.")
+    var options: [String] = []
+
+    @Flag(name: .customShort("f"), help: "Stay in the foreground.")
+    var foreground = false
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard MountSource(parsing: self.source) != nil else {
+            throw ValidationError("'\(self.source)' is not HOST[:PORT][:/SUBDIR]")
+        }
+        do {
+            _ = try MountOptions(parsing: self.options.joined(separator: ","))
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    func run() async throws {
+        if !self.foreground {
+            let status = Daemon.spawnAndWait(arguments: Array(CommandLine.arguments.dropFirst()))
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
+        let reporter = ReadinessReporter()
+        let runner = MountRunner(
+            source: MountSource(parsing: self.source)!,
+            mountpoint: self.mountpoint,
+            options: try MountOptions(parsing: self.options.joined(separator: ",")),
+            logger: self.logging.makeLogger(label: "pohmelfs.mount"),
+            reporter: reporter)
+        do {
+            try await runner.run()
+        } catch {
+            reporter.failed("\(error)")
+            throw fail("mount", "\(error)")
+        }
+    }
+}

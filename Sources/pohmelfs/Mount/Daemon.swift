@@ -1,0 +1,91 @@
+import Foundation
+
+/// Detaching `pohmelfs mount` from the terminal only once the mount works.
+///
+/// Forking a process that already runs NIO or Dispatch threads is unsafe, so the command
+/// instead starts itself again with `-f` in a new session (`setsid`), its standard streams on
+/// /dev/null, and a pipe in `POHMELFS_READY_FD`. The child writes `READY` once FUSE INIT is
+/// done, or `ERROR <message>`; the parent prints the message and exits 1, or exits 0.
+enum Daemon {
+    static let readyEnvironment = "POHMELFS_READY_FD"
+
+    /// Runs in the parent: starts the detached child and waits for its verdict.
+    static func spawnAndWait(arguments: [String]) -> Int32 {
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else { return Self.report("cannot create a pipe: \(String(cString: strerror(errno)))") }
+        let (readEnd, writeEnd) = (pipeFDs[0], pipeFDs[1])
+        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd: Int32 in [0, 1, 2] {
+            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, 0x80 /* POSIX_SPAWN_SETSID, glibc 2.26+ */)
+
+        let executable = "/proc/self/exe"
+        let argv = ([CommandLine.arguments[0]] + arguments + ["-f"]).map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        var environment = ProcessInfo.processInfo.environment
+        environment[Self.readyEnvironment] = String(writeEnd)
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for entry in envp { free(entry) } }
+
+        var child: pid_t = 0
+        let spawned = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
+        close(writeEnd)
+        guard spawned == 0 else {
+            close(readEnd)
+            return Self.report("cannot start the mount daemon: \(String(cString: strerror(spawned)))")
+        }
+        var message = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 512)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
+            if count > 0 { message += chunk.prefix(count) } else if count == 0 || errno != EINTR { break }
+        }
+        close(readEnd)
+        let text = String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if text == "READY" { return 0 }
+        if text.hasPrefix("ERROR ") { return Self.report(String(text.dropFirst(6))) }
+        var status: Int32 = 0
+        waitpid(child, &status, 0)
+        return Self.report("the mount daemon exited before the mount was ready (status \(status))")
+    }
+
+    private static func report(_ message: String) -> Int32 {
+        FileHandle.standardError.write(Data("pohmelfs mount: \(message)\n".utf8))
+        return 1
+    }
+}
+
+/// The child's side of the readiness pipe (or nothing, in a plain foreground mount).
+final class ReadinessReporter: @unchecked Sendable {
+    private var fd: Int32?
+
+    init() {
+        if let value = ProcessInfo.processInfo.environment[Daemon.readyEnvironment], let fd = Int32(value) {
+            self.fd = fd
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            unsetenv(Daemon.readyEnvironment)
+        }
+    }
+
+    var isDaemon: Bool { self.fd != nil }
+
+    func ready() { self.send("READY\n") }
+
+    func failed(_ message: String) { self.send("ERROR \(message)\n") }
+
+    private func send(_ line: String) {
+        guard let fd = self.fd else { return }
+        var line = line
+        line.withUTF8 { _ = write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        self.fd = nil
+    }
+}

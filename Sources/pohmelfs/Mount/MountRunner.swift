@@ -1,0 +1,111 @@
+import Foundation
+import Logging
+import NIOPosix
+import PohmelfsCore
+
+/// A foreground mount from start to finish: connect, negotiate, mount, serve until unmounted
+/// or signalled, then answer everything still in flight and clean up.
+struct MountRunner {
+    let source: MountSource
+    let mountpoint: String
+    let options: MountOptions
+    let logger: Logger
+    let reporter: ReadinessReporter
+    let notifier = SystemdNotifier()
+
+    func run() async throws {
+        let mountpoint = try Mountpoint.validated(self.mountpoint)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            try await self.serve(mountpoint: mountpoint, group: group)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try? await group.shutdownGracefully()
+    }
+
+    private func serve(mountpoint: String, group: MultiThreadedEventLoopGroup) async throws {
+        let client = try await RPCClient.connect(
+            host: self.source.server.host, port: self.source.server.port,
+            clientName: "\(ProcessInfo.processInfo.hostName):\(mountpoint)", group: group)
+        let root: Entry
+        do {
+            root = try await self.resolveSubdirectory(client)
+        } catch {
+            await client.close()
+            throw error
+        }
+        let maximumIO = min(client.hello.maximumTransaction, ProtocolVersion.minimumTransactionSize)
+        let operations = FileSystemOperations(client: client, root: root.handle, options: self.options, logger: self.logger)
+        let initialized = DispatchSemaphore(value: 0)
+        let bridge = FUSEBridge(operations: operations, logger: self.logger, maximumIO: maximumIO) {
+            initialized.signal()
+        }
+        let kernelOptions =
+            ["fsname=\(self.options.fsname ?? self.source.description)", "subtype=pohmelfs", "max_read=\(maximumIO)"]
+            + self.options.kernelOptions
+        let session: FUSESession
+        do {
+            session = try FUSESession(options: kernelOptions, bridge: bridge, mountpoint: mountpoint)
+            try session.mount()
+        } catch {
+            await client.close()
+            throw error
+        }
+        self.logger.info("mounted", metadata: [LogKey.mountpoint: "\(mountpoint)", LogKey.address: "\(self.source)"])
+
+        let signals = [SIGTERM, SIGINT, SIGHUP].map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [logger] in
+                logger.info("signal \(number): unmounting")
+                session.exit()
+            }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+
+        // Ready means FUSE INIT is done and the mount answers: only then READY=1 and detach.
+        let reporter = self.reporter
+        let notifier = self.notifier
+        let description = self.source.description
+        Thread.detachNewThread {
+            guard initialized.wait(timeout: .now() + 30) == .success else {
+                reporter.failed("the kernel did not complete FUSE INIT within 30 s")
+                return
+            }
+            Mountpoint.setReadahead(mountpoint, kilobytes: Int(maximumIO / 1024))
+            notifier.ready(status: "mounted \(description) at \(mountpoint)")
+            reporter.ready()
+        }
+
+        let status: Int32 = await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: session.loop()) }
+        }
+        self.notifier.stopping()
+        // Closing the connection answers every request still in flight (with ENOTCONN), on the
+        // event loop, before `close` returns; only then may the session be destroyed.
+        await client.close()
+        operations.inodes.forgetAll()
+        session.unmountAndDestroy()
+        self.logger.info("unmounted", metadata: [LogKey.mountpoint: "\(mountpoint)", "status": "\(status)"])
+    }
+
+    /// The entry of `HOST:/SUBDIR`'s directory, looked up component by component.
+    private func resolveSubdirectory(_ client: RPCClient) async throws -> Entry {
+        var entry = client.hello.root
+        for component in self.source.subdirectory {
+            do {
+                entry = try await client.call(LookupRequest(parent: entry.handle, name: FileName(component)))
+            } catch let error as Errno {
+                throw MountFailure("\(self.source): cannot find '\(component)' on the server: \(error)")
+            }
+            guard entry.attributes.isDirectory else {
+                throw MountFailure("\(self.source): '\(component)' is not a directory on the server")
+            }
+        }
+        return entry
+    }
+}
