@@ -62,7 +62,14 @@ final class RPCClientHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let wireError = error as? WireError {
+        if let wireError = error as? WireError, wireError.code == .unsupportedVersion {
+            self.fail(
+                context,
+                ClientError(
+                    .versionMismatch,
+                    "protocol version mismatch: this client speaks versions \(ProtocolVersion.oldestSupported)...\(ProtocolVersion.current) (\(wireError.message))"
+                ))
+        } else if let wireError = error as? WireError {
             self.fail(context, ClientError(.protocolViolation, "server sent an invalid frame: \(wireError)"))
         } else {
             self.fail(context, ClientError(.connectionClosed, "connection to the server failed: \(error)"))
