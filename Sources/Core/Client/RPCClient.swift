@@ -92,19 +92,22 @@ public final class RPCClient: Sendable {
         return "\(error)"
     }
 
-    /// Sends `request`; `completion` runs once, on the event loop.
+    /// Sends `request`; `completion` runs once, on the event loop. Returns the transaction id
+    /// (to CANCEL a blocked lock request).
+    @discardableResult
     public func send<R: WireRequest>(
         _ request: R, caller: Caller, completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
-    ) {
+    ) -> TransactionID {
         self.send(R.self, caller: caller, encode: { request.encode(into: &$0) }, completion: completion)
     }
 
     /// Sends a request of type `R` whose body `encode` writes straight into the frame, for
     /// payloads (write data from the kernel) that should be copied exactly once.
+    @discardableResult
     public func send<R: WireRequest>(
         _ type: R.Type, caller: Caller, sizeHint: Int = 256, encode: (inout ByteBuffer) -> Void,
         completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
-    ) {
+    ) -> TransactionID {
         let transaction = TransactionID(self.nextTransaction.wrappingAdd(1, ordering: .relaxed).oldValue)
         let frame = FrameEncoding.frame(
             header: MessageHeader(opcode: R.opcode, transaction: transaction),
@@ -119,6 +122,7 @@ public final class RPCClient: Sendable {
             completion(Self.decode(result, as: R.self, channel: channel))
         }
         self.channel.writeAndFlush(outbound, promise: nil)
+        return transaction
     }
 
     /// Sends `request` and waits for its reply.

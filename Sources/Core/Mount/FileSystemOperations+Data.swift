@@ -46,8 +46,10 @@ extension FileSystemOperations {
         self.replyEmpty(FlushRequest(file: file, owner: owner), caller: caller, reply: reply)
     }
 
-    public func release(file: FileHandleID, caller: Caller, reply: EmptyReply) {
-        self.replyEmpty(ReleaseRequest(file: file), caller: caller, reply: reply)
+    /// The last close of an open file; `flockOwner` is set when the kernel asks for that
+    /// owner's flock locks to be dropped with it.
+    public func release(file: FileHandleID, flockOwner: LockOwner?, caller: Caller, reply: EmptyReply) {
+        self.replyEmpty(ReleaseRequest(file: file, flockOwner: flockOwner), caller: caller, reply: reply)
     }
 
     public func fsync(file: FileHandleID, dataOnly: Bool, caller: Caller, reply: EmptyReply) {

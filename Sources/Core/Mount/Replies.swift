@@ -24,6 +24,8 @@ public class Reply: @unchecked Sendable {
 
     let sink: any ReplySink
     private let status = Atomic<UInt8>(Status.pending.rawValue)
+    /// Run once if the request is interrupted (to cancel server-side work); see `onInterrupt`.
+    private let interruptAction = Mutex<(@Sendable () -> Void)?>(nil)
     private let operation: StaticString
     private let logger: Logger
 
@@ -63,7 +65,27 @@ public class Reply: @unchecked Sendable {
     public final func interrupt() {
         let (exchanged, _) = self.status.compareExchange(
             expected: Status.pending.rawValue, desired: Status.interrupted.rawValue, ordering: .acquiringAndReleasing)
-        if exchanged { self.sink.replyError(.interrupted) }
+        if exchanged {
+            self.sink.replyError(.interrupted)
+            let action = self.interruptAction.withLock { action in
+                defer { action = nil }
+                return action
+            }
+            action?()
+        }
+    }
+
+    /// Registers what to do if the request is interrupted after this call (for example, cancel
+    /// a blocked lock request on the server). Runs at once if it was interrupted already.
+    public final func onInterrupt(_ action: @escaping @Sendable () -> Void) {
+        self.interruptAction.withLock { $0 = action }
+        if self.status.load(ordering: .acquiring) == Status.interrupted.rawValue {
+            let pending = self.interruptAction.withLock { action in
+                defer { action = nil }
+                return action
+            }
+            pending?()
+        }
     }
 
     public final var isAnswered: Bool { self.status.load(ordering: .acquiring) != Status.pending.rawValue }
@@ -122,6 +144,11 @@ public final class StatfsReply: Reply, @unchecked Sendable {
 public final class XattrReply: Reply, @unchecked Sendable {
     public func size(_ size: UInt32) { if self.claim() { self.sink.replyXattrSize(size) } }
     public func value(_ bytes: [UInt8]) { if self.claim() { self.sink.replyBytes(bytes) } }
+}
+
+/// GETLK: the conflicting lock (type F_UNLCK when none) or an error.
+public final class LockReply: Reply, @unchecked Sendable {
+    public func lock(_ response: GetlkResponse) { if self.claim() { self.sink.replyLock(response) } }
 }
 
 /// READDIR, READDIRPLUS: entries that fit, or an error.

@@ -68,6 +68,7 @@ public protocol ReplySink: Sendable {
     func replyXattrSize(_ size: UInt32)
     func replyReadlink(_ target: [UInt8])
     func replyStatfs(_ statistics: StatfsResponse)
+    func replyLock(_ lock: GetlkResponse)
     /// `items` all fit in the size the kernel asked for (see `DirectoryPacking`).
     func replyDirectory(_ items: [DirectoryItem], plus: Bool, size: Int)
 }

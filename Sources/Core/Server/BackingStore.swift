@@ -52,6 +52,12 @@ public protocol BackingStore: Sendable {
         _ directory: Directory, cookie: UInt64, maximumEntries: Int, plus: Bool, caller: Caller
     ) throws -> ReaddirResponse
 
+    /// The object an open file is, for locking: equal for every open of the same object.
+    func objectHandle(of file: File) -> ObjectHandle
+    /// Where an object is, relative to the export root, for people (the lock inspector); nil
+    /// when it cannot be told (removed, or never seen by this server process).
+    func displayPath(of handle: ObjectHandle) -> [UInt8]?
+
     func setxattr(_ request: SetxattrRequest, caller: Caller) throws
     func getxattr(_ request: GetxattrRequest, caller: Caller) throws -> XattrResponse
     func listxattr(_ request: ListxattrRequest, caller: Caller) throws -> XattrResponse

@@ -13,6 +13,11 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         public var maximumTransaction: UInt32
         /// Threads doing blocking file I/O.
         public var ioThreads: Int
+        /// Whether READ and WRITE take transaction locks (always, except in the test that proves
+        /// the torn-read checker can fail).
+        public var transactionLocking: Bool = true
+        /// How long a disconnected client's POSIX and flock locks are kept.
+        public var lockLease: Duration = .seconds(10)
 
         public init(
             host: String = "127.0.0.1", port: Int = ProtocolVersion.defaultPort,
@@ -58,8 +63,10 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         let threadPool = NIOThreadPool(numberOfThreads: configuration.ioThreads)
         threadPool.start()
         let statistics = ServerStatistics()
+        let locks = LockService(
+            transactionLocking: configuration.transactionLocking, lease: configuration.lockLease, logger: logger)
         let shared = ServerShared(
-            store: store, threadPool: threadPool, logger: logger,
+            store: store, locks: locks, threadPool: threadPool, logger: logger,
             maximumTransaction: configuration.maximumTransaction, statistics: statistics)
         let connections = ConnectionRegistry()
         let maximumPayload = configuration.maximumTransaction + 64 * 1024

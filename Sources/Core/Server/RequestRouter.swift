@@ -6,29 +6,36 @@ public struct RequestContext<Store: BackingStore>: Sendable {
     public var session: ClientSession<Store>
     public var transaction: TransactionID
     public var allocator: ByteBufferAllocator
+    /// Sends a frame on the request's connection, from any thread: for replies sent later than
+    /// the route returns (a blocked SETLK answered when granted).
+    public var respond: @Sendable (ByteBuffer) -> Void
 }
 
 /// Maps each request opcode to the code that performs it against the store and encodes the
 /// reply. Built once per server from the request types themselves, so the opcode, the decoder
 /// and the reply type cannot disagree.
 ///
-/// A route runs on a thread-pool thread. It throws `WireError` when the payload is malformed
-/// (the connection is then closed) and `Errno` when the operation fails (answered as an error
-/// reply); anything else is answered EIO.
+/// A route runs on a thread-pool thread and returns the reply frame, or nil when it has taken
+/// charge of replying later through `RequestContext.respond`. It throws `WireError` when the
+/// payload is malformed (the connection is then closed) and `Errno` when the operation fails
+/// (answered as an error reply); anything else is answered EIO.
 public struct RequestRouter<Store: BackingStore>: Sendable {
-    public typealias Route = @Sendable (_ payload: ByteBuffer, _ context: RequestContext<Store>) throws -> ByteBuffer
+    public typealias Route = @Sendable (_ payload: ByteBuffer, _ context: RequestContext<Store>) throws -> ByteBuffer?
 
     private var routes: [Opcode: Route] = [:]
     let store: Store
+    let locks: LockService
     let maximumTransaction: UInt32
 
-    public init(store: Store, maximumTransaction: UInt32) {
+    public init(store: Store, locks: LockService, maximumTransaction: UInt32) {
         self.store = store
+        self.locks = locks
         self.maximumTransaction = maximumTransaction
         self.registerNamespace()
         self.registerData()
         self.registerDirectories()
         self.registerXattrs()
+        self.registerLocks()
     }
 
     public func route(for opcode: Opcode) -> Route? { self.routes[opcode] }
@@ -74,6 +81,7 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
 
     private mutating func registerData() {
         let store = self.store
+        let locks = self.locks
         let maximumTransaction = self.maximumTransaction
         self.on(OpenRequest.self) { request, context in
             let file = try store.open(request, caller: context.caller)
@@ -88,27 +96,41 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
             guard request.size <= maximumTransaction else { throw Errno.invalid }
             let file = try context.session.file(request.file)
             let header = MessageHeader(flags: .reply, opcode: .read, transaction: context.transaction)
-            return try FrameEncoding.frame(header: header, allocator: context.allocator, capacity: Int(request.size) + 4) {
-                buffer in
-                let lengthIndex = buffer.writerIndex
-                buffer.writeWire(UInt32(0))
-                try store.read(file, offset: request.offset, size: Int(request.size), into: &buffer)
-                buffer.setInteger(
-                    UInt32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex, endianness: .little)
+            return try locks.withTransactionLock(
+                file: store.objectHandle(of: file), session: context.session.id, transaction: context.transaction,
+                mode: .shared, offset: request.offset, length: Int(request.size)
+            ) {
+                try FrameEncoding.frame(header: header, allocator: context.allocator, capacity: Int(request.size) + 4) {
+                    buffer in
+                    let lengthIndex = buffer.writerIndex
+                    buffer.writeWire(UInt32(0))
+                    try store.read(file, offset: request.offset, size: Int(request.size), into: &buffer)
+                    buffer.setInteger(
+                        UInt32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex, endianness: .little)
+                }
             }
         }
         self.on(WriteRequest.self) { request, context in
             guard request.data.readableBytes <= maximumTransaction else { throw Errno.invalid }
             let file = try context.session.file(request.file)
-            return WriteResponse(
-                count: try store.write(file, offset: request.offset, data: request.data, caller: context.caller))
+            let count = try locks.withTransactionLock(
+                file: store.objectHandle(of: file), session: context.session.id, transaction: context.transaction,
+                mode: .exclusive, offset: request.offset, length: request.data.readableBytes
+            ) {
+                try store.write(file, offset: request.offset, data: request.data, caller: context.caller)
+            }
+            return WriteResponse(count: count)
         }
         self.on(FlushRequest.self) { request, context in
-            _ = try context.session.file(request.file)
+            let file = try context.session.file(request.file)
+            locks.closed(file: store.objectHandle(of: file), owner: request.owner, session: context.session.id)
             return EmptyResponse()
         }
         self.on(ReleaseRequest.self) { request, context in
-            _ = try context.session.file(request.file)
+            let file = try context.session.file(request.file)
+            if let owner = request.flockOwner {
+                locks.releasedFlock(file: store.objectHandle(of: file), owner: owner, session: context.session.id)
+            }
             try context.session.release(request.file)
             return EmptyResponse()
         }
@@ -151,6 +173,29 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
             _ = try context.session.directory(request.directory)
             try context.session.release(request.directory)
             return EmptyResponse()
+        }
+    }
+
+    private mutating func registerLocks() {
+        let store = self.store
+        let locks = self.locks
+        self.on(GetlkRequest.self) { request, context in
+            let file = try context.session.file(request.file)
+            return try locks.getlk(request, file: store.objectHandle(of: file), session: context.session.id)
+        }
+        self.onRaw(.setlk) { payload, context in
+            let request = try SetlkRequest.decode(payload: payload)
+            let file = try context.session.file(request.file)
+            return try locks.setlk(
+                request, file: store.objectHandle(of: file), session: context.session.id,
+                transaction: context.transaction, allocator: context.allocator, respond: context.respond)
+        }
+        self.on(CancelRequest.self) { request, context in
+            locks.cancel(request.transaction, session: context.session.id)
+            return EmptyResponse()
+        }
+        self.on(LockTableRequest.self) { request, _ in
+            locks.table(pathPrefix: request.pathPrefix) { store.displayPath(of: $0) }
         }
     }
 

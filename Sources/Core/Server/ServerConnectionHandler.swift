@@ -11,11 +11,16 @@ final class ServerShared<Store: BackingStore>: Sendable {
     let logger: Logger
     let maximumTransaction: UInt32
     let statistics: ServerStatistics
+    let locks: LockService
     let nextSession = Atomic<UInt64>(1)
 
-    init(store: Store, threadPool: NIOThreadPool, logger: Logger, maximumTransaction: UInt32, statistics: ServerStatistics) {
+    init(
+        store: Store, locks: LockService, threadPool: NIOThreadPool, logger: Logger, maximumTransaction: UInt32,
+        statistics: ServerStatistics
+    ) {
         self.store = store
-        self.router = RequestRouter(store: store, maximumTransaction: maximumTransaction)
+        self.locks = locks
+        self.router = RequestRouter(store: store, locks: locks, maximumTransaction: maximumTransaction)
         self.threadPool = threadPool
         self.logger = logger
         self.maximumTransaction = maximumTransaction
@@ -62,7 +67,10 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
 
     func channelInactive(context: ChannelHandlerContext) {
         self.shared.statistics.connections.subtract(1, ordering: .relaxed)
-        if case .ready(let session) = self.state { session.releaseAll() }
+        if case .ready(let session) = self.state {
+            session.releaseAll()
+            self.shared.locks.sessionEnded(session.id, on: context.eventLoop)
+        }
         self.state = .closed
         self.logger.info("client disconnected")
         context.fireChannelInactive()
@@ -150,7 +158,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
             ProtocolVersion.minimumTransactionSize, min(request.maximumTransaction, shared.maximumTransaction))
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
             let response = HelloResponse(
-                version: version, capabilities: shared.store.capabilities, maximumTransaction: maximumTransaction,
+                version: version, capabilities: shared.store.capabilities.union(shared.locks.transactionLocking ? .transactionLocks : []), maximumTransaction: maximumTransaction,
                 session: session.id, root: try shared.store.rootEntry())
             return FrameEncoding.reply(response, opcode: .hello, transaction: transaction, allocator: allocator)
         }.assumeIsolated().whenComplete { result in
@@ -158,6 +166,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
             case .success(let reply):
                 guard case .negotiating = self.state else { return }
                 self.state = .ready(session)
+                shared.locks.sessionStarted(session.id, client: session.clientName, peer: session.peer)
                 self.logger[metadataKey: LogKey.session] = "\(session.id.rawValue)"
                 self.logger.info("session established", metadata: ["client": "\(session.clientName)"])
                 context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil)
@@ -184,9 +193,11 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
         guard let route = self.shared.router.route(for: frame.header.opcode) else {
             return self.violation(context, WireError(.unknownOpcode, "no route for \(frame.header.opcode)"))
         }
+        let channel = context.channel
         let requestContext = RequestContext(
             caller: caller, session: session, transaction: frame.header.transaction,
-            allocator: context.channel.allocator)
+            allocator: context.channel.allocator,
+            respond: { channel.writeAndFlush($0, promise: nil) })
         let opcode = frame.header.opcode
         let statistics = self.shared.statistics
         statistics.inFlight.add(1, ordering: .relaxed)
@@ -197,8 +208,11 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
             statistics.inFlight.subtract(1, ordering: .relaxed)
             statistics.requests.add(1, ordering: .relaxed)
             switch result {
-            case .success(let reply):
+            case .success(let reply?):
                 context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil)
+            case .success(nil):
+                // The route answers later, through `RequestContext.respond`.
+                break
             case .failure(let error as WireError):
                 self.violation(context, error)
             case .failure(let error):

@@ -32,6 +32,10 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case create = 28
     case fallocate = 29
     case copyFileRange = 30
+    case getlk = 31
+    case setlk = 32
+    case cancel = 33
+    case lockTable = 34
 
     /// Server-to-client notices live above 0x8000.
     case invalidate = 0x8001
@@ -95,6 +99,10 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .create: Self.request("CREATE", CreateRequest.self)
         case .fallocate: Self.request("FALLOCATE", FallocateRequest.self)
         case .copyFileRange: Self.request("COPY_FILE_RANGE", CopyFileRangeRequest.self)
+        case .getlk: Self.request("GETLK", GetlkRequest.self)
+        case .setlk: Self.request("SETLK", SetlkRequest.self)
+        case .cancel: Self.request("CANCEL", CancelRequest.self)
+        case .lockTable: Self.request("LOCK_TABLE", LockTableRequest.self)
         case .invalidate: Self.notice("INVALIDATE", InvalidateNotice.self)
         case .lockGranted: Self.notice("LOCK_GRANTED", LockGrantedNotice.self)
         }

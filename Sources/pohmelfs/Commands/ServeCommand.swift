@@ -31,6 +31,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Threads doing file I/O.")
     var ioThreads: Int = 8
 
+    @Option(name: .long, help: "Seconds a disconnected client's POSIX and flock locks are kept before they are released.")
+    var lockLease: Double = 10
+
+    /// Test-only: READ and WRITE without transaction locks, to prove the torn-read checker fails.
+    @Flag(name: .long, help: .private)
+    var unsafeNoTransactionLocks = false
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -38,6 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--listen '\(self.listen)' is not HOST, HOST:PORT or [IPv6]:PORT")
         }
         guard (1...256).contains(self.ioThreads) else { throw ValidationError("--io-threads must be 1...256") }
+        guard self.lockLease >= 0, self.lockLease <= 86400 else { throw ValidationError("--lock-lease must be 0...86400 seconds") }
     }
 
     func run() async throws {
@@ -53,7 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             server = try await PohmelfsServer.start(
                 store: store,
-                configuration: .init(host: address.host, port: address.port, ioThreads: self.ioThreads),
+                configuration: self.configuration(address),
                 group: MultiThreadedEventLoopGroup.singleton,
                 logger: logger)
         } catch {
@@ -67,6 +75,14 @@ struct ServeCommand: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
+    }
+
+    private func configuration(_ address: ServerAddress) -> PohmelfsServer<LocalDirectoryStore>.Configuration {
+        var configuration = PohmelfsServer<LocalDirectoryStore>.Configuration(
+            host: address.host, port: address.port, ioThreads: self.ioThreads)
+        configuration.lockLease = .milliseconds(Int64(self.lockLease * 1000))
+        configuration.transactionLocking = !self.unsafeNoTransactionLocks
+        return configuration
     }
 
     private var stateDirectory: String {

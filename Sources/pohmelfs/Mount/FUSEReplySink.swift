@@ -112,6 +112,17 @@ final class FUSEReplySink: ReplySink {
         _ = fuse_reply_statfs(self.req, &st)
     }
 
+    func replyLock(_ lock: GetlkResponse) {
+        self.answered()
+        var description = flock()
+        description.l_type = lock.type.fcntlType
+        description.l_whence = Int16(SEEK_SET)
+        description.l_start = off_t(bitPattern: lock.range.start)
+        description.l_len = lock.range.end == .max ? 0 : off_t(bitPattern: lock.range.end - lock.range.start + 1)
+        description.l_pid = pid_t(bitPattern: lock.pid)
+        _ = fuse_reply_lock(self.req, &description)
+    }
+
     func replyDirectory(_ items: [DirectoryItem], plus: Bool, size: Int) {
         self.answered()
         var buffer = [CChar](repeating: 0, count: size)

@@ -130,8 +130,9 @@ enum LowLevelOperations {
         }
         ops.release = { req, _, fi in
             let bridge = FUSEBridge.from(req)
+            let flockOwner = fi!.pointee.flock_release != 0 ? LockOwner(fi!.pointee.lock_owner) : nil
             bridge.operations.release(
-                file: FileHandleID(fi!.pointee.fh), caller: bridge.caller(req),
+                file: FileHandleID(fi!.pointee.fh), flockOwner: flockOwner, caller: bridge.caller(req),
                 reply: EmptyReply(sink: bridge.plain(req), operation: "RELEASE", logger: bridge.logger))
         }
         ops.fsync = { req, _, dataOnly, fi in
@@ -218,7 +219,63 @@ enum LowLevelOperations {
                 at: UInt64(outOffset), length: UInt64(length), caller: bridge.caller(req),
                 reply: WriteReply(sink: bridge.plain(req), operation: "COPY_FILE_RANGE", logger: bridge.logger))
         }
+        ops.getlk = { req, _, fi, lock in
+            let bridge = FUSEBridge.from(req)
+            bridge.operations.getlk(
+                file: FileHandleID(fi!.pointee.fh), owner: LockOwner(fi!.pointee.lock_owner),
+                type: FileLockType(lock!.pointee.l_type), range: WireLockRange(lock!.pointee), caller: bridge.caller(req),
+                reply: bridge.interruptible(req) { LockReply(sink: $0, operation: "GETLK", logger: bridge.logger) })
+        }
+        ops.setlk = { req, _, fi, lock, sleep in
+            let bridge = FUSEBridge.from(req)
+            bridge.operations.setlk(
+                file: FileHandleID(fi!.pointee.fh), owner: LockOwner(fi!.pointee.lock_owner), flavor: .posix,
+                type: FileLockType(lock!.pointee.l_type), range: WireLockRange(lock!.pointee), wait: sleep != 0,
+                caller: bridge.caller(req),
+                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "SETLK", logger: bridge.logger) })
+        }
+        ops.flock = { req, _, fi, operation in
+            let bridge = FUSEBridge.from(req)
+            let type: FileLockType =
+                operation & LOCK_UN != 0 ? .unlock : (operation & LOCK_EX != 0 ? .write : .read)
+            bridge.operations.setlk(
+                file: FileHandleID(fi!.pointee.fh), owner: LockOwner(fi!.pointee.lock_owner), flavor: .flock,
+                type: type, range: .wholeFile, wait: operation & LOCK_NB == 0, caller: bridge.caller(req),
+                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "FLOCK", logger: bridge.logger) })
+        }
         return ops
+    }
+}
+
+extension FileLockType {
+    /// From `struct flock`'s `l_type`.
+    init(_ type: Int16) {
+        switch Int32(type) {
+        case F_RDLCK: self = .read
+        case F_WRLCK: self = .write
+        default: self = .unlock
+        }
+    }
+
+    /// For `struct flock`'s `l_type`.
+    var fcntlType: Int16 {
+        switch self {
+        case .read: Int16(F_RDLCK)
+        case .write: Int16(F_WRLCK)
+        case .unlock: Int16(F_UNLCK)
+        }
+    }
+}
+
+extension WireLockRange {
+    /// From a `struct flock` libfuse has resolved to SEEK_SET (`l_len` 0 = to end of file).
+    init(_ lock: flock) {
+        let start = UInt64(max(lock.l_start, 0))
+        if lock.l_len <= 0 {
+            self.init(start: start, end: .max)
+        } else {
+            self.init(start: start, end: start &+ UInt64(lock.l_len) &- 1)
+        }
     }
 }
 

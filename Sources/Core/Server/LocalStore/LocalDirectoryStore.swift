@@ -70,7 +70,12 @@ public final class LocalDirectoryStore: BackingStore {
         // Modes arrive with the client's umask already applied; the server's must not apply again.
         umask(0)
 
-        self.exportPath = path
+        if let resolved = realpath(path, nil) {
+            self.exportPath = String(cString: resolved)
+            free(resolved)
+        } else {
+            self.exportPath = path
+        }
         self.exportDescriptor = exportDescriptor
         self.exportMountID = mountID
         self.authenticator = HandleAuthenticator(key: key, exportID: rootKernelHandle.bytes)
@@ -86,6 +91,22 @@ public final class LocalDirectoryStore: BackingStore {
 
     public func rootEntry() throws -> Entry {
         Entry(handle: self.root.handle, attributes: FileAttributes(try statDescriptor(self.root.fd)))
+    }
+
+    public func objectHandle(of file: LocalFile) -> ObjectHandle { file.object.handle }
+
+    /// The object's current path below the export, from procfs (`/proc/self/fd/N` names the
+    /// path the descriptor's file has now, even after renames).
+    public func displayPath(of handle: ObjectHandle) -> [UInt8]? {
+        guard let object = try? self.resolve(handle) else { return nil }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = Glibc.readlink(object.descriptor.procPath, &buffer, buffer.count - 1)
+        guard length > 0 else { return nil }
+        let path = Array(buffer.prefix(length).map { UInt8(bitPattern: $0) })
+        let root = Array(self.exportPath.utf8)
+        guard path.starts(with: root) else { return path }
+        let relative = Array(path.dropFirst(root.count))
+        return relative.isEmpty ? Array("/".utf8) : relative
     }
 
     // MARK: - Handles

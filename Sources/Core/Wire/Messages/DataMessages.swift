@@ -180,15 +180,27 @@ public struct FlushRequest: WireRequest {
     }
 }
 
-/// RELEASE: the last reference to an open file is gone; the server closes it.
+/// RELEASE: the last reference to an open file is gone; the server closes it and, when
+/// `flockOwner` is set, drops that owner's `flock(2)` locks on the file.
 public struct ReleaseRequest: WireRequest {
     public typealias Response = EmptyResponse
     public static let opcode = Opcode.release
     public var file: FileHandleID
+    public var flockOwner: LockOwner?
 
-    public init(file: FileHandleID) { self.file = file }
-    public func encode(into buffer: inout ByteBuffer) { buffer.writeWire(self.file) }
-    public init(from buffer: inout ByteBuffer) throws { self.file = try buffer.readWireFileHandle(field: "file") }
+    public init(file: FileHandleID, flockOwner: LockOwner? = nil) {
+        self.file = file
+        self.flockOwner = flockOwner
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.file)
+        buffer.writeWire(self.flockOwner != nil)
+        if let owner = self.flockOwner { buffer.writeWire(owner.rawValue) }
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.file = try buffer.readWireFileHandle(field: "file")
+        self.flockOwner = try buffer.readWireBool(field: "hasFlockOwner") ? LockOwner(try buffer.readWire(field: "flockOwner")) : nil
+    }
 }
 
 /// FSYNC: replies only after the data (and, unless `dataOnly`, the metadata) is durable.
