@@ -93,9 +93,10 @@ struct LockModel {
     }
 
     /// The blockers and dependency set of `request` standing behind the first `ahead` waiters.
-    private func analyse(_ request: Request, ahead: Int, dependencies: [Set<Int>]) -> ([Blocker], Set<Int>) {
+    /// Dependency sets are bit masks over holder indices (bit `h` set: depends on holder `h`).
+    private func analyse(_ request: Request, ahead: Int, dependencies: [UInt32]) -> ([Blocker], UInt32) {
         var blockers: [Blocker] = []
-        var depends: Set<Int> = []
+        var depends: UInt32 = 0
         let mode = Self.code(request.mode)
         for other in self.holders.indices where self.conflicts(request.holder, mode, other, 2) {
             let base = other * Cells.count
@@ -103,7 +104,7 @@ struct LockModel {
                 let otherMode = self.held[base + cell]
                 if otherMode != 0 && self.conflicts(request.holder, mode, other, otherMode) {
                     blockers.append(Blocker(holder: other, isWaiting: false))
-                    depends.insert(other)
+                    depends |= 1 << other
                     break
                 }
             }
@@ -112,18 +113,17 @@ struct LockModel {
             let waiter = self.queue[index].request
             guard waiter.cells.overlaps(request.cells),
                 self.conflicts(request.holder, mode, waiter.holder, Self.code(waiter.mode)),
-                !dependencies[index].contains(request.holder)
+                dependencies[index] & (1 << request.holder) == 0
             else { continue }
             blockers.append(Blocker(holder: waiter.holder, isWaiting: true))
-            depends.insert(waiter.holder)
-            depends.formUnion(dependencies[index])
+            depends |= 1 << waiter.holder | dependencies[index]
         }
         return (blockers, depends)
     }
 
     /// Dependency sets of the first `count` waiters.
-    private func dependencies(upTo count: Int) -> [Set<Int>] {
-        var dependencies: [Set<Int>] = []
+    private func dependencies(upTo count: Int) -> [UInt32] {
+        var dependencies: [UInt32] = []
         for index in 0..<count {
             dependencies.append(self.analyse(self.queue[index].request, ahead: index, dependencies: dependencies).1)
         }
@@ -137,7 +137,7 @@ struct LockModel {
 
     /// The index of the earliest waiter nothing blocks.
     func firstGrantable() -> Int? {
-        var dependencies: [Set<Int>] = []
+        var dependencies: [UInt32] = []
         for index in self.queue.indices {
             let (blockers, depends) = self.analyse(self.queue[index].request, ahead: index, dependencies: dependencies)
             if blockers.isEmpty { return index }
