@@ -38,19 +38,18 @@ public struct LockManager<File: Hashable & Sendable>: Sendable {
     }
 
     /// Where a waiting request waits, by ticket.
-    struct WaitingEntry: Sendable {
+    private struct WaitingEntry: Sendable {
         var file: File
         var holder: LockHolder
     }
 
-    // Internal rather than private so that `LockManager+Snapshot.swift` can read them.
-
-    /// Per file: held locks and waiters. Never holds an empty state.
+    /// Per file: held locks and waiters. Never holds an empty state. Internal rather than private
+    /// so that `LockManager+Snapshot.swift` can read it.
     var files: [File: FileState] = [:]
     /// Every waiting request's file, by ticket.
-    var waiting: [LockTicket: WaitingEntry] = [:]
+    private var waiting: [LockTicket: WaitingEntry] = [:]
     /// Every holder's waiting requests, in ticket order; the edges the deadlock detector follows.
-    var waitingByHolder: [LockHolder: [LockTicket]] = [:]
+    private var waitingByHolder: [LockHolder: [LockTicket]] = [:]
     /// The last ticket handed out; tickets only go up.
     private var lastTicket: UInt64 = 0
 
