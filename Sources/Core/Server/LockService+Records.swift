@@ -33,6 +33,11 @@ extension LockService {
         _ request: SetlkRequest, file: ObjectHandle, session: SessionID, transaction: TransactionID,
         allocator: ByteBufferAllocator, respond: @escaping @Sendable (ByteBuffer) -> Void
     ) throws -> ByteBuffer? {
+        if request.flavor == .posix && request.type != .unlock {
+            self.waiters.withLock { waiters in
+                _ = waiters.ownersByFile[FileKey(session: session, file: request.file), default: []].insert(request.owner)
+            }
+        }
         let owner = LockOwnerKey(session: session, owner: request.owner, pid: Int32(bitPattern: request.pid))
         let kind: LockKind = request.flavor == .flock ? .flock : .posix
         let range = ByteRange(request.range.start, request.range.end)
@@ -108,10 +113,23 @@ extension LockService {
             self.records.releaseAll(owner: LockOwnerKey(session: session, owner: owner), kind: .posix, in: file, at: self.now))
     }
 
-    /// The last close of an open file description that held flock locks.
-    func releasedFlock(file: ObjectHandle, owner: LockOwner, session: SessionID) {
-        self.deliverRecordGrants(
-            self.records.releaseAll(owner: LockOwnerKey(session: session, owner: owner), kind: .flock, in: file, at: self.now))
+    /// The last close of an open file description (RELEASE): drops its flock locks (`flockOwner`,
+    /// when the kernel names one) and the record locks of every owner that locked through it.
+    /// OFD locks reach a FUSE filesystem as POSIX locks owned by the open file description, and
+    /// FLUSH names the closing process instead, so this is where they end. A process's own POSIX
+    /// locks were already dropped by the FLUSH that precedes every RELEASE.
+    func released(file: ObjectHandle, handle: FileHandleID, flockOwner: LockOwner?, session: SessionID) {
+        let owners = self.waiters.withLock { $0.ownersByFile.removeValue(forKey: FileKey(session: session, file: handle)) }
+        var grants: [LockGrant<ObjectHandle>] = []
+        if let flockOwner {
+            grants += self.records.releaseAll(
+                owner: LockOwnerKey(session: session, owner: flockOwner), kind: .flock, in: file, at: self.now)
+        }
+        for owner in owners ?? [] {
+            grants += self.records.releaseAll(
+                owner: LockOwnerKey(session: session, owner: owner), kind: .posix, in: file, at: self.now)
+        }
+        self.deliverRecordGrants(grants)
     }
 
     /// Answers the blocked SETLKs that `grants` let through.

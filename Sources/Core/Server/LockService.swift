@@ -50,6 +50,14 @@ public final class LockService: Sendable {
         /// undo it (the client has already told the kernel EINTR). Bounded per session.
         var recentlyGranted: [RequestKey: LockRequest<ObjectHandle>] = [:]
         var transactions: [LockTicket: TransactionWait] = [:]
+        /// Lock owners that took record locks through each open file, so the final RELEASE can
+        /// drop OFD locks (whose owner is the open file description, not the closing process).
+        var ownersByFile: [FileKey: Set<LockOwner>] = [:]
+    }
+
+    struct FileKey: Hashable {
+        var session: SessionID
+        var file: FileHandleID
     }
 
     struct RequestKey: Hashable {
@@ -91,6 +99,7 @@ public final class LockService: Sendable {
         let tickets = self.waiters.withLock { waiters in
             let keys = waiters.ticketsByRequest.keys.filter { $0.session == id }
             waiters.recentlyGranted = waiters.recentlyGranted.filter { $0.key.session != id }
+            waiters.ownersByFile = waiters.ownersByFile.filter { $0.key.session != id }
             return keys.compactMap { key -> LockTicket? in
                 let ticket = waiters.ticketsByRequest.removeValue(forKey: key)
                 if let ticket { waiters.records[ticket] = nil }

@@ -128,9 +128,9 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         }
         self.on(ReleaseRequest.self) { request, context in
             let file = try context.session.file(request.file)
-            if let owner = request.flockOwner {
-                locks.releasedFlock(file: store.objectHandle(of: file), owner: owner, session: context.session.id)
-            }
+            locks.released(
+                file: store.objectHandle(of: file), handle: request.file, flockOwner: request.flockOwner,
+                session: context.session.id)
             try context.session.release(request.file)
             return EmptyResponse()
         }
