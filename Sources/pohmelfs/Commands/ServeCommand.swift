@@ -40,12 +40,16 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    /// Bad values are reported as the same one-line `pohmelfs serve: ...` error as a failure at
+    /// run time (a thrown `ValidationError` would add the usage text on further lines).
     func validate() throws {
         guard ServerAddress(parsing: self.listen) != nil else {
-            throw ValidationError("--listen '\(self.listen)' is not HOST, HOST:PORT or [IPv6]:PORT")
+            throw fail("serve", "--listen '\(self.listen)' is not HOST, HOST:PORT or [IPv6]:PORT with a port in 1...65535")
         }
-        guard (1...256).contains(self.ioThreads) else { throw ValidationError("--io-threads must be 1...256") }
-        guard self.lockLease >= 0, self.lockLease <= 86400 else { throw ValidationError("--lock-lease must be 0...86400 seconds") }
+        guard (1...256).contains(self.ioThreads) else { throw fail("serve", "--io-threads must be 1...256") }
+        guard self.lockLease >= 0, self.lockLease <= 86400 else {
+            throw fail("serve", "--lock-lease must be 0...86400 seconds")
+        }
     }
 
     func run() async throws {

@@ -1,0 +1,55 @@
+# pohmelfs: build and test. `make test` is what CI runs (through .ci/run).
+#
+#   make deps         install missing Debian packages (packaging/install-deps.sh; idempotent)
+#   make build        debug build      (.build/debug/pohmelfs)
+#   make release      release build    (.build/release/pohmelfs)
+#   make test         deps, build, Swift tests, then the pytest integration suite
+#   make completions  regenerate completions/ from the binary (commit the result)
+#   make clean        remove build products and test caches
+#
+# PYTEST_ARGS passes extra arguments to pytest, e.g. make test PYTEST_ARGS='-k sd_notify -x'.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+SWIFT ?= swift
+PYTEST_ARGS ?=
+# Whole-suite limit for the integration tests, well inside CI's budget. On expiry pytest gets
+# SIGTERM, which the suite turns into an interrupt so fixtures still unmount and stop servers.
+PYTEST_TIMEOUT ?= 1500
+# Evaluated when used (after `deps` has run): the python3 that has pytest.
+PYTHON = $(shell packaging/install-deps.sh --print-python)
+
+.PHONY: deps build release test integration-test completions clean
+
+deps:
+	packaging/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	$(MAKE) --no-print-directory integration-test
+
+# The pytest suite against the debug binary built above; assumes `swift build --build-tests`.
+integration-test:
+	POHMELFS_BIN="$$($(SWIFT) build --show-bin-path)/pohmelfs" \
+		timeout --foreground -k 30 $(PYTEST_TIMEOUT) $(PYTHON) -m pytest Tests/Integration $(PYTEST_ARGS)
+
+completions: build
+	mkdir -p completions
+	bin="$$($(SWIFT) build --show-bin-path)/pohmelfs"; \
+	"$$bin" --generate-completion-script bash > completions/pohmelfs.bash; \
+	"$$bin" --generate-completion-script zsh > completions/_pohmelfs; \
+	"$$bin" --generate-completion-script fish > completions/pohmelfs.fish
+
+clean:
+	$(SWIFT) package clean
+	rm -rf Tests/Integration/.pytest_cache
+	find Tests/Integration -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,273 @@
+"""Fixtures for the pohmelfs integration suite (real processes, real sockets, real mounts).
+
+Contract, relied on by every test file here (details in each fixture's docstring):
+
+- `pohmelfs_bin`: path of the binary under test: $POHMELFS_BIN, else `.build/debug/pohmelfs`.
+- `free_port()`: a free TCP port on 127.0.0.1 (also `from harness import free_port`).
+- `registry`: autouse. Every process a test starts goes through `registry.spawn()` / `registry.run()`;
+  every mount goes through `mount_factory`. Teardown fails the test if any of them outlived it.
+  A watchdog (default 120 s, `@pytest.mark.timeout_seconds(N)`) lazily unmounts the test's mounts
+  and SIGKILLs its processes, so a hung FUSE call returns (ENOTCONN, or ECONNABORTED for a
+  request the client had already read) and only that test fails; a test still stuck 15 s later
+  gets WatchdogTimeout raised in its thread.
+- `server_factory(...)` / `server`: a `pohmelfs serve` on 127.0.0.1:<free port>, ready (READY=1).
+- `mount_factory(server, options="", subdir="")` / `mount`: a `pohmelfs mount -f`, ready (READY=1
+  after FUSE INIT, and mounted), always unmounted and stopped at teardown.
+- Logs of every process started with a log file are attached to the report of a failing test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import harness
+from harness import MountHandle, NotifyListener, Registry, ServerHandle
+
+pytest_plugins = ["pytester"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REGISTRY_KEY = pytest.StashKey[Registry]()
+
+
+def pytest_configure(config):
+    # Also in pytest.ini; repeated here so a copy of this conftest works on its own (the harness
+    # self-tests run it in a scratch directory).
+    config.addinivalue_line(
+        "markers", "timeout_seconds(n): per-test watchdog limit in seconds (default 120)")
+    # `timeout` (the Makefile's whole-suite limit) sends SIGTERM: make it an interrupt, so pytest
+    # still runs the fixtures' teardown and leaves no mount or server behind.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+
+
+def _interrupt_on_sigterm(signum, frame):
+    raise KeyboardInterrupt("SIGTERM: the suite's time limit or a user stopped the run")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attaches the logs of the processes the test started to the report when it failed."""
+    outcome = yield
+    report = outcome.get_result()
+    registry = item.stash.get(REGISTRY_KEY, None)
+    if report.failed and registry is not None and not getattr(item, "_pohmelfs_logs_shown", False):
+        item._pohmelfs_logs_shown = True
+        seen = set()
+        for label, path in registry.logs:
+            if path in seen:
+                continue
+            seen.add(path)
+            report.sections.append((f"log of {label} ({path})", harness.read_log(path)))
+
+
+# Basic inputs ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pohmelfs_bin() -> Path:
+    """The binary under test: $POHMELFS_BIN, else `.build/debug/pohmelfs` in the checkout.
+    A missing binary is an error for every test that needs it, never a silent skip."""
+    path = Path(os.environ.get("POHMELFS_BIN") or REPO_ROOT / ".build" / "debug" / "pohmelfs")
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"pohmelfs binary not found at {path}: run `make build` or set POHMELFS_BIN", pytrace=False)
+    return path
+
+
+@pytest.fixture
+def free_port():
+    """`free_port()` -> an unused TCP port on 127.0.0.1."""
+    return harness.free_port
+
+
+@pytest.fixture(autouse=True)
+def registry(request, tmp_path) -> Registry:
+    """Per-test registry of processes and mounts, and the watchdog.
+
+    Autouse, so it is set up before and torn down after every other function-scoped fixture:
+    its teardown sees what the others left behind. The watchdog covers setup, call and teardown.
+    """
+    marker = request.node.get_closest_marker("timeout_seconds")
+    timeout = float(marker.args[0]) if marker else harness.DEFAULT_TEST_TIMEOUT
+    reg = Registry(name=request.node.nodeid, timeout=timeout, tmp=tmp_path)
+    request.node.stash[REGISTRY_KEY] = reg
+    reg.start_watchdog()
+    try:
+        yield reg
+        problems = reg.leftovers()
+    finally:
+        reg.stop_watchdog()
+    if reg.fired.is_set():
+        pytest.fail(f"watchdog: the test exceeded {timeout:g} s; its mounts were detached and its "
+                    f"processes killed", pytrace=False)
+    if problems:
+        pytest.fail("left behind by the test: " + "; ".join(problems), pytrace=False)
+
+
+# The server ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def server_factory(registry, pohmelfs_bin, tmp_path):
+    """`server_factory(export=None, state_dir=None, port=None, args=(), env=None)` starts a
+    `pohmelfs serve` and returns a `ServerHandle` once it has sent READY=1 (10 s at most).
+
+    Defaults: export `<tmp>/export` (created), state `<tmp>/state`, listen 127.0.0.1:<free port>
+    (retried on another port if that one was taken meanwhile), log `<tmp>/serve.log`; further
+    servers in the same test get `-2`, `-3`, ... suffixes. Pass `export`/`state_dir`/`port` of an
+    earlier server to restart it in place. The handle has `.address` ("127.0.0.1:PORT"), `.host`,
+    `.port`, `.export`, `.state_dir`, `.proc`, `.log`, `.notify` (every sd_notify line), `.stop()`.
+
+    Teardown: SIGTERM, wait 10 s, SIGKILL; fails the test if the server needed the SIGKILL or
+    exited non-zero after SIGTERM (unless the watchdog fired).
+    """
+    servers: list[ServerHandle] = []
+
+    def start(export=None, state_dir=None, port=None, args=(), env=None) -> ServerHandle:
+        suffix = "" if not servers else f"-{len(servers) + 1}"
+        export = Path(export) if export is not None else tmp_path / f"export{suffix}"
+        state_dir = Path(state_dir) if state_dir is not None else tmp_path / f"state{suffix}"
+        export.mkdir(parents=True, exist_ok=True)
+        log = tmp_path / f"serve{suffix}.log"
+        for attempt in range(3):
+            listen_port = port or harness.free_port()
+            notify = NotifyListener()
+            proc = registry.spawn(
+                [pohmelfs_bin, "serve", "--export", export, "--listen", f"127.0.0.1:{listen_port}",
+                 "--state-dir", state_dir, *args],
+                log=log, label="pohmelfs serve", env=notify.env(env))
+            handle = ServerHandle(address=f"127.0.0.1:{listen_port}", host="127.0.0.1", port=listen_port,
+                                  export=export, state_dir=state_dir, proc=proc, log=log, notify=notify)
+            servers.append(handle)
+            if notify.wait_for("READY=1", harness.READY_TIMEOUT, proc=proc):
+                return handle
+            status = harness.stop_process(proc)
+            text = harness.read_log(log)
+            if port is None and "in use" in text and attempt < 2:
+                continue  # lost the race for the free port; try another
+            pytest.fail(f"pohmelfs serve did not become ready within {harness.READY_TIMEOUT:g} s "
+                        f"(exit status {status}); its log:\n{text}", pytrace=False)
+        raise AssertionError("unreachable")
+
+    yield start
+
+    problems = []
+    for handle in reversed(servers):
+        status = handle.stop()
+        handle.notify.close()
+        if registry.fired.is_set():
+            continue
+        if status is None:
+            problems.append(f"pohmelfs serve on {handle.address} ignored SIGTERM for {harness.STOP_TIMEOUT:g} s")
+        elif status != 0 and handle.notify.wait_for("READY=1", 0):
+            problems.append(f"pohmelfs serve on {handle.address} exited with status {status} after SIGTERM")
+    if problems:
+        pytest.fail("; ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def server(server_factory) -> ServerHandle:
+    """One ready `pohmelfs serve` on a fresh export (see `server_factory`)."""
+    return server_factory()
+
+
+# The mount -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mount_factory(registry, server_factory, pohmelfs_bin, tmp_path):
+    """`mount_factory(server, options="", subdir="", *, mountpoint=None, args=(), env=None,
+    timeout=10)` mounts `server` and returns a `MountHandle` once the client is ready.
+
+    - Mountpoint: a FRESH directory `<tmp>/mnt`, `<tmp>/mnt-2`, ... unless `mountpoint` is given
+      (it must exist); either way it refuses to start if the directory is already a mountpoint.
+    - Runs `pohmelfs mount 127.0.0.1:<port>[:/<subdir>] <mountpoint> -f [-o <options>] [args...]`
+      with NOTIFY_SOCKET set, stdin /dev/null, output to `<tmp>/mount[-N].log`.
+    - Ready means: the client sent READY=1 (after FUSE INIT) and the mountpoint appears in
+      /proc/self/mountinfo and `os.path.ismount()` holds, all within `timeout` seconds. Otherwise
+      the test fails with the client's log, after the teardown sequence below.
+    - Teardown (also `handle.unmount()`, idempotent), ALWAYS, newest mount first:
+      `fusermount3 -u -z <mnt>` (errors ignored), SIGTERM the client, wait 10 s, SIGKILL, then
+      assert the mountpoint is no longer mounted.
+
+    The handle has `.mountpoint` (Path), `.source`, `.server`, `.proc`, `.log`, `.notify`,
+    `.status` (exit status after unmount), `.unmount()`. Depends on `server_factory`, so mounts are
+    always torn down before the servers they use.
+    """
+    mounts: list[MountHandle] = []
+
+    def mount(server: ServerHandle, options: str = "", subdir: str = "", *, mountpoint=None, args=(),
+              env=None, timeout: float = harness.READY_TIMEOUT) -> MountHandle:
+        suffix = "" if not mounts else f"-{len(mounts) + 1}"
+        if mountpoint is None:
+            mountpoint = tmp_path / f"mnt{suffix}"
+            mountpoint.mkdir()
+        mountpoint = Path(os.path.abspath(mountpoint))
+        if harness.is_mounted(mountpoint):
+            pytest.fail(f"refusing to mount on {mountpoint}: it is already a mountpoint", pytrace=False)
+        source = server.address + (":/" + subdir.strip("/") if subdir.strip("/") else "")
+        command = [pohmelfs_bin, "mount", source, mountpoint, "-f"]
+        if options:
+            command += ["-o", options]
+        command += list(args)
+        log = tmp_path / f"mount{suffix}.log"
+        notify = NotifyListener()
+        deadline = time.monotonic() + timeout
+        proc = registry.spawn(command, log=log, label="pohmelfs mount", env=notify.env(env))
+        handle = MountHandle(mountpoint=mountpoint, source=source, server=server, proc=proc, log=log, notify=notify)
+        mounts.append(handle)
+        registry.mounts.append(handle)
+
+        problem = None
+        if not notify.wait_for("READY=1", timeout, proc=proc):
+            problem = "did not send READY=1" if proc.poll() is None else f"exited with status {proc.returncode}"
+        else:
+            while not harness.is_mounted(mountpoint) and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.02)
+            if not harness.is_mounted(mountpoint):
+                problem = "sent READY=1 but the mountpoint never appeared in /proc/self/mountinfo"
+            elif not os.path.ismount(mountpoint):
+                problem = "is listed in mountinfo but os.path.ismount() is false"
+            else:
+                handle.device = os.stat(mountpoint).st_dev
+        if problem:
+            try:
+                handle.unmount()
+            except AssertionError as e:
+                problem += f"; then: {e}"
+            pytest.fail(f"pohmelfs mount {source} {mountpoint} {problem} (within {timeout:g} s); "
+                        f"its log:\n{handle.log_text()}", pytrace=False)
+        return handle
+
+    yield mount
+
+    problems = []
+    for handle in reversed(mounts):
+        try:
+            handle.unmount()
+        except AssertionError as e:
+            problems.append(str(e))
+    if problems:
+        pytest.fail("; ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def mount(mount_factory, server) -> MountHandle:
+    """`server`, mounted with default options (see `mount_factory`)."""
+    return mount_factory(server)
+
+
+@pytest.fixture
+def run_pohmelfs(registry, pohmelfs_bin):
+    """`run_pohmelfs(*args, timeout=30, env=None)` -> CompletedProcess (text stdout/stderr)."""
+
+    def run(*args, timeout: float = 30, env=None) -> subprocess.CompletedProcess:
+        return registry.run([pohmelfs_bin, *args], timeout=timeout, env=env)
+
+    return run
