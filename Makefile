@@ -4,6 +4,8 @@
 #   make build        debug build      (.build/debug/pohmelfs)
 #   make release      release build    (.build/release/pohmelfs)
 #   make test         deps, build, Swift tests, then the pytest integration suite
+#   make run          release build, serve ./run/export on 127.0.0.1:7646, mount it at ./run/mnt, show it working
+#   make stop         unmount ./run/mnt and stop that server
 #   make completions  regenerate completions/ from the binary (commit the result)
 #   make clean        remove build products and test caches
 #
@@ -21,7 +23,7 @@ PYTEST_TIMEOUT ?= 1500
 # Evaluated when used (after `deps` has run): the python3 that has pytest.
 PYTHON = $(shell packaging/install-deps.sh --print-python)
 
-.PHONY: deps build release test integration-test completions clean
+.PHONY: deps build release test integration-test run stop completions clean
 
 deps:
 	packaging/install-deps.sh
@@ -41,6 +43,12 @@ test: deps
 integration-test:
 	POHMELFS_BIN="$$($(SWIFT) build --show-bin-path)/pohmelfs" \
 		timeout --foreground -k 30 $(PYTEST_TIMEOUT) $(PYTHON) -m pytest Tests/Integration $(PYTEST_ARGS)
+
+run: release
+	POHMELFS_BIN="$$($(SWIFT) build -c release --show-bin-path)/pohmelfs" packaging/run-demo.sh start
+
+stop:
+	POHMELFS_BIN="$$($(SWIFT) build -c release --show-bin-path)/pohmelfs" packaging/run-demo.sh stop
 
 completions: build
 	mkdir -p completions

@@ -173,13 +173,13 @@ _pohmelfs() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    serve|help)
+    serve|mount|locks|help)
         # Offer subcommand argument completions
         "_pohmelfs_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'serve help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'serve mount locks help' -- "${cur}"))
         ;;
     esac
 }
@@ -188,7 +188,7 @@ _pohmelfs_serve() {
     repeating_flags=()
     non_repeating_flags=(--version -h --help)
     repeating_options=()
-    non_repeating_options=(--export --listen --state-dir --io-threads --log-level)
+    non_repeating_options=(--export --listen --state-dir --io-threads --lock-lease --log-level)
     __pohmelfs_offer_flags_options 0
 
     # Offer option value completions
@@ -205,8 +205,48 @@ _pohmelfs_serve() {
     '--io-threads')
         return
         ;;
+    '--lock-lease')
+        return
+        ;;
     '--log-level')
         __pohmelfs_add_completions -W 'trace'$'\n''debug'$'\n''info'$'\n''notice'$'\n''warning'$'\n''error'$'\n''critical'
+        return
+        ;;
+    esac
+}
+
+_pohmelfs_mount() {
+    repeating_flags=()
+    non_repeating_flags=(-f --version -h --help)
+    repeating_options=(-o)
+    non_repeating_options=(--log-level)
+    __pohmelfs_offer_flags_options 2
+
+    # Offer option value completions
+    case "${prev}" in
+    '-o')
+        return
+        ;;
+    '--log-level')
+        __pohmelfs_add_completions -W 'trace'$'\n''debug'$'\n''info'$'\n''notice'$'\n''warning'$'\n''error'$'\n''critical'
+        return
+        ;;
+    esac
+}
+
+_pohmelfs_locks() {
+    repeating_flags=()
+    non_repeating_flags=(--json --watch --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--interval --path)
+    __pohmelfs_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--interval')
+        return
+        ;;
+    '--path')
         return
         ;;
     esac
