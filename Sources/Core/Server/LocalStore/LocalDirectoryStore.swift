@@ -90,8 +90,10 @@ public final class LocalDirectoryStore: BackingStore {
 
     // MARK: - Handles
 
+    /// `name` is the raw NUL-terminated name (a `String` literal converts implicitly): names are
+    /// bytes, and a round trip through `String` would repair non-UTF-8 names into other names.
     static func kernelHandle(
-        of fd: Int32, name: String, flags: Int32, mountID: inout Int32
+        of fd: Int32, name: UnsafePointer<CChar>, flags: Int32, mountID: inout Int32
     ) throws -> HandleAuthenticator.KernelHandle {
         var bytes = [UInt8](repeating: 0, count: HandleAuthenticator.maximumKernelHandle)
         var type: Int32 = 0
