@@ -29,6 +29,9 @@ public final class LocalDirectoryStore: BackingStore {
     public typealias Directory = LocalDirectory
 
     let exportDescriptor: FileDescriptor
+    /// A readable descriptor of the export root: `open_by_handle_at(2)` refuses an O_PATH one
+    /// as its `mount_fd` (EBADF).
+    let handleMountDescriptor: FileDescriptor
     let exportMountID: Int32
     let authenticator: HandleAuthenticator
     let objects: ObjectTable
@@ -58,6 +61,11 @@ public final class LocalDirectoryStore: BackingStore {
         guard Glibc.access(path, R_OK | X_OK) == 0 else {
             throw ServerError(.exportUnreadable, "export \(path) is not readable: \(Errno.current)")
         }
+        let mountFD = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard mountFD >= 0 else {
+            throw ServerError(.exportUnreadable, "export \(path) cannot be opened: \(Errno.current)")
+        }
+        let handleMountDescriptor = FileDescriptor(mountFD)
         var mountID: Int32 = 0
         let rootKernelHandle: HandleAuthenticator.KernelHandle
         do {
@@ -72,6 +80,7 @@ public final class LocalDirectoryStore: BackingStore {
 
         self.exportPath = path
         self.exportDescriptor = exportDescriptor
+        self.handleMountDescriptor = handleMountDescriptor
         self.exportMountID = mountID
         self.authenticator = HandleAuthenticator(key: key, exportID: rootKernelHandle.bytes)
         self.objects = ObjectTable(capacity: objectTableCapacity)
@@ -114,7 +123,7 @@ public final class LocalDirectoryStore: BackingStore {
             try systemCall {
                 kernel.bytes.withUnsafeBufferPointer { bytes in
                     pohmelfs_open_by_handle_at(
-                        self.exportDescriptor.rawValue, bytes.baseAddress, UInt32(bytes.count), kernel.type,
+                        self.handleMountDescriptor.rawValue, bytes.baseAddress, UInt32(bytes.count), kernel.type,
                         POHMELFS_O_PATH | O_CLOEXEC)
                 }
             }
