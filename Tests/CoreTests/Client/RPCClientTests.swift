@@ -69,6 +69,17 @@ final class RPCClientTests: XCTestCase {
         await client.close()
     }
 
+    func testSubSecondConnectTimeoutStillConnects() async throws {
+        try await LiveServer.with { live, _ in
+            for _ in 0..<20 {
+                let client = try await RPCClient.connect(
+                    host: "127.0.0.1", port: live.port, clientName: "quick", group: MultiThreadedEventLoopGroup.singleton,
+                    connectTimeout: .milliseconds(800))
+                await client.close()
+            }
+        }
+    }
+
     func testConnectToAClosedPortThrowsUnreachable() async throws {
         // Bind and close a listener to get a port nobody listens on.
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -41,6 +41,47 @@ final class DirectoryOperationsTests: XCTestCase {
         }
     }
 
+    func testReaddirPlusPairsEachNonUTF8NameWithItsOwnHandle() async throws {
+        try await LiveServer.with { _, client in
+            // "caf\xE9" (Latin-1) and "caf\u{FFFD}": the second is what the first becomes when
+            // its bytes are repaired as UTF-8, so a lossy conversion would swap their handles.
+            let latin1 = FileName(bytes: [0x63, 0x61, 0x66, 0xE9])
+            let replacement = FileName("caf\u{FFFD}")
+            let latin1Entry = try await client.createFile(latin1).entry
+            let replacementEntry = try await client.createFile(replacement).entry
+            XCTAssertNotEqual(latin1Entry.handle, replacementEntry.handle)
+            let found = try await client.lookup(latin1)
+            XCTAssertEqual(found.handle, latin1Entry.handle)
+            let entries = try await client.listDirectory(client.root, plus: true)
+            for (name, expected) in [(latin1, latin1Entry), (replacement, replacementEntry)] {
+                let listed = try XCTUnwrap(entries.first { $0.name == name }, "\(name.bytes) not listed")
+                let described = try XCTUnwrap(listed.entry, "\(name.bytes) listed without its entry")
+                XCTAssertEqual(described.handle, expected.handle, "\(name.bytes) paired with another object's handle")
+                XCTAssertEqual(described.attributes.inode, expected.attributes.inode)
+            }
+        }
+    }
+
+    func testReaddirPlusOfLongNamesNeverExceedsTheFrameLimit() async throws {
+        try await LiveServer.with { live, client in
+            // 4096 names of 250 bytes: as one readdirplus batch that is about 1.6 MB, more than a
+            // client accepts in one frame. The server must split it instead of killing the connection.
+            let count = Int(ReaddirRequest.maximumBatch)
+            let directory = try await client.mkdir("long")
+            // Hard links of one file: new names without new inodes, which are slow to make.
+            let base = live.path("long", "base")
+            try onDiskWrite(base, [1])
+            let suffix = String(repeating: "n", count: 243)
+            for index in 1..<count {
+                XCTAssertEqual(link(base, live.path("long", "\(1_000_000 + index)-" + suffix)), 0)
+            }
+            let entries = try await client.listDirectory(directory.handle, plus: true, batch: ReaddirRequest.maximumBatch)
+            XCTAssertEqual(entries.count, count + 2)
+            XCTAssertEqual(Set(entries.map(\.name)).count, count + 2, "a name was listed twice")
+            XCTAssertTrue(entries.allSatisfy { $0.entry != nil || $0.name == "." || $0.name == ".." })
+        }
+    }
+
     func testReaddirWithoutPlusCarriesNoEntries() async throws {
         try await LiveServer.with { _, client in
             for index in 0..<4 { _ = try await client.createFile(FileName("f\(index)")) }
