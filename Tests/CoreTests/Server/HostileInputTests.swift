@@ -131,6 +131,58 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    func testExtremeOffsetsSizesAndTimesAreErrorsNotCrashes() async throws {
+        try await LiveServer.with { _, client in
+            let created = try await client.createFile("f", contents: [1, 2, 3])
+            let file = created.file
+            let nearMax = UInt64(Int64.max) - 10
+            for offset in [UInt64.max, UInt64(Int64.max) + 1] {
+                await XCTAssertErrno(.invalid, try await client.readBytes(file, at: offset, size: 10), "read at \(offset)")
+                await XCTAssertErrno(.invalid, try await client.write([1], to: file, at: offset), "write at \(offset)")
+                await XCTAssertErrno(
+                    .invalid, try await client.call(FallocateRequest(file: file, mode: 0, offset: offset, length: 1)))
+                await XCTAssertErrno(
+                    .invalid,
+                    try await client.call(
+                        CopyFileRangeRequest(source: file, sourceOffset: offset, destination: file, destinationOffset: 0, length: 1)))
+            }
+            // Offsets the kernel refuses: answered with its errno, and the server lives on.
+            await self.assertFails(try await client.readBytes(file, at: nearMax, size: 1 << 20))
+            await self.assertFails(try await client.write(Array(repeating: 1, count: 100), to: file, at: nearMax))
+            await self.assertFails(try await client.call(FallocateRequest(file: file, mode: 0, offset: nearMax, length: nearMax)))
+            await XCTAssertErrno(Errno(EFBIG), try await client.call(SetattrRequest(handle: created.entry.handle, size: .max)))
+            _ = try? await client.call(
+                SetattrRequest(
+                    handle: created.entry.handle, accessTime: .set(Timestamp(seconds: .min, nanoseconds: 0)),
+                    modificationTime: .set(Timestamp(seconds: .max, nanoseconds: 999_999_999))))
+            let bytes = try await client.readBytes(file)
+            XCTAssertEqual(bytes, [1, 2, 3])
+        }
+    }
+
+    func testImpossibleCallerIdentityIsRefusedWithoutLeakingIntoLaterRequests() async throws {
+        try XCTSkipUnless(geteuid() == 0, "acting as other users needs root")
+        try await LiveServer.with { live, client in
+            // uid/gid 0xFFFFFFFF is "(uid_t)-1", which setfsuid treats as "no change".
+            for caller in [Caller(uid: .max, gid: 1000), Caller(uid: 1000, gid: .max)] {
+                for index in 0..<8 {
+                    await XCTAssertErrno(.permission, try await client.createFile(FileName("never-\(index)"), caller: caller))
+                }
+            }
+            // Every pool thread that refused must still switch correctly for the next callers.
+            for index in 0..<16 {
+                let user = Caller(uid: 1000 + UInt32(index), gid: 2000 + UInt32(index))
+                let created = try await client.createFile(FileName("owned-\(index)"), caller: user)
+                XCTAssertEqual([created.entry.attributes.uid, created.entry.attributes.gid], [user.uid, user.gid])
+                let st = try onDiskStat(live.path("owned-\(index)"))
+                XCTAssertEqual([st.st_uid, st.st_gid], [user.uid, user.gid])
+                let asRoot = try await client.createFile(FileName("root-\(index)"))
+                XCTAssertEqual([asRoot.entry.attributes.uid, asRoot.entry.attributes.gid], [0, 0])
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: live.path("never-0")))
+        }
+    }
+
     func testNamesThatClimbOrContainSlashesAreEINVAL() async throws {
         try await LiveServer.with { _, client in
             for name: FileName in ["..", "../..", "../../etc", "/etc/passwd", "a/../../b", "etc/passwd"] {
