@@ -42,7 +42,10 @@ public final class RPCClient: Sendable {
         let description = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let maximumPayload = max(maximumTransaction, ProtocolVersion.minimumTransactionSize) + 64 * 1024
         let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(.nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000))
+            .connectTimeout(
+                .nanoseconds(
+                    connectTimeout.components.seconds * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)
+            )
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(
                 .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: 1 << 21)
@@ -66,10 +69,9 @@ public final class RPCClient: Sendable {
         let hello: HelloResponse
         do {
             hello = try await withCheckedThrowingContinuation { continuation in
-                let outbound = OutboundRequest(transaction: transaction, frame: frame) { result in
+                Self.write(transaction: transaction, frame: frame, on: channel) { result in
                     continuation.resume(with: Self.decode(result, as: HelloRequest.self, channel: channel))
                 }
-                channel.writeAndFlush(outbound, promise: nil)
             }
         } catch let errno as Errno where errno.rawValue == EPROTONOSUPPORT {
             try? await channel.close()
@@ -118,11 +120,28 @@ public final class RPCClient: Sendable {
             encode(&buffer)
         }
         let channel = self.channel
-        let outbound = OutboundRequest(transaction: transaction, frame: frame) { result in
+        Self.write(transaction: transaction, frame: frame, on: channel) { result in
             completion(Self.decode(result, as: R.self, channel: channel))
         }
-        self.channel.writeAndFlush(outbound, promise: nil)
         return transaction
+    }
+
+    /// Hands a request to `RPCClientHandler`, guaranteeing `completion` runs exactly once.
+    ///
+    /// Once a channel has closed, NIO removes its handlers, so a request written afterwards never
+    /// reaches `RPCClientHandler` (which would fail it at once): the channel fails the write
+    /// promise instead. That failure completes the request too; whichever comes first wins.
+    private static func write(
+        transaction: TransactionID, frame: ByteBuffer, on channel: any Channel,
+        completion: @escaping @Sendable (Result<Frame, ClientError>) -> Void
+    ) {
+        let once = CompleteOnce(completion)
+        let outbound = OutboundRequest(transaction: transaction, frame: frame) { once.complete($0) }
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenFailure { error in
+            once.complete(.failure((error as? ClientError) ?? ClientError(.connectionClosed, "cannot send: \(error)")))
+        }
+        channel.writeAndFlush(outbound, promise: promise)
     }
 
     /// Sends `request` and waits for its reply.
@@ -157,5 +176,19 @@ public final class RPCClient: Sendable {
                 return .failure(ClientError(.protocolViolation, "server sent a malformed \(R.opcode) reply: \(error)"))
             }
         }
+    }
+}
+
+/// A request's completion that runs at most once, whoever calls it (the handler with the reply
+/// or the failure, or the failed write).
+private final class CompleteOnce: Sendable {
+    private let completion: @Sendable (Result<Frame, ClientError>) -> Void
+    private let done = Atomic<Bool>(false)
+
+    init(_ completion: @escaping @Sendable (Result<Frame, ClientError>) -> Void) { self.completion = completion }
+
+    func complete(_ result: Result<Frame, ClientError>) {
+        guard self.done.exchange(true, ordering: .acquiringAndReleasing) == false else { return }
+        self.completion(result)
     }
 }

@@ -165,9 +165,13 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
                 throw Errno.invalid
             }
             let directory = try context.session.directory(request.directory)
-            return try store.readdir(
+            var reply = try store.readdir(
                 directory, cookie: request.cookie, maximumEntries: Int(request.maximumEntries), plus: request.plus,
                 caller: context.caller)
+            // A full batch of long names with attributes can outgrow what a client accepts in
+            // one frame (its transaction size, at least 1 MiB, plus 64 KiB): send a shorter batch.
+            reply.truncate(toEncodedSize: Int(ProtocolVersion.minimumTransactionSize))
+            return reply
         }
         self.on(ReleasedirRequest.self) { request, context in
             _ = try context.session.directory(request.directory)

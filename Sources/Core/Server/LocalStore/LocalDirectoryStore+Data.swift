@@ -31,9 +31,10 @@ extension LocalDirectoryStore {
         guard object.fileType == 0o100000 else { throw object.isSymbolicLink ? Errno.loop : Errno.permission }
         let flags = Int32(bitPattern: request.flags) & Self.permittedOpenFlags
         return try ThreadIdentity.acting(as: caller) {
+            // No O_NOFOLLOW: the last component of /proc/self/fd/N is itself a (magic) link, so
+            // O_NOFOLLOW would fail every open with ELOOP. The object is known to be a regular
+            // file and the magic link reopens exactly that inode, so nothing else is followed.
             let path = try object.reopenPath()
-            // No O_NOFOLLOW: the procfs path is a magic link by design; the type check above keeps
-            // symbolic links out.
             let fd = try systemCall { Glibc.open(path, flags | O_CLOEXEC) }
             return LocalFile(descriptor: FileDescriptor(fd), object: object)
         }

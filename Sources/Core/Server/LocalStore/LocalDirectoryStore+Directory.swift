@@ -86,7 +86,7 @@ extension LocalDirectoryStore {
         _ = try withCName(name) { cName in try systemCall { fstatat(directoryFD, cName, &st, AT_SYMLINK_NOFOLLOW) } }
         var mountID: Int32 = 0
         let kernel = try withCName(name) { cName in
-            try Self.kernelHandle(of: directoryFD, name: String(cString: cName), flags: 0, mountID: &mountID)
+            try Self.kernelHandle(of: directoryFD, name: cName, flags: 0, mountID: &mountID)
         }
         guard mountID == self.exportMountID else { throw Errno.crossDevice }
         return Entry(handle: self.authenticator.wrap(kernel), attributes: FileAttributes(st))

@@ -29,6 +29,9 @@ public final class LocalDirectoryStore: BackingStore {
     public typealias Directory = LocalDirectory
 
     let exportDescriptor: FileDescriptor
+    /// A readable descriptor of the export root: `open_by_handle_at(2)` refuses an O_PATH one
+    /// as its `mount_fd` (EBADF).
+    let handleMountDescriptor: FileDescriptor
     let exportMountID: Int32
     let authenticator: HandleAuthenticator
     let objects: ObjectTable
@@ -58,6 +61,11 @@ public final class LocalDirectoryStore: BackingStore {
         guard Glibc.access(path, R_OK | X_OK) == 0 else {
             throw ServerError(.exportUnreadable, "export \(path) is not readable: \(Errno.current)")
         }
+        let mountFD = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard mountFD >= 0 else {
+            throw ServerError(.exportUnreadable, "export \(path) cannot be opened: \(Errno.current)")
+        }
+        let handleMountDescriptor = FileDescriptor(mountFD)
         var mountID: Int32 = 0
         let rootKernelHandle: HandleAuthenticator.KernelHandle
         do {
@@ -77,6 +85,7 @@ public final class LocalDirectoryStore: BackingStore {
             self.exportPath = path
         }
         self.exportDescriptor = exportDescriptor
+        self.handleMountDescriptor = handleMountDescriptor
         self.exportMountID = mountID
         self.authenticator = HandleAuthenticator(key: key, exportID: rootKernelHandle.bytes)
         self.objects = ObjectTable(capacity: objectTableCapacity)
@@ -111,8 +120,10 @@ public final class LocalDirectoryStore: BackingStore {
 
     // MARK: - Handles
 
+    /// `name` is the raw NUL-terminated name (a `String` literal converts implicitly): names are
+    /// bytes, and a round trip through `String` would repair non-UTF-8 names into other names.
     static func kernelHandle(
-        of fd: Int32, name: String, flags: Int32, mountID: inout Int32
+        of fd: Int32, name: UnsafePointer<CChar>, flags: Int32, mountID: inout Int32
     ) throws -> HandleAuthenticator.KernelHandle {
         var bytes = [UInt8](repeating: 0, count: HandleAuthenticator.maximumKernelHandle)
         var type: Int32 = 0
@@ -133,7 +144,7 @@ public final class LocalDirectoryStore: BackingStore {
             try systemCall {
                 kernel.bytes.withUnsafeBufferPointer { bytes in
                     pohmelfs_open_by_handle_at(
-                        self.exportDescriptor.rawValue, bytes.baseAddress, UInt32(bytes.count), kernel.type,
+                        self.handleMountDescriptor.rawValue, bytes.baseAddress, UInt32(bytes.count), kernel.type,
                         POHMELFS_O_PATH | O_CLOEXEC)
                 }
             }

@@ -97,6 +97,24 @@ public struct ReaddirResponse: WireMessage {
         buffer.writeWire(self.isEnd)
     }
 
+    /// Drops trailing entries until the encoded reply is at most `limit` bytes (keeping at least
+    /// one entry); clears `isEnd` when it drops any. The client resumes from the cookie of the
+    /// last entry kept, so nothing is lost.
+    public mutating func truncate(toEncodedSize limit: Int) {
+        var size = 4 + 1  // count and isEnd
+        var scratch = ByteBuffer()
+        for (index, entry) in self.entries.enumerated() {
+            scratch.clear()
+            entry.encode(into: &scratch)
+            size += scratch.readableBytes
+            if size > limit && index > 0 {
+                self.entries.removeSubrange(index...)
+                self.isEnd = false
+                return
+            }
+        }
+    }
+
     public init(from buffer: inout ByteBuffer) throws {
         let count: UInt32 = try buffer.readWire(field: "count")
         guard count <= ReaddirRequest.maximumBatch else {
