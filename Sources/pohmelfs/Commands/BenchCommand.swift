@@ -106,12 +106,12 @@ struct BenchCommand: ParsableCommand {
 
         if self.json {
             do {
-                print(try report.jsonText(), terminator: "")
+                Self.writeStandardOutput(try report.jsonText())
             } catch {
                 throw fail("bench", "cannot encode the report: \(error)")
             }
         } else {
-            print(report.renderTable(), terminator: "")
+            Self.writeStandardOutput(report.renderTable())
         }
         if let plot = self.plot {
             do {
@@ -131,6 +131,21 @@ struct BenchCommand: ParsableCommand {
         }
         if !report.errors.isEmpty {
             throw fail("bench", "\(report.errors.count) workload\(report.errors.count == 1 ? "" : "s") failed")
+        }
+    }
+
+    /// Writes the report to standard output (which carries nothing else: progress and errors go
+    /// to standard error).
+    private static func writeStandardOutput(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(1, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                if written <= 0 { return }
+                offset += written
+            }
         }
     }
 
