@@ -7,7 +7,9 @@ verifies and reports, not how fast anything is. Speed is never asserted.
 
 import json
 import os
+import signal
 import subprocess
+import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -265,3 +267,27 @@ def test_no_target_is_an_error(tmp_path):
     result = bench()
     assert result.returncode != 0
     assert "TARGET" in result.stderr
+
+
+def test_an_interrupted_bench_removes_its_files_and_exits_130(tmp_path):
+    a, _ = two_targets(tmp_path)
+    process = subprocess.Popen(
+        [binary(), "bench", a, *SMALL, "--workload", "check-atomic"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+    try:
+        # Wait until the check is under way (it runs for up to 5 s), then interrupt it.
+        deadline = time.monotonic() + 60
+        while not any(p.name.startswith("pohmelfs-bench-") for p in a.iterdir()):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        time.sleep(1)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stdout
+    assert list(a.iterdir()) == []

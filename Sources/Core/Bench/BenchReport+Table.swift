@@ -65,9 +65,10 @@ extension BenchReport {
         lines += self.atomicitySummary()
 
         lines.append("")
+        let files = self.verification.verifiedFiles
         let verified =
-            "verified \(ByteCount(self.verification.verifiedBytes)) in "
-            + "\(FigureFormat.grouped(self.verification.verifiedFiles)) files"
+            "verified \(ByteCount(self.verification.verifiedBytes))"
+            + (files > 0 ? " in \(FigureFormat.grouped(files)) files" : "")
         if self.verification.mismatches.isEmpty {
             lines.append("\(verified): every byte matched what was written")
         } else {
