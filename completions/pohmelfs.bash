@@ -173,13 +173,13 @@ _pohmelfs() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    serve|mount|locks|help)
+    serve|mount|locks|bench|help)
         # Offer subcommand argument completions
         "_pohmelfs_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'serve mount locks help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'serve mount locks bench help' -- "${cur}"))
         ;;
     esac
 }
@@ -247,6 +247,39 @@ _pohmelfs_locks() {
         return
         ;;
     '--path')
+        return
+        ;;
+    esac
+}
+
+_pohmelfs_bench() {
+    repeating_flags=()
+    non_repeating_flags=(--json --keep --check-atomic --version -h --help)
+    repeating_options=(--workload)
+    non_repeating_options=(--size --files --runs --jobs --seed --plot)
+    __pohmelfs_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--workload')
+        return
+        ;;
+    '--size')
+        return
+        ;;
+    '--files')
+        return
+        ;;
+    '--runs')
+        return
+        ;;
+    '--jobs')
+        return
+        ;;
+    '--seed')
+        return
+        ;;
+    '--plot')
         return
         ;;
     esac

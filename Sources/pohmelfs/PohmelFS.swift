@@ -7,6 +7,6 @@ struct PohmelFS: AsyncParsableCommand {
         commandName: "pohmelfs",
         abstract: "A network filesystem with a coherent client cache and atomic overlapping writes.",
         version: "0.1.0",
-        subcommands: [ServeCommand.self, MountCommand.self, LocksCommand.self]
+        subcommands: [ServeCommand.self, MountCommand.self, LocksCommand.self, BenchCommand.self]
     )
 }
