@@ -6,6 +6,8 @@
 #   make test         deps, build, Swift tests, then the pytest integration suite
 #   make run          release build, serve ./run/export on 127.0.0.1:7646, mount it at ./run/mnt, show it working
 #   make stop         unmount ./run/mnt and stop that server
+#   make bench        release build, then `pohmelfs bench` over a local directory, a pohmelfs mount and
+#                     an sshfs mount on loopback (BENCH_ARGS='--size 256M --runs 1' to shorten)
 #   make completions  regenerate completions/ from the binary (commit the result)
 #   make clean        remove build products and test caches
 #
@@ -17,13 +19,14 @@ SHELL := /bin/bash
 
 SWIFT ?= swift
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 # Whole-suite limit for the integration tests, well inside CI's budget. On expiry pytest gets
 # SIGTERM, which the suite turns into an interrupt so fixtures still unmount and stop servers.
 PYTEST_TIMEOUT ?= 1500
 # Evaluated when used (after `deps` has run): the python3 that has pytest.
 PYTHON = $(shell packaging/install-deps.sh --print-python)
 
-.PHONY: deps build release test integration-test run stop completions clean
+.PHONY: deps build release test integration-test run stop bench completions clean
 
 deps:
 	packaging/install-deps.sh
@@ -49,6 +52,9 @@ run: release
 
 stop:
 	POHMELFS_BIN="$$($(SWIFT) build -c release --show-bin-path)/pohmelfs" packaging/run-demo.sh stop
+
+bench: release
+	POHMELFS_BIN="$$($(SWIFT) build -c release --show-bin-path)/pohmelfs" packaging/bench-setup.sh $(BENCH_ARGS)
 
 completions: build
 	mkdir -p completions
