@@ -4,8 +4,9 @@ import NIOCore
 extension FileSystemOperations {
     public func open(_ node: NodeID, flags: UInt32, caller: Caller, reply: OpenReply) {
         guard let handle = self.handle(node, reply) else { return }
-        self.perform(OpenRequest(handle: handle, flags: flags), caller: caller, reply: reply) { response in
-            reply.opened(self.openParameters(response.file, flags: flags))
+        let request = OpenRequest(handle: handle, flags: flags, caching: self.caches(flags: flags))
+        self.perform(request, caller: caller, reply: reply) { response in
+            reply.opened(self.openParameters(response.file, flags: flags, cacheValid: response.cacheValid))
         }
     }
 
@@ -13,9 +14,11 @@ extension FileSystemOperations {
         parent: NodeID, name: FileName, mode: UInt32, flags: UInt32, caller: Caller, reply: CreateReply
     ) {
         guard let parentHandle = self.handle(parent, reply) else { return }
-        let request = CreateRequest(parent: parentHandle, name: name, mode: mode, flags: flags)
+        let request = CreateRequest(
+            parent: parentHandle, name: name, mode: mode, flags: flags, caching: self.caches(flags: flags))
         self.perform(request, caller: caller, reply: reply) { response in
-            reply.created(self.entryParameters(response.entry), self.openParameters(response.file, flags: flags))
+            reply.created(
+                self.entryParameters(response.entry), self.openParameters(response.file, flags: flags, cacheValid: true))
         }
     }
 

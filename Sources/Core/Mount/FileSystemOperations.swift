@@ -40,13 +40,23 @@ public final class FileSystemOperations: Sendable {
     public let client: RPCClient
     public let inodes: InodeTable
     public let options: MountOptions
+    /// Drops the kernel's cached pages when the server says so; nil when nothing is cached.
+    let notifier: (any KernelNotifier)?
     let logger: Logger
 
-    public init(client: RPCClient, root: ObjectHandle, options: MountOptions, logger: Logger) {
+    public init(
+        client: RPCClient, root: ObjectHandle, options: MountOptions, notifier: (any KernelNotifier)?, logger: Logger
+    ) {
         self.client = client
         self.inodes = InodeTable(rootHandle: root)
         self.options = options
+        self.notifier = notifier
         self.logger = logger
+    }
+
+    /// Whether an open with `flags` keeps the file's pages in the kernel's cache.
+    func caches(flags: UInt32) -> Bool {
+        self.options.cache == .strict && (Int32(bitPattern: flags) & 0o40000) == 0  // not O_DIRECT
     }
 
     // MARK: - Plumbing
@@ -79,9 +89,10 @@ public final class FileSystemOperations: Sendable {
             attributeTimeout: self.options.attributeTimeout, entryTimeout: self.options.entryTimeout)
     }
 
-    func openParameters(_ file: FileHandleID, flags: UInt32) -> OpenParameters {
-        let direct = self.options.cache == .none || (Int32(bitPattern: flags) & 0o40000) != 0  // O_DIRECT
-        return OpenParameters(file: file, directIO: direct, keepCache: false)
+    /// `cacheValid` comes from the server: the client's earlier pages of the file are still valid.
+    func openParameters(_ file: FileHandleID, flags: UInt32, cacheValid: Bool) -> OpenParameters {
+        let caches = self.caches(flags: flags)
+        return OpenParameters(file: file, directIO: !caches, keepCache: caches && cacheValid)
     }
 
     /// Answers an entry-creating request (lookup, mkdir, mknod, symlink, link).

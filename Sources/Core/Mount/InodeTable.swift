@@ -39,6 +39,11 @@ public final class InodeTable: Sendable {
         self.state.withLock { $0.nodes[node]?.handle }
     }
 
+    /// The node the kernel knows for `handle`, without touching its lookup count.
+    public func node(for handle: ObjectHandle) -> NodeID? {
+        self.state.withLock { $0.byHandle[handle] }
+    }
+
     /// The node for `handle`, its lookup count incremented (allocating a node if new).
     public func remember(_ handle: ObjectHandle) -> NodeID {
         self.state.withLock { state in

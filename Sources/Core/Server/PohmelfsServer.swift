@@ -18,6 +18,11 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         public var transactionLocking: Bool = true
         /// How long a disconnected client's POSIX and flock locks are kept.
         public var lockLease: Duration = .seconds(10)
+        /// Whether changes are held back until other clients' cached pages are invalidated
+        /// (always, except in the test that proves the coherence checker can fail).
+        public var invalidation: Bool = true
+        /// How long a client may take to answer an invalidation before it loses its cache grant.
+        public var invalidationTimeout: Duration = .seconds(5)
 
         public init(
             host: String = "127.0.0.1", port: Int = ProtocolVersion.defaultPort,
@@ -65,8 +70,10 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         let statistics = ServerStatistics()
         let locks = LockService(
             transactionLocking: configuration.transactionLocking, lease: configuration.lockLease, logger: logger)
+        let coherence = CacheCoherence(
+            enabled: configuration.invalidation, timeout: configuration.invalidationTimeout, logger: logger)
         let shared = ServerShared(
-            store: store, locks: locks, threadPool: threadPool, logger: logger,
+            store: store, locks: locks, coherence: coherence, threadPool: threadPool, logger: logger,
             maximumTransaction: configuration.maximumTransaction, statistics: statistics)
         let connections = ConnectionRegistry()
         let maximumPayload = configuration.maximumTransaction + 64 * 1024

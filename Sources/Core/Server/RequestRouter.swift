@@ -7,8 +7,11 @@ public struct RequestContext<Store: BackingStore>: Sendable {
     public var transaction: TransactionID
     public var allocator: ByteBufferAllocator
     /// Sends a frame on the request's connection, from any thread: for replies sent later than
-    /// the route returns (a blocked SETLK answered when granted).
+    /// the route returns (a blocked SETLK answered when granted, a write acknowledged once other
+    /// clients have dropped their cached pages).
     public var respond: @Sendable (ByteBuffer) -> Void
+    /// The connection's event loop, for timers.
+    public var eventLoop: any EventLoop
 }
 
 /// Maps each request opcode to the code that performs it against the store and encodes the
@@ -25,11 +28,13 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
     private var routes: [Opcode: Route] = [:]
     let store: Store
     let locks: LockService
+    let coherence: CacheCoherence
     let maximumTransaction: UInt32
 
-    public init(store: Store, locks: LockService, maximumTransaction: UInt32) {
+    public init(store: Store, locks: LockService, coherence: CacheCoherence, maximumTransaction: UInt32) {
         self.store = store
         self.locks = locks
+        self.coherence = coherence
         self.maximumTransaction = maximumTransaction
         self.registerNamespace()
         self.registerData()
@@ -53,6 +58,28 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         }
     }
 
+    /// Registers a route whose reply acknowledges a change to a file: the reply goes out only once
+    /// every other client caching the file has dropped the changed range (`CacheCoherence`).
+    /// `perform` returns the reply and what changed: the file and the byte range (offset
+    /// `InvalidateNotice.attributesOnly` for metadata only).
+    mutating func onChange<R: WireRequest>(
+        _ type: R.Type,
+        _ perform: @escaping @Sendable (R, RequestContext<Store>) throws -> (R.Response, ObjectHandle, UInt64, UInt64)
+    ) {
+        let coherence = self.coherence
+        self.onRaw(R.opcode) { payload, context in
+            let request = try R.decode(payload: payload)
+            let (response, file, offset, length) = try perform(request, context)
+            let reply = FrameEncoding.reply(
+                response, opcode: R.opcode, transaction: context.transaction, allocator: context.allocator)
+            let respond = context.respond
+            let deferred = coherence.invalidate(
+                file, offset: offset, length: length, by: context.session.id, timerLoop: context.eventLoop
+            ) { respond(reply) }
+            return deferred ? nil : reply
+        }
+    }
+
     /// Registers a route that builds its own reply frame (READ, to read straight into it).
     mutating func onRaw(_ opcode: Opcode, _ route: @escaping Route) {
         precondition(self.routes[opcode] == nil, "\(opcode) registered twice")
@@ -63,9 +90,11 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         let store = self.store
         self.on(LookupRequest.self) { try store.lookup($0, caller: $1.caller) }
         self.on(GetattrRequest.self) { try store.getattr($0, caller: $1.caller) }
-        self.on(SetattrRequest.self) { request, context in
+        self.onChange(SetattrRequest.self) { request, context in
             let file = try request.file.map { try context.session.file($0) }
-            return try store.setattr(request, file: file, caller: context.caller)
+            let attributes = try store.setattr(request, file: file, caller: context.caller)
+            // A new size changes pages from there on; anything else changes attributes only.
+            return (attributes, request.handle, request.size ?? InvalidateNotice.attributesOnly, 0)
         }
         self.on(ReadlinkRequest.self) { try store.readlink($0, caller: $1.caller) }
         self.on(SymlinkRequest.self) { try store.symlink($0, caller: $1.caller) }
@@ -82,13 +111,16 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
     private mutating func registerData() {
         let store = self.store
         let locks = self.locks
+        let coherence = self.coherence
         let maximumTransaction = self.maximumTransaction
         self.on(OpenRequest.self) { request, context in
             let file = try store.open(request, caller: context.caller)
-            return OpenResponse(file: context.session.register(.file(file)))
+            let valid = coherence.opened(store.objectHandle(of: file), by: context.session.id, caching: request.caching)
+            return OpenResponse(file: context.session.register(.file(file)), cacheValid: valid)
         }
         self.on(CreateRequest.self) { request, context in
             let (entry, file) = try store.create(request, caller: context.caller)
+            _ = coherence.opened(entry.handle, by: context.session.id, caching: request.caching)
             return CreateResponse(entry: entry, file: context.session.register(.file(file)))
         }
         self.onRaw(.read) { payload, context in
@@ -110,16 +142,18 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
                 }
             }
         }
-        self.on(WriteRequest.self) { request, context in
+        self.onChange(WriteRequest.self) { request, context in
             guard request.data.readableBytes <= maximumTransaction else { throw Errno.invalid }
             let file = try context.session.file(request.file)
+            let handle = store.objectHandle(of: file)
             let count = try locks.withTransactionLock(
-                file: store.objectHandle(of: file), session: context.session.id, transaction: context.transaction,
+                file: handle, session: context.session.id, transaction: context.transaction,
                 mode: .exclusive, offset: request.offset, length: request.data.readableBytes
             ) {
                 try store.write(file, offset: request.offset, data: request.data, caller: context.caller)
             }
-            return WriteResponse(count: count)
+            // O_APPEND writes land at the end, wherever `offset` said: invalidate to the end.
+            return (WriteResponse(count: count), handle, request.offset, 0)
         }
         self.on(FlushRequest.self) { request, context in
             let file = try context.session.file(request.file)
@@ -138,19 +172,23 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
             try store.fsync(try context.session.file(request.file), dataOnly: request.dataOnly)
             return EmptyResponse()
         }
-        self.on(FallocateRequest.self) { request, context in
+        self.onChange(FallocateRequest.self) { request, context in
             let file = try context.session.file(request.file)
             try store.fallocate(
                 file, mode: request.mode, offset: request.offset, length: request.length, caller: context.caller)
-            return EmptyResponse()
+            return (EmptyResponse(), store.objectHandle(of: file), request.offset, request.length)
         }
-        self.on(CopyFileRangeRequest.self) { request, context in
+        self.onChange(CopyFileRangeRequest.self) { request, context in
             let source = try context.session.file(request.source)
             let destination = try context.session.file(request.destination)
             let count = try store.copyFileRange(
                 from: source, at: request.sourceOffset, to: destination, at: request.destinationOffset,
                 length: request.length, caller: context.caller)
-            return WriteResponse(count: count)
+            return (WriteResponse(count: count), store.objectHandle(of: destination), request.destinationOffset, count)
+        }
+        self.on(InvalidateDoneRequest.self) { request, context in
+            coherence.acknowledged(request.notice, by: context.session.id)
+            return EmptyResponse()
         }
     }
 

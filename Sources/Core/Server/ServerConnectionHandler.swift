@@ -12,15 +12,18 @@ final class ServerShared<Store: BackingStore>: Sendable {
     let maximumTransaction: UInt32
     let statistics: ServerStatistics
     let locks: LockService
+    let coherence: CacheCoherence
     let nextSession = Atomic<UInt64>(1)
 
     init(
-        store: Store, locks: LockService, threadPool: NIOThreadPool, logger: Logger, maximumTransaction: UInt32,
-        statistics: ServerStatistics
+        store: Store, locks: LockService, coherence: CacheCoherence, threadPool: NIOThreadPool, logger: Logger,
+        maximumTransaction: UInt32, statistics: ServerStatistics
     ) {
         self.store = store
         self.locks = locks
-        self.router = RequestRouter(store: store, locks: locks, maximumTransaction: maximumTransaction)
+        self.coherence = coherence
+        self.router = RequestRouter(
+            store: store, locks: locks, coherence: coherence, maximumTransaction: maximumTransaction)
         self.threadPool = threadPool
         self.logger = logger
         self.maximumTransaction = maximumTransaction
@@ -70,6 +73,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
         if case .ready(let session) = self.state {
             session.releaseAll()
             self.shared.locks.sessionEnded(session.id, on: context.eventLoop)
+            self.shared.coherence.sessionEnded(session.id)
         }
         self.state = .closed
         self.logger.info("client disconnected")
@@ -167,6 +171,10 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
                 guard case .negotiating = self.state else { return }
                 self.state = .ready(session)
                 shared.locks.sessionStarted(session.id, client: session.clientName, peer: session.peer)
+                let channel = context.channel
+                shared.coherence.sessionStarted(session.id, allocator: channel.allocator) {
+                    channel.writeAndFlush($0, promise: nil)
+                }
                 self.logger[metadataKey: LogKey.session] = "\(session.id.rawValue)"
                 self.logger.info("session established", metadata: ["client": "\(session.clientName)"])
                 context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil)
@@ -197,7 +205,8 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
         let requestContext = RequestContext(
             caller: caller, session: session, transaction: frame.header.transaction,
             allocator: context.channel.allocator,
-            respond: { channel.writeAndFlush($0, promise: nil) })
+            respond: { channel.writeAndFlush($0, promise: nil) },
+            eventLoop: context.eventLoop)
         let opcode = frame.header.opcode
         let statistics = self.shared.statistics
         statistics.inFlight.add(1, ordering: .relaxed)

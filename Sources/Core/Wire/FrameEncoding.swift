@@ -58,10 +58,12 @@ public enum FrameEncoding {
         ) { _ in }
     }
 
-    /// A server-to-client notice.
-    public static func notice<N: WireNotice>(_ notice: N, allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// A server-to-client notice; `id` is nonzero for notices the client must answer.
+    public static func notice<N: WireNotice>(
+        _ notice: N, id: TransactionID = .none, allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
         self.frame(
-            header: MessageHeader(flags: .notice, opcode: N.opcode, transaction: .none),
+            header: MessageHeader(flags: .notice, opcode: N.opcode, transaction: id),
             allocator: allocator
         ) { buffer in
             notice.encode(into: &buffer)

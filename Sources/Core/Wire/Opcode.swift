@@ -36,6 +36,7 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case setlk = 32
     case cancel = 33
     case lockTable = 34
+    case invalidateDone = 35
 
     /// Server-to-client notices live above 0x8000.
     case invalidate = 0x8001
@@ -103,6 +104,7 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .setlk: Self.request("SETLK", SetlkRequest.self)
         case .cancel: Self.request("CANCEL", CancelRequest.self)
         case .lockTable: Self.request("LOCK_TABLE", LockTableRequest.self)
+        case .invalidateDone: Self.request("INVALIDATE_DONE", InvalidateDoneRequest.self)
         case .invalidate: Self.notice("INVALIDATE", InvalidateNotice.self)
         case .lockGranted: Self.notice("LOCK_GRANTED", LockGrantedNotice.self)
         }

@@ -38,6 +38,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: .private)
     var unsafeNoTransactionLocks = false
 
+    /// Test-only: acknowledge changes without invalidating other clients' caches, to prove the
+    /// read-after-write checker fails.
+    @Flag(name: .long, help: .private)
+    var unsafeNoInvalidation = false
+
     @OptionGroup var logging: LoggingOptions
 
     /// Bad values are reported as the same one-line `pohmelfs serve: ...` error as a failure at
@@ -86,6 +91,7 @@ struct ServeCommand: AsyncParsableCommand {
             host: address.host, port: address.port, ioThreads: self.ioThreads)
         configuration.lockLease = .milliseconds(Int64(self.lockLease * 1000))
         configuration.transactionLocking = !self.unsafeNoTransactionLocks
+        configuration.invalidation = !self.unsafeNoInvalidation
         return configuration
     }
 

@@ -33,6 +33,9 @@ final class FUSESession: @unchecked Sendable {
         self.session = created
     }
 
+    /// The `struct fuse_session *`, for notifications.
+    var pointer: OpaquePointer { self.session }
+
     func mount() throws {
         guard fuse_session_mount(self.session, self.mountpoint) == 0 else {
             throw MountFailure("cannot mount at \(self.mountpoint) (is /dev/fuse available and fusermount3 installed?)")

@@ -16,8 +16,9 @@ struct MountRunner {
     func run() async throws {
         let mountpoint = try Mountpoint.validated(self.mountpoint)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let notices = NoticeDispatcher()
         do {
-            try await self.serve(mountpoint: mountpoint, group: group)
+            try await self.serve(mountpoint: mountpoint, group: group, notices: notices)
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -25,10 +26,11 @@ struct MountRunner {
         try? await group.shutdownGracefully()
     }
 
-    private func serve(mountpoint: String, group: MultiThreadedEventLoopGroup) async throws {
+    private func serve(mountpoint: String, group: MultiThreadedEventLoopGroup, notices: NoticeDispatcher) async throws {
         let client = try await RPCClient.connect(
             host: self.source.server.host, port: self.source.server.port,
-            clientName: "\(ProcessInfo.processInfo.hostName):\(mountpoint)", group: group)
+            clientName: "\(ProcessInfo.processInfo.hostName):\(mountpoint)", group: group,
+            onNotice: { notices.dispatch($0) })
         let root: Entry
         do {
             root = try await self.resolveSubdirectory(client)
@@ -37,7 +39,10 @@ struct MountRunner {
             throw error
         }
         let maximumIO = min(client.hello.maximumTransaction, ProtocolVersion.minimumTransactionSize)
-        let operations = FileSystemOperations(client: client, root: root.handle, options: self.options, logger: self.logger)
+        let kernelNotifier = FUSENotifier()
+        let operations = FileSystemOperations(
+            client: client, root: root.handle, options: self.options, notifier: kernelNotifier, logger: self.logger)
+        notices.setHandler { operations.handleNotice($0) }
         let initialized = DispatchSemaphore(value: 0)
         let bridge = FUSEBridge(operations: operations, logger: self.logger, maximumIO: maximumIO) {
             initialized.signal()
@@ -49,6 +54,7 @@ struct MountRunner {
         do {
             session = try FUSESession(options: kernelOptions, bridge: bridge, mountpoint: mountpoint)
             try session.mount()
+            kernelNotifier.attach(session.pointer)
         } catch {
             await client.close()
             throw error
@@ -87,6 +93,7 @@ struct MountRunner {
         self.notifier.stopping()
         // Closing the connection answers every request still in flight (with ENOTCONN), on the
         // event loop, before `close` returns; only then may the session be destroyed.
+        kernelNotifier.attach(nil)
         await client.close()
         operations.inodes.forgetAll()
         session.unmountAndDestroy()

@@ -73,7 +73,7 @@ enum WireSamples {
             .rename: RenameRequest(
                 oldParent: handle, oldName: "old", newParent: otherHandle, newName: "new", flags: .noReplace),
             .link: LinkRequest(target: handle, newParent: otherHandle, name: "hardlink"),
-            .open: OpenRequest(handle: handle, flags: 0o2002),
+            .open: OpenRequest(handle: handle, flags: 0o2002, caching: true),
             .read: ReadRequest(file: FileHandleID(5), offset: 0x1_0000_0000, size: 1 << 20),
             .write: WriteRequest(file: FileHandleID(6), offset: 12345, data: data(1000)),
             .flush: FlushRequest(file: FileHandleID(7), owner: LockOwner(0xDEAD_BEEF_CAFE)),
@@ -101,6 +101,7 @@ enum WireSamples {
                 pid: 7, wait: true),
             .cancel: CancelRequest(transaction: TransactionID(0x55)),
             .lockTable: LockTableRequest(pathPrefix: Array("/dir".utf8)),
+            .invalidateDone: InvalidateDoneRequest(notice: TransactionID(0x77)),
             .invalidate: InvalidateNotice(handle: handle, offset: 4096, length: 0),
             .lockGranted: LockGrantedNotice(transaction: TransactionID(0x0102_0304)),
         ]
@@ -122,7 +123,7 @@ enum WireSamples {
         .rmdir: EmptyResponse(),
         .rename: EmptyResponse(),
         .link: entry,
-        .open: OpenResponse(file: FileHandleID(0xFFFF_FFFF_FFFF_FFFF)),
+        .open: OpenResponse(file: FileHandleID(0xFFFF_FFFF_FFFF_FFFF), cacheValid: true),
         .read: ReadResponse(data: data(4097, seed: 3)),
         .write: WriteResponse(count: 1000),
         .flush: EmptyResponse(),
@@ -145,6 +146,7 @@ enum WireSamples {
         .getlk: GetlkResponse(type: .read, range: WireLockRange(start: 0, end: 9), pid: 99),
         .setlk: EmptyResponse(),
         .cancel: EmptyResponse(),
+        .invalidateDone: EmptyResponse(),
         .lockTable: LockTableResponse(
             entries: [
                 LockTableEntry(

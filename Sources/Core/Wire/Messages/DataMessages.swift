@@ -3,32 +3,52 @@ import NIOCore
 /// OPEN: open a regular file for I/O with `open(2)` flags (access mode, O_APPEND, O_TRUNC,
 /// O_SYNC, O_DSYNC, O_DIRECT, O_NOATIME; creation flags belong to CREATE). The permission check
 /// happens here, as the caller, and the returned handle keeps working as an open file does.
+///
+/// `caching` tells the server the client keeps this file's pages in its cache: the server then
+/// invalidates them before acknowledging any other client's change to the file.
 public struct OpenRequest: WireRequest {
     public typealias Response = OpenResponse
     public static let opcode = Opcode.open
     public var handle: ObjectHandle
     public var flags: UInt32
+    public var caching: Bool
 
-    public init(handle: ObjectHandle, flags: UInt32) {
+    public init(handle: ObjectHandle, flags: UInt32, caching: Bool = false) {
         self.handle = handle
         self.flags = flags
+        self.caching = caching
     }
     public func encode(into buffer: inout ByteBuffer) {
         buffer.writeWire(self.handle)
         buffer.writeWire(self.flags)
+        buffer.writeWire(self.caching)
     }
     public init(from buffer: inout ByteBuffer) throws {
         self.handle = try buffer.readWireHandle(field: "handle")
         self.flags = try buffer.readWire(field: "flags")
+        self.caching = try buffer.readWireBool(field: "caching")
     }
 }
 
+/// `cacheValid`: the client's pages of this file from earlier opens are still valid (the server
+/// has tracked this client as a cacher of the file ever since and invalidated every change), so
+/// the kernel may keep them.
 public struct OpenResponse: WireMessage {
     public var file: FileHandleID
+    public var cacheValid: Bool
 
-    public init(file: FileHandleID) { self.file = file }
-    public func encode(into buffer: inout ByteBuffer) { buffer.writeWire(self.file) }
-    public init(from buffer: inout ByteBuffer) throws { self.file = try buffer.readWireFileHandle(field: "file") }
+    public init(file: FileHandleID, cacheValid: Bool = false) {
+        self.file = file
+        self.cacheValid = cacheValid
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.file)
+        buffer.writeWire(self.cacheValid)
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.file = try buffer.readWireFileHandle(field: "file")
+        self.cacheValid = try buffer.readWireBool(field: "cacheValid")
+    }
 }
 
 /// CREATE: create (O_CREAT, honouring O_EXCL) and open a regular file in one step.
@@ -39,24 +59,29 @@ public struct CreateRequest: WireRequest {
     public var name: FileName
     public var mode: UInt32
     public var flags: UInt32
+    /// As in OPEN.
+    public var caching: Bool
 
-    public init(parent: ObjectHandle, name: FileName, mode: UInt32, flags: UInt32) {
+    public init(parent: ObjectHandle, name: FileName, mode: UInt32, flags: UInt32, caching: Bool = false) {
         self.parent = parent
         self.name = name
         self.mode = mode
         self.flags = flags
+        self.caching = caching
     }
     public func encode(into buffer: inout ByteBuffer) {
         buffer.writeWire(self.parent)
         buffer.writeWire(self.name)
         buffer.writeWire(self.mode)
         buffer.writeWire(self.flags)
+        buffer.writeWire(self.caching)
     }
     public init(from buffer: inout ByteBuffer) throws {
         self.parent = try buffer.readWireHandle(field: "parent")
         self.name = try buffer.readWireName(field: "name")
         self.mode = try buffer.readWire(field: "mode")
         self.flags = try buffer.readWire(field: "flags")
+        self.caching = try buffer.readWireBool(field: "caching")
     }
 }
 

@@ -1,10 +1,15 @@
 import NIOCore
 
 /// INVALIDATE (server to client): drop cached pages of the object in `offset..<offset+length`
-/// (length 0 = to end of file) and its cached attributes. Reserved in version 1: the framing and
-/// codec exist; the coherent cache that sends and honours it comes with the cache work.
+/// (length 0 = to end of file) and its cached attributes. The notice's header carries a nonzero
+/// notice id in its transaction field; the client answers with INVALIDATE_DONE naming it once
+/// the pages are gone, and the server acknowledges the write that caused it only then.
+///
+/// `offset` `UInt64.max` means "attributes only" (a change of mode, owner or times).
 public struct InvalidateNotice: WireNotice {
     public static let opcode = Opcode.invalidate
+    /// The `offset` of an attributes-only invalidation.
+    public static let attributesOnly = UInt64.max
     public var handle: ObjectHandle
     public var offset: UInt64
     public var length: UInt64
@@ -36,5 +41,18 @@ public struct LockGrantedNotice: WireNotice {
     public func encode(into buffer: inout ByteBuffer) { buffer.writeWire(self.transaction.rawValue) }
     public init(from buffer: inout ByteBuffer) throws {
         self.transaction = TransactionID(try buffer.readWire(field: "transaction"))
+    }
+}
+
+/// INVALIDATE_DONE (client to server): the client has dropped what INVALIDATE `notice` named.
+public struct InvalidateDoneRequest: WireRequest {
+    public typealias Response = EmptyResponse
+    public static let opcode = Opcode.invalidateDone
+    public var notice: TransactionID
+
+    public init(notice: TransactionID) { self.notice = notice }
+    public func encode(into buffer: inout ByteBuffer) { buffer.writeWire(self.notice.rawValue) }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.notice = TransactionID(try buffer.readWire(field: "notice"))
     }
 }

@@ -1,0 +1,140 @@
+import Logging
+import NIOCore
+import Synchronization
+
+/// Keeps every client's page cache coherent (DESIGN "Consistency contract" 2): the server knows
+/// which sessions cache which files, and before it acknowledges a change to a file it tells every
+/// other caching session to drop the affected pages, and waits for them.
+///
+/// - A session becomes a cacher of a file when it opens the file with `caching` set, and stays
+///   one across opens (so its kernel may keep the pages: OPEN answers `cacheValid`) until it
+///   disconnects or fails to answer an invalidation in time.
+/// - A session that does not answer within `timeout` loses its grant for that file: its next
+///   open gets `cacheValid` false and starts from an empty cache.
+/// - The writer itself is never asked: its kernel already holds what it wrote.
+///
+/// Locking: `state` is protected by its mutex, never held while sending or completing.
+public final class CacheCoherence: Sendable {
+    /// Off only for the test that proves the read-after-write checker can fail
+    /// (`pohmelfs serve --unsafe-no-invalidation`).
+    public let enabled: Bool
+    public let timeout: Duration
+    let logger: Logger
+
+    struct Peer {
+        var send: @Sendable (ByteBuffer) -> Void
+        var allocator: ByteBufferAllocator
+    }
+
+    struct Round {
+        var file: ObjectHandle
+        var waitingFor: Set<SessionID>
+        var completion: @Sendable () -> Void
+    }
+
+    struct State {
+        var cachers: [ObjectHandle: Set<SessionID>] = [:]
+        var peers: [SessionID: Peer] = [:]
+        var rounds: [UInt64: Round] = [:]
+        var nextNotice: UInt64 = 1
+    }
+
+    private let state = Mutex(State())
+    /// Invalidations sent, for STATUS= lines and tests.
+    public let invalidationsSent = Atomic<UInt64>(0)
+
+    public init(enabled: Bool = true, timeout: Duration = .seconds(5), logger: Logger) {
+        self.enabled = enabled
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    func sessionStarted(_ session: SessionID, allocator: ByteBufferAllocator, send: @escaping @Sendable (ByteBuffer) -> Void) {
+        self.state.withLock { $0.peers[session] = Peer(send: send, allocator: allocator) }
+    }
+
+    /// The session is gone: it caches nothing, and no round waits for it any more.
+    func sessionEnded(_ session: SessionID) {
+        let finished: [@Sendable () -> Void] = self.state.withLock { state in
+            state.peers[session] = nil
+            for file in Array(state.cachers.keys) {
+                state.cachers[file]?.remove(session)
+                if state.cachers[file]?.isEmpty == true { state.cachers[file] = nil }
+            }
+            return self.answer(session, rounds: Array(state.rounds.keys), in: &state)
+        }
+        finished.forEach { $0() }
+    }
+
+    /// OPEN or CREATE by `session`. Returns whether the session's cached pages from before are
+    /// still valid (it has been a cacher of the file all along).
+    func opened(_ file: ObjectHandle, by session: SessionID, caching: Bool) -> Bool {
+        guard caching, self.enabled else { return false }
+        return self.state.withLock { state in
+            !state.cachers[file, default: []].insert(session).inserted
+        }
+    }
+
+    /// `writer` changed `length` bytes of `file` at `offset` (0 = to the end): runs `completion`
+    /// once every other cacher has dropped its pages, or has timed out and lost its grant.
+    /// Returns false (and does not run `completion`) when there is no one to ask.
+    func invalidate(
+        _ file: ObjectHandle, offset: UInt64, length: UInt64, by writer: SessionID, timerLoop: any EventLoop,
+        then completion: @escaping @Sendable () -> Void
+    ) -> Bool {
+        guard self.enabled else { return false }
+        let plan: (UInt64, [Peer])? = self.state.withLock { state in
+            let others = (state.cachers[file] ?? []).subtracting([writer]).filter { state.peers[$0] != nil }
+            guard !others.isEmpty else { return nil }
+            let id = state.nextNotice
+            state.nextNotice += 1
+            state.rounds[id] = Round(file: file, waitingFor: others, completion: completion)
+            return (id, others.compactMap { state.peers[$0] })
+        }
+        guard let (id, peers) = plan else { return false }
+        let notice = InvalidateNotice(handle: file, offset: offset, length: length)
+        for peer in peers {
+            peer.send(FrameEncoding.notice(notice, id: TransactionID(id), allocator: peer.allocator))
+        }
+        self.invalidationsSent.add(UInt64(peers.count), ordering: .relaxed)
+        timerLoop.scheduleTask(in: .nanoseconds(Int64(self.timeout.components.seconds) * 1_000_000_000 + self.timeout.components.attoseconds / 1_000_000_000)) {
+            self.expire(id)
+        }
+        return true
+    }
+
+    /// INVALIDATE_DONE from `session` for notice `id`.
+    func acknowledged(_ id: TransactionID, by session: SessionID) {
+        let finished = self.state.withLock { self.answer(session, rounds: [id.rawValue], in: &$0) }
+        finished.forEach { $0() }
+    }
+
+    /// Removes `session` from `rounds`; returns the completions of rounds now complete.
+    private func answer(_ session: SessionID, rounds ids: [UInt64], in state: inout State) -> [@Sendable () -> Void] {
+        var finished: [@Sendable () -> Void] = []
+        for id in ids {
+            guard var round = state.rounds[id], round.waitingFor.remove(session) != nil else { continue }
+            if round.waitingFor.isEmpty {
+                state.rounds[id] = nil
+                finished.append(round.completion)
+            } else {
+                state.rounds[id] = round
+            }
+        }
+        return finished
+    }
+
+    /// The round's time is up: whoever has not answered loses its cache grant for the file.
+    private func expire(_ id: UInt64) {
+        let expired: Round? = self.state.withLock { state in
+            guard let round = state.rounds.removeValue(forKey: id) else { return nil }
+            for session in round.waitingFor { state.cachers[round.file]?.remove(session) }
+            return round
+        }
+        guard let expired else { return }
+        self.logger.warning(
+            "clients did not answer an invalidation in time; they lose their cache grant for the file",
+            metadata: ["sessions": "\(expired.waitingFor.map(\.rawValue).sorted())"])
+        expired.completion()
+    }
+}
