@@ -209,6 +209,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
             eventLoop: context.eventLoop)
         let opcode = frame.header.opcode
         let statistics = self.shared.statistics
+        if opcode == .read { statistics.reads.add(1, ordering: .relaxed) }
         statistics.inFlight.add(1, ordering: .relaxed)
         let body = payload
         self.shared.threadPool.runIfActive(eventLoop: context.eventLoop) {

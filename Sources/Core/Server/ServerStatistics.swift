@@ -6,6 +6,8 @@ public final class ServerStatistics: Sendable {
     public let requests = Atomic<UInt64>(0)
     public let inFlight = Atomic<Int>(0)
     public let protocolErrors = Atomic<UInt64>(0)
+    /// READ requests served: how a test tells that a cached re-read never reached the server.
+    public let reads = Atomic<UInt64>(0)
 
     public init() {}
 
@@ -13,6 +15,7 @@ public final class ServerStatistics: Sendable {
     public var summary: String {
         "\(self.connections.load(ordering: .relaxed)) clients, "
             + "\(self.requests.load(ordering: .relaxed)) requests served, "
-            + "\(self.inFlight.load(ordering: .relaxed)) in flight"
+            + "\(self.inFlight.load(ordering: .relaxed)) in flight, "
+            + "\(self.reads.load(ordering: .relaxed)) reads"
     }
 }

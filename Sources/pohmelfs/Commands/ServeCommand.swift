@@ -43,6 +43,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: .private)
     var unsafeNoInvalidation = false
 
+    @Option(name: .long, help: "Seconds between STATUS= updates to systemd (live figures).")
+    var statusInterval: Double = 5
+
     @OptionGroup var logging: LoggingOptions
 
     /// Bad values are reported as the same one-line `pohmelfs serve: ...` error as a failure at
@@ -52,6 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw fail("serve", "--listen '\(self.listen)' is not HOST, HOST:PORT or [IPv6]:PORT with a port in 1...65535")
         }
         guard (1...256).contains(self.ioThreads) else { throw fail("serve", "--io-threads must be 1...256") }
+        guard self.statusInterval >= 0.05 else { throw fail("serve", "--status-interval must be at least 0.05 seconds") }
         guard self.lockLease >= 0, self.lockLease <= 86400 else {
             throw fail("serve", "--lock-lease must be 0...86400 seconds")
         }
@@ -77,7 +81,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw fail("serve", "\(error)")
         }
         logger.info("exporting", metadata: [LogKey.export: "\(self.export)"])
-        let service = ServerService(server: server, notifier: SystemdNotifier(), logger: logger)
+        let service = ServerService(
+            server: server, notifier: SystemdNotifier(), logger: logger,
+            statusInterval: .milliseconds(Int64(self.statusInterval * 1000)))
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: service)],
