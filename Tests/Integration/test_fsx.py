@@ -1,6 +1,7 @@
 """A model-based random exerciser in the spirit of fsx: random writes, reads, truncates,
 fallocate (punch hole, zero range), copy_file_range and mmap reads and writes on one file of a
-few MiB, every read checked against an in-memory model.
+few MiB, every read checked against an in-memory model. Run through the page cache and with
+cache=none (direct I/O, where the kernel allows no shared mmap, so those operations are left out).
 
 The seed is printed (`fsx seed N`, shown by pytest for a failing test) and can be replayed with
 POHMELFS_FSX_SEED=N; POHMELFS_FSX_OPS changes the number of operations (default 20000). A
@@ -254,11 +255,34 @@ def seed_from_environment():
     return int(value, 0) if value else random.SystemRandom().randrange(1 << 32)
 
 
-@pytest.mark.timeout_seconds(150)
-def test_fsx_random_operations_match_the_model(mount):
+def mmap_works(directory):
+    """Whether a shared writable mapping of a file in `directory` is possible: with cache=none
+    (FUSE direct_io) the kernel refuses it (ENODEV) unless the filesystem may allow it."""
+    fd = os.open(directory / "mmap-probe", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        os.write(fd, bytes(4096))
+        try:
+            mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE).close()
+            return True
+        except OSError as e:
+            assert e.errno == errno.ENODEV, e
+            return False
+    finally:
+        os.close(fd)
+        os.unlink(directory / "mmap-probe")
+
+
+@pytest.mark.timeout_seconds(180)
+@pytest.mark.parametrize("options", ["", "cache=none"], ids=["page-cache", "direct-io"])
+def test_fsx_random_operations_match_the_model(server, mount_factory, options):
+    mount = mount_factory(server, options=options)
     seed = seed_from_environment()
     print(f"fsx seed {seed}")
-    exerciser = Exerciser(mount.mountpoint / "fsx-file", mount.server.export / "fsx-file", seed)
+    with_mmap = mmap_works(mount.mountpoint)
+    if not options:
+        assert with_mmap, "shared writable mmap must work through the page cache"
+    exerciser = Exerciser(mount.mountpoint / "fsx-file", mount.server.export / "fsx-file", seed,
+                          mmap_allowed=with_mmap)
     exerciser.run(OPERATIONS)
     print(f"fsx: {OPERATIONS} operations, final size {len(exerciser.model)}; count and mean ms per kind: " +
           ", ".join(f"{name} {count} {1000 * exerciser.seconds[name] / count:.2f}"
