@@ -902,6 +902,25 @@ def test_permissions_hold_for_a_non_root_user(shared_mount):
     assert sorted(os.listdir(mount.server.export)) == ["private", "public", "secret", "shared"]
 
 
+def _stat_errno(path):
+    try:
+        os.stat(path)
+        return 0
+    except OSError as e:
+        return e.errno
+
+
+def test_default_permissions_also_guards_names_the_kernel_has_cached(server, mount_factory):
+    """With default_permissions the kernel checks search permission itself, so a name root has
+    just looked up (its dentry cached for entry_timeout) is still out of another user's reach."""
+    mount = mount_factory(server, options="allow_other,default_permissions,entry_timeout=60,attr_timeout=60")
+    os.mkdir(mount.mountpoint / "private", 0o700)
+    (mount.mountpoint / "private" / "inside").write_bytes(b"hidden")
+    os.stat(mount.mountpoint / "private" / "inside")
+    with working_directory(mount.mountpoint):
+        assert run_as(USER, GROUP, _stat_errno, "private/inside") == errno.EACCES
+
+
 def _create_in(directory):
     with open(f"{directory}/by-user", "wb") as f:
         f.write(b"x")
