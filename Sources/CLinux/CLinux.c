@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,5 +91,23 @@ int64_t pohmelfs_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t
 }
 
 int pohmelfs_umount2(const char *target, int flags) { return umount2(target, flags); }
+
+static void pohmelfs_do_nothing(int signo) { (void)signo; }
+
+int pohmelfs_install_interrupt_handler(int signo) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = pohmelfs_do_nothing;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0; /* no SA_RESTART */
+    return sigaction(signo, &action, NULL);
+}
+
+int pohmelfs_unblock_signal(int signo) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signo);
+    return pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
 
 int pohmelfs_syncfs(int fd) { return syncfs(fd); }

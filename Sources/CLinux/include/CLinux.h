@@ -33,6 +33,10 @@ int pohmelfs_fallocate(int fd, int mode, int64_t offset, int64_t length);
 int64_t pohmelfs_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len,
                                  unsigned flags);
 int pohmelfs_umount2(const char *target, int flags);
+/* Interrupting a thread blocked in read(2): `signo` gets a handler that does nothing, installed
+ * without SA_RESTART (so the read returns EINTR), and is unblocked in the calling thread. */
+int pohmelfs_install_interrupt_handler(int signo);
+int pohmelfs_unblock_signal(int signo);
 int pohmelfs_syncfs(int fd);
 
 /* Constants that Swift cannot import from macros with casts. */

@@ -30,14 +30,16 @@ struct MountCommand: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    /// Bad values are reported as the same one-line `pohmelfs mount: ...` error as a failure at
+    /// run time (a thrown `ValidationError` would add the usage text on further lines).
     func validate() throws {
         guard MountSource(parsing: self.source) != nil else {
-            throw ValidationError("'\(self.source)' is not HOST[:PORT][:/SUBDIR]")
+            throw fail("mount", "'\(self.source)' is not HOST[:PORT][:/SUBDIR]")
         }
         do {
             _ = try MountOptions(parsing: self.options.joined(separator: ","))
         } catch {
-            throw ValidationError("\(error)")
+            throw fail("mount", "\(error)")
         }
     }
 

@@ -42,16 +42,44 @@ final class FUSESession: @unchecked Sendable {
         }
     }
 
+    /// The thread in `loop()` and whether it has returned, under `loopLock`, so `exit()` never
+    /// signals a thread that has left the loop.
+    private let loopLock = NSLock()
+    private var loopThread: pthread_t?
+    private var loopFinished = false
+    /// Interrupts the loop's read of /dev/fuse (see `exit()`).
+    private static let wakeSignal = SIGUSR2
+
     /// Serves requests until unmounted or `exit()` is called. Blocks the calling thread.
     func loop() -> Int32 {
-        pohmelfs_fuse_session_loop(self.session)
+        _ = pohmelfs_unblock_signal(Self.wakeSignal)  // Dispatch threads block signals; this one inherits that
+        self.loopLock.withLock { self.loopThread = pthread_self() }
+        let status = pohmelfs_fuse_session_loop(self.session)
+        self.loopLock.withLock { self.loopFinished = true }
+        return status
     }
 
     /// Ends the loop from any thread: marks the session exited and detaches the mount, which
-    /// wakes the loop's blocked read of /dev/fuse at once (FIELD-NOTES: signals alone do not).
+    /// wakes the loop's blocked read of /dev/fuse at once (FIELD-NOTES: signals alone do not)
+    /// when the filesystem goes with it. While a file on it is still open (or a process has its
+    /// working directory there), the detached filesystem and its connection live on and the
+    /// read stays blocked: so the loop's thread is also signalled (no SA_RESTART, the read
+    /// returns EINTR and libfuse sees the session exited) until the loop has returned.
     func exit() {
         fuse_session_exit(self.session)
         _ = pohmelfs_umount2(self.mountpoint, POHMELFS_MNT_DETACH)
+        _ = pohmelfs_install_interrupt_handler(Self.wakeSignal)
+        Thread.detachNewThread { [self] in
+            while self.signalLoopUnlessFinished() { usleep(50_000) }
+        }
+    }
+
+    private func signalLoopUnlessFinished() -> Bool {
+        self.loopLock.withLock {
+            guard !self.loopFinished else { return false }
+            if let thread = self.loopThread { _ = pthread_kill(thread, Self.wakeSignal) }
+            return true
+        }
     }
 
     /// After the loop returned and every request has been answered.

@@ -41,8 +41,16 @@ extension LocalDirectoryStore {
             }
             if request.accessTime != nil || request.modificationTime != nil {
                 var times = [Self.timespec(request.accessTime), Self.timespec(request.modificationTime)]
-                let path = try object.reopenPath()
-                _ = try systemCall { utimensat(AT_FDCWD, path, &times, 0) }
+                if object.isSymbolicLink {
+                    // A link has no procfs path to reopen (it would be followed): set its own
+                    // times through its O_PATH descriptor, as lutimes/utimensat(AT_SYMLINK_NOFOLLOW).
+                    _ = try systemCall {
+                        utimensat(object.fd, "", &times, POHMELFS_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
+                    }
+                } else {
+                    let path = try object.reopenPath()
+                    _ = try systemCall { utimensat(AT_FDCWD, path, &times, 0) }
+                }
             }
             return FileAttributes(try statDescriptor(object.fd))
         }

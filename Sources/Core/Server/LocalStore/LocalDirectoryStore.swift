@@ -48,7 +48,9 @@ public final class LocalDirectoryStore: BackingStore {
     /// missing, not a directory, unreadable, or on a filesystem without file handles, or when the
     /// state directory (which keeps the handle key) cannot be used.
     public init(export path: String, stateDirectory: String, objectTableCapacity: Int = 16384) throws {
-        let fd = Glibc.open(path, POHMELFS_O_PATH | O_DIRECTORY | O_CLOEXEC)
+        // Not O_PATH: this is also the mount descriptor of every open_by_handle_at, which
+        // refuses an O_PATH one with EBADF (only handles already in the object table would work).
+        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 {
             let error = errno
             switch error {
