@@ -28,10 +28,9 @@ public final class LocalDirectoryStore: BackingStore {
     public typealias File = LocalFile
     public typealias Directory = LocalDirectory
 
+    /// The export root, opened readable (not O_PATH): it is also the `mount_fd` of every
+    /// `open_by_handle_at(2)`, which refuses an O_PATH descriptor with EBADF.
     let exportDescriptor: FileDescriptor
-    /// A readable descriptor of the export root: `open_by_handle_at(2)` refuses an O_PATH one
-    /// as its `mount_fd` (EBADF).
-    let handleMountDescriptor: FileDescriptor
     let exportMountID: Int32
     let authenticator: HandleAuthenticator
     let objects: ObjectTable
@@ -63,11 +62,6 @@ public final class LocalDirectoryStore: BackingStore {
         guard Glibc.access(path, R_OK | X_OK) == 0 else {
             throw ServerError(.exportUnreadable, "export \(path) is not readable: \(Errno.current)")
         }
-        let mountFD = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard mountFD >= 0 else {
-            throw ServerError(.exportUnreadable, "export \(path) cannot be opened: \(Errno.current)")
-        }
-        let handleMountDescriptor = FileDescriptor(mountFD)
         var mountID: Int32 = 0
         let rootKernelHandle: HandleAuthenticator.KernelHandle
         do {
@@ -87,7 +81,6 @@ public final class LocalDirectoryStore: BackingStore {
             self.exportPath = path
         }
         self.exportDescriptor = exportDescriptor
-        self.handleMountDescriptor = handleMountDescriptor
         self.exportMountID = mountID
         self.authenticator = HandleAuthenticator(key: key, exportID: rootKernelHandle.bytes)
         self.objects = ObjectTable(capacity: objectTableCapacity)
@@ -146,7 +139,7 @@ public final class LocalDirectoryStore: BackingStore {
             try systemCall {
                 kernel.bytes.withUnsafeBufferPointer { bytes in
                     pohmelfs_open_by_handle_at(
-                        self.handleMountDescriptor.rawValue, bytes.baseAddress, UInt32(bytes.count), kernel.type,
+                        self.exportDescriptor.rawValue, bytes.baseAddress, UInt32(bytes.count), kernel.type,
                         POHMELFS_O_PATH | O_CLOEXEC)
                 }
             }
