@@ -233,8 +233,14 @@ final class HostileInputTests: XCTestCase {
                     try await client.call(SetxattrRequest(handle: handle, name: Array("user.x".utf8), value: [1], flags: 0)))
                 await self.assertFails(try await client.call(SetattrRequest(handle: handle, mode: 0o777)))
                 await self.assertFails(try await client.call(SetattrRequest(handle: handle, size: 0)))
-                await self.assertFails(
-                    try await client.call(SetattrRequest(handle: handle, accessTime: .now, modificationTime: .now)))
+                // Times apply to the link itself (as `touch -h` does), never to its target: the
+                // canary outside keeps its times (checked below).
+                let touched = try await client.call(
+                    SetattrRequest(
+                        handle: handle, accessTime: .set(Timestamp(seconds: 7, nanoseconds: 8)),
+                        modificationTime: .set(Timestamp(seconds: 9, nanoseconds: 10))))
+                XCTAssertTrue(touched.isSymbolicLink)
+                XCTAssertEqual(touched.modificationTime, Timestamp(seconds: 9, nanoseconds: 10))
                 await self.assertFails(try await client.call(LinkRequest(target: handle, newParent: client.root, name: "hard")))
                 // Ownership changes apply to the link itself (lchown), never to its target.
                 if (try? await client.call(SetattrRequest(handle: handle, uid: 4321, gid: 4321))) != nil {
