@@ -188,7 +188,7 @@ _pohmelfs_serve() {
     repeating_flags=()
     non_repeating_flags=(--version -h --help)
     repeating_options=()
-    non_repeating_options=(--export --listen --state-dir --io-threads --lock-lease --log-level)
+    non_repeating_options=(--export --listen --state-dir --io-threads --lock-lease --status-interval --log-level)
     __pohmelfs_offer_flags_options 0
 
     # Offer option value completions
@@ -206,6 +206,9 @@ _pohmelfs_serve() {
         return
         ;;
     '--lock-lease')
+        return
+        ;;
+    '--status-interval')
         return
         ;;
     '--log-level')

@@ -23,7 +23,7 @@ function __pohmelfs_parse_tokens -S
         __pohmelfs_parse_subcommand 0 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'serve'
-            __pohmelfs_parse_subcommand 0 'export=' 'listen=' 'state-dir=' 'io-threads=' 'lock-lease=' 'log-level=' 'version' 'h/help'
+            __pohmelfs_parse_subcommand 0 'export=' 'listen=' 'state-dir=' 'io-threads=' 'lock-lease=' 'status-interval=' 'log-level=' 'version' 'h/help'
         case 'mount'
             __pohmelfs_parse_subcommand 2 'o=+' 'f' 'log-level=' 'version' 'h/help'
         case 'locks'
@@ -97,6 +97,7 @@ complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_opti
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" state-dir' -l 'state-dir' -d 'Where the server keeps its handle key (default: /var/lib/pohmelfs as root, else ~/.local/state/pohmelfs).' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" io-threads' -l 'io-threads' -d 'Threads doing file I/O.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" lock-lease' -l 'lock-lease' -d 'Seconds a disconnected client\'s POSIX and flock locks are kept before they are released.' -rfka ''
+complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" status-interval' -l 'status-interval' -d 'Seconds between STATUS= updates to systemd (live figures).' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" log-level' -l 'log-level' -d 'Log level: trace, debug, info, notice, warning, error, critical.' -rfka 'trace debug info notice warning error critical'
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" version' -l 'version' -d 'Show the version.'
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" h help' -s 'h' -l 'help' -d 'Show help information.'
