@@ -291,3 +291,30 @@ def test_an_interrupted_bench_removes_its_files_and_exits_130(tmp_path):
     assert process.returncode == 130, stderr
     assert "interrupted" in stdout
     assert list(a.iterdir()) == []
+
+
+def test_bench_over_a_local_directory_and_a_pohmelfs_mount(tmp_path, server, mount):
+    """Issue 6: every workload over a local directory and a real pohmelfs mount, side by side;
+    the JSON has both targets (the mount's filesystem type named) and the SVG names both."""
+    local = tmp_path / "local"
+    local.mkdir()
+    chart = tmp_path / "mount-chart.svg"
+    result = bench(local, mount.mountpoint, *SMALL, "--check-atomic", "--json", "--plot", chart)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) == TOP_LEVEL_KEYS
+    assert report["passed"] is True
+    assert [t["path"] for t in report["targets"]] == [str(local), str(mount.mountpoint)]
+    assert report["targets"][1]["filesystem"] == "fuse.pohmelfs"
+    assert report["verification"]["mismatches"] == []
+    measured = {(f["workload"], f["target"]) for f in report["figures"]}
+    for workload in METRICS:
+        assert (workload, 0) in measured and (workload, 1) in measured, workload
+    root, text = svg_text(chart)
+    assert str(local) in text and str(mount.mountpoint) in text
+    # Nothing of the bench's is left on the mount or on the server's side.
+    assert os.listdir(mount.mountpoint) == [] and os.listdir(server.export) == []
+
+    table = bench(local, mount.mountpoint, *SMALL, "--workload", "metadata")
+    assert table.returncode == 0, table.stderr
+    assert str(local) in table.stdout and str(mount.mountpoint) in table.stdout
