@@ -28,9 +28,13 @@ struct MountCommand: AsyncParsableCommand {
     @Flag(name: .customShort("f"), help: "Stay in the foreground.")
     var foreground = false
 
+    @Option(name: .long, help: "Seconds between STATUS= updates to systemd (requests in flight and served).")
+    var statusInterval: Double = 5
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        guard self.statusInterval >= 0.05 else { throw ValidationError("--status-interval must be at least 0.05 seconds") }
         guard MountSource(parsing: self.source) != nil else {
             throw ValidationError("'\(self.source)' is not HOST[:PORT][:/SUBDIR]")
         }
@@ -48,12 +52,13 @@ struct MountCommand: AsyncParsableCommand {
             return
         }
         let reporter = ReadinessReporter()
-        let runner = MountRunner(
+        var runner = MountRunner(
             source: MountSource(parsing: self.source)!,
             mountpoint: self.mountpoint,
             options: try MountOptions(parsing: self.options.joined(separator: ",")),
             logger: self.logging.makeLogger(label: "pohmelfs.mount"),
             reporter: reporter)
+        runner.statusInterval = .milliseconds(Int64(self.statusInterval * 1000))
         do {
             try await runner.run()
         } catch {
