@@ -9,6 +9,7 @@
 #   make bench        release build, then `pohmelfs bench` over a local directory, a pohmelfs mount and
 #                     an sshfs mount on loopback (BENCH_ARGS='--size 256M --runs 1' to shorten)
 #   make completions  regenerate completions/ from the binary (commit the result)
+#   make man          regenerate the man pages in packaging/man/ from the binary (commit the result)
 #   make clean        remove build products and test caches
 #
 # PYTEST_ARGS passes extra arguments to pytest, e.g. make test PYTEST_ARGS='-k sd_notify -x'.
@@ -26,7 +27,7 @@ PYTEST_TIMEOUT ?= 1500
 # Evaluated when used (after `deps` has run): the python3 that has pytest.
 PYTHON = $(shell packaging/install-deps.sh --print-python)
 
-.PHONY: deps build release test integration-test run stop bench completions clean
+.PHONY: deps build release test integration-test run stop bench completions man clean
 
 deps:
 	packaging/install-deps.sh
@@ -62,6 +63,9 @@ completions: build
 	"$$bin" --generate-completion-script bash > completions/pohmelfs.bash; \
 	"$$bin" --generate-completion-script zsh > completions/_pohmelfs; \
 	"$$bin" --generate-completion-script fish > completions/pohmelfs.fish
+
+man: build
+	POHMELFS_BIN="$$($(SWIFT) build --show-bin-path)/pohmelfs" packaging/generate-man.sh packaging/man
 
 clean:
 	$(SWIFT) package clean

@@ -22,7 +22,9 @@ struct MountCommand: AsyncParsableCommand {
     @Argument(help: "An empty directory to mount on.")
     var mountpoint: String
 
-    @Option(name: .customShort("o"), help: "Mount options, comma-separated; may be repeated.")
+    @Option(
+        name: .customShort("o"),
+        help: .init("Mount options, comma-separated; may be repeated.", valueName: "options"))
     var options: [String] = []
 
     @Flag(name: .customShort("f"), help: "Stay in the foreground.")
