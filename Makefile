@@ -9,9 +9,19 @@
 #   make bench        release build, then `pohmelfs bench` over a local directory, a pohmelfs mount and
 #                     an sshfs mount on loopback (BENCH_ARGS='--size 256M --runs 1' to shorten)
 #   make completions  regenerate completions/ from the binary (commit the result)
+#   make man          regenerate the man pages in packaging/man/ from the binary (commit the result)
+#   make install      release build, then install under $(DESTDIR)$(PREFIX) (default /usr/local):
+#                     bin/pohmelfs, /sbin/mount.fuse.pohmelfs, the systemd units, man pages,
+#                     completions, and /etc/default/pohmelfs unless it exists
+#   make uninstall    remove what make install put there (not /etc/default/pohmelfs)
+#   make deb          release build, then dist/pohmelfs_<version>_<arch>.deb (packaging/build-deb.sh;
+#                     DEB_OUT=DIR writes it elsewhere)
 #   make clean        remove build products and test caches
 #
 # PYTEST_ARGS passes extra arguments to pytest, e.g. make test PYTEST_ARGS='-k sd_notify -x'.
+#
+# The release build links the Swift runtime statically (--static-swift-stdlib), so the installed
+# binary and the .deb need no Swift toolchain, only the Debian libraries they declare.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -20,13 +30,26 @@ SHELL := /bin/bash
 SWIFT ?= swift
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+RELEASE_FLAGS := -c release --static-swift-stdlib
+# make install: where things go. DESTDIR is prepended to every path (staging, packaging).
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= /sbin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+# Where make deb writes the package.
+DEB_OUT ?= dist
+# The binary to install: the release build unless given.
+INSTALL_BIN ?= $(shell $(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pohmelfs
 # Whole-suite limit for the integration tests, well inside CI's budget. On expiry pytest gets
 # SIGTERM, which the suite turns into an interrupt so fixtures still unmount and stop servers.
 PYTEST_TIMEOUT ?= 1500
 # Evaluated when used (after `deps` has run): the python3 that has pytest.
 PYTHON = $(shell packaging/install-deps.sh --print-python)
 
-.PHONY: deps build release test integration-test run stop bench completions clean
+.PHONY: deps build release test integration-test run stop bench completions man install install-files uninstall deb clean
 
 deps:
 	packaging/install-deps.sh
@@ -35,7 +58,7 @@ build: deps
 	$(SWIFT) build
 
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE_FLAGS)
 
 test: deps
 	$(SWIFT) build --build-tests
@@ -48,13 +71,13 @@ integration-test:
 		timeout --foreground -k 30 $(PYTEST_TIMEOUT) $(PYTHON) -m pytest Tests/Integration $(PYTEST_ARGS)
 
 run: release
-	POHMELFS_BIN="$$($(SWIFT) build -c release --show-bin-path)/pohmelfs" packaging/run-demo.sh start
+	POHMELFS_BIN="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pohmelfs" packaging/run-demo.sh start
 
 stop:
-	POHMELFS_BIN="$$($(SWIFT) build -c release --show-bin-path)/pohmelfs" packaging/run-demo.sh stop
+	POHMELFS_BIN="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pohmelfs" packaging/run-demo.sh stop
 
 bench: release
-	POHMELFS_BIN="$$($(SWIFT) build -c release --show-bin-path)/pohmelfs" packaging/bench-setup.sh $(BENCH_ARGS)
+	POHMELFS_BIN="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pohmelfs" packaging/bench-setup.sh $(BENCH_ARGS)
 
 completions: build
 	mkdir -p completions
@@ -63,7 +86,44 @@ completions: build
 	"$$bin" --generate-completion-script zsh > completions/_pohmelfs; \
 	"$$bin" --generate-completion-script fish > completions/pohmelfs.fish
 
+man: build
+	POHMELFS_BIN="$$($(SWIFT) build --show-bin-path)/pohmelfs" packaging/generate-man.sh packaging/man
+
+install: release
+	$(MAKE) --no-print-directory install-files
+
+# Installs INSTALL_BIN and the committed files without building (make deb stages with it).
+install-files:
+	install -D -m 0755 "$(INSTALL_BIN)" "$(DESTDIR)$(BINDIR)/pohmelfs"
+	install -d "$(DESTDIR)$(SBINDIR)" "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(MANDIR)/man1"
+	sed 's|^bin=$${POHMELFS_BIN:-pohmelfs}$$|bin=$${POHMELFS_BIN:-$(BINDIR)/pohmelfs}|' packaging/mount.fuse.pohmelfs \
+		> "$(DESTDIR)$(SBINDIR)/mount.fuse.pohmelfs"
+	chmod 0755 "$(DESTDIR)$(SBINDIR)/mount.fuse.pohmelfs"
+	grep -q '$(BINDIR)/pohmelfs' "$(DESTDIR)$(SBINDIR)/mount.fuse.pohmelfs"
+	for unit in pohmelfs-server.service pohmelfs-mount@.service; do \
+		sed 's|/usr/bin/pohmelfs|$(BINDIR)/pohmelfs|g' "packaging/$$unit" > "$(DESTDIR)$(UNITDIR)/$$unit"; \
+		chmod 0644 "$(DESTDIR)$(UNITDIR)/$$unit"; \
+	done
+	install -m 0644 packaging/man/*.1 "$(DESTDIR)$(MANDIR)/man1/"
+	install -D -m 0644 completions/pohmelfs.bash "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pohmelfs"
+	install -D -m 0644 completions/_pohmelfs "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_pohmelfs"
+	install -D -m 0644 completions/pohmelfs.fish "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/pohmelfs.fish"
+	if [ ! -e "$(DESTDIR)$(SYSCONFDIR)/default/pohmelfs" ]; then \
+		install -D -m 0644 packaging/pohmelfs.default "$(DESTDIR)$(SYSCONFDIR)/default/pohmelfs"; \
+	fi
+
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/pohmelfs" "$(DESTDIR)$(SBINDIR)/mount.fuse.pohmelfs" \
+		"$(DESTDIR)$(UNITDIR)/pohmelfs-server.service" "$(DESTDIR)$(UNITDIR)/pohmelfs-mount@.service" \
+		"$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pohmelfs" \
+		"$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_pohmelfs" \
+		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/pohmelfs.fish"
+	rm -f "$(DESTDIR)$(MANDIR)"/man1/pohmelfs.1 "$(DESTDIR)$(MANDIR)"/man1/pohmelfs-*.1
+
+deb: release
+	POHMELFS_BIN="$(INSTALL_BIN)" packaging/build-deb.sh $(DEB_OUT)
+
 clean:
 	$(SWIFT) package clean
-	rm -rf Tests/Integration/.pytest_cache
+	rm -rf Tests/Integration/.pytest_cache dist
 	find Tests/Integration -name __pycache__ -type d -prune -exec rm -rf {} +

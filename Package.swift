@@ -6,7 +6,8 @@ import PackageDescription
 /// Targets (see README "Map of the tree"):
 /// - `pohmelfs`: the executable; argument parsing, bootstraps, libfuse trampolines. Thin.
 /// - `PohmelfsCore` (`Sources/Core`): the protocol, client library, server, inode table,
-///   range locks, sd_notify. Everything with an invariant worth testing.
+///   range locks, sd_notify, the Prometheus metrics endpoint. Everything with an invariant worth
+///   testing.
 /// - `CFuse3`, `CSystemd`: system-library targets over libfuse3 and libsystemd.
 /// - `CLinux`: `static inline` wrappers for Linux syscalls glibc does not export to Swift
 ///   (`openat2`, per-thread `setgroups`, file handles), in the manner of NIO's `CNIOLinux`.
@@ -18,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -40,8 +43,11 @@ let package = Package(
                 "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Sources/Core"
         ),
@@ -68,6 +74,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/CoreTests"
         ),

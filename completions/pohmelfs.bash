@@ -188,7 +188,7 @@ _pohmelfs_serve() {
     repeating_flags=()
     non_repeating_flags=(--version -h --help)
     repeating_options=()
-    non_repeating_options=(--export --listen --state-dir --io-threads --lock-lease --status-interval --log-level)
+    non_repeating_options=(--export --listen --state-dir --io-threads --lock-lease --metrics --status-interval --log-level)
     __pohmelfs_offer_flags_options 0
 
     # Offer option value completions
@@ -208,6 +208,9 @@ _pohmelfs_serve() {
     '--lock-lease')
         return
         ;;
+    '--metrics')
+        return
+        ;;
     '--status-interval')
         return
         ;;
@@ -222,12 +225,15 @@ _pohmelfs_mount() {
     repeating_flags=()
     non_repeating_flags=(-f --version -h --help)
     repeating_options=(-o)
-    non_repeating_options=(--log-level)
+    non_repeating_options=(--status-interval --log-level)
     __pohmelfs_offer_flags_options 2
 
     # Offer option value completions
     case "${prev}" in
     '-o')
+        return
+        ;;
+    '--status-interval')
         return
         ;;
     '--log-level')

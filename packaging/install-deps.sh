@@ -7,8 +7,10 @@
 #
 # Debian packages: libfuse3-dev fuse3 libsystemd-dev pkg-config (build: the CFuse3 and CSystemd
 # system-library targets; fusermount3 for the mount tests), attr (getfattr/setfattr for the
-# xattr tests), python3 python3-pytest (the integration suite). `apt-get update` runs once, and
-# only when something is missing.
+# xattr tests), python3 python3-pytest (the integration suite), and for the packaging tests and
+# `make deb`: systemd (systemd-analyze verify), man-db (verify looks up the units' man pages),
+# groff-base (the man page check), dpkg-dev (dpkg-shlibdeps), binutils (strip). `apt-get update`
+# runs once, and only when something is missing.
 #
 # Python: the suite runs with `python3 -m pytest`, using the `python3` first on PATH when it
 # already has pytest (a pyenv or venv interpreter a developer chose). When it does not, the suite
@@ -20,7 +22,8 @@
 # The Swift toolchain is not installed here: it is expected on PATH.
 set -euo pipefail
 
-PACKAGES=(libfuse3-dev fuse3 libsystemd-dev pkg-config attr python3 python3-pytest)
+PACKAGES=(libfuse3-dev fuse3 libsystemd-dev pkg-config attr python3 python3-pytest
+    systemd man-db groff-base dpkg-dev binutils)
 DEBIAN_PYTHON=/usr/bin/python3
 
 # The interpreter that can run pytest: the first python3 on PATH if it has pytest, else Debian's.

@@ -20,6 +20,8 @@ public final class RPCClient: Sendable {
     public let hello: HelloResponse
     /// "host:port" as given, for messages.
     public let serverDescription: String
+    /// Requests in flight and answered, for STATUS= lines.
+    public let statistics = ClientStatistics()
     private let nextTransaction = Atomic<UInt64>(1)
 
     private init(channel: any Channel, hello: HelloResponse, serverDescription: String) {
@@ -120,7 +122,10 @@ public final class RPCClient: Sendable {
             encode(&buffer)
         }
         let channel = self.channel
+        let statistics = self.statistics
+        statistics.started()
         Self.write(transaction: transaction, frame: frame, on: channel) { result in
+            statistics.finished()
             completion(Self.decode(result, as: R.self, channel: channel))
         }
         return transaction

@@ -23,6 +23,9 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         public var invalidation: Bool = true
         /// How long a client may take to answer an invalidation before it loses its cache grant.
         public var invalidationTimeout: Duration = .seconds(5)
+        /// Where per-request figures and the state gauges go (`pohmelfs serve --metrics`); nil
+        /// records nothing.
+        public var metrics: ServerMetrics? = nil
 
         public init(
             host: String = "127.0.0.1", port: Int = ProtocolVersion.defaultPort,
@@ -74,7 +77,8 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
             enabled: configuration.invalidation, timeout: configuration.invalidationTimeout, logger: logger)
         let shared = ServerShared(
             store: store, locks: locks, coherence: coherence, threadPool: threadPool, logger: logger,
-            maximumTransaction: configuration.maximumTransaction, statistics: statistics)
+            maximumTransaction: configuration.maximumTransaction, statistics: statistics, metrics: configuration.metrics)
+        configuration.metrics?.attach(statistics: statistics, locks: locks, coherence: coherence)
         let connections = ConnectionRegistry()
         let maximumPayload = configuration.maximumTransaction + 64 * 1024
 

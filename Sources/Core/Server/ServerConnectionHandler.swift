@@ -11,13 +11,15 @@ final class ServerShared<Store: BackingStore>: Sendable {
     let logger: Logger
     let maximumTransaction: UInt32
     let statistics: ServerStatistics
+    /// Per-request figures for `--metrics`; nil when no one scrapes.
+    let metrics: ServerMetrics?
     let locks: LockService
     let coherence: CacheCoherence
     let nextSession = Atomic<UInt64>(1)
 
     init(
         store: Store, locks: LockService, coherence: CacheCoherence, threadPool: NIOThreadPool, logger: Logger,
-        maximumTransaction: UInt32, statistics: ServerStatistics
+        maximumTransaction: UInt32, statistics: ServerStatistics, metrics: ServerMetrics? = nil
     ) {
         self.store = store
         self.locks = locks
@@ -28,6 +30,7 @@ final class ServerShared<Store: BackingStore>: Sendable {
         self.logger = logger
         self.maximumTransaction = maximumTransaction
         self.statistics = statistics
+        self.metrics = metrics
     }
 }
 
@@ -202,12 +205,24 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
             return self.violation(context, WireError(.unknownOpcode, "no route for \(frame.header.opcode)"))
         }
         let channel = context.channel
+        let opcode = frame.header.opcode
+        let metrics = self.shared.metrics
+        let started = metrics == nil ? 0 : ServerMetrics.now()
+        // A reply sent later (a blocked SETLK, a write held for invalidations) is counted when sent.
+        let respond: @Sendable (ByteBuffer) -> Void =
+            if let metrics {
+                { reply in
+                    metrics.requestCompleted(opcode, reply: reply, since: started)
+                    channel.writeAndFlush(reply, promise: nil)
+                }
+            } else {
+                { channel.writeAndFlush($0, promise: nil) }
+            }
         let requestContext = RequestContext(
             caller: caller, session: session, transaction: frame.header.transaction,
             allocator: context.channel.allocator,
-            respond: { channel.writeAndFlush($0, promise: nil) },
+            respond: respond,
             eventLoop: context.eventLoop)
-        let opcode = frame.header.opcode
         let statistics = self.shared.statistics
         if opcode == .read { statistics.reads.add(1, ordering: .relaxed) }
         statistics.inFlight.add(1, ordering: .relaxed)
@@ -219,6 +234,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
             statistics.requests.add(1, ordering: .relaxed)
             switch result {
             case .success(let reply?):
+                metrics?.requestCompleted(opcode, reply: reply, since: started)
                 context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil)
             case .success(nil):
                 // The route answers later, through `RequestContext.respond`.
@@ -239,6 +255,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
                 let reply = FrameEncoding.errorReply(
                     errno, opcode: opcode, transaction: requestContext.transaction,
                     allocator: context.channel.allocator)
+                metrics?.requestCompleted(opcode, reply: reply, since: started)
                 context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil)
             }
         }

@@ -22,17 +22,23 @@ struct MountCommand: AsyncParsableCommand {
     @Argument(help: "An empty directory to mount on.")
     var mountpoint: String
 
-    @Option(name: .customShort("o"), help: "Mount options, comma-separated; may be repeated.")
+    @Option(
+        name: .customShort("o"),
+        help: .init("Mount options, comma-separated; may be repeated.", valueName: "options"))
     var options: [String] = []
 
     @Flag(name: .customShort("f"), help: "Stay in the foreground.")
     var foreground = false
+
+    @Option(name: .long, help: "Seconds between STATUS= updates to systemd (requests in flight and served).")
+    var statusInterval: Double = 5
 
     @OptionGroup var logging: LoggingOptions
 
     /// Bad values are reported as the same one-line `pohmelfs mount: ...` error as a failure at
     /// run time (a thrown `ValidationError` would add the usage text on further lines).
     func validate() throws {
+        guard self.statusInterval >= 0.05 else { throw ValidationError("--status-interval must be at least 0.05 seconds") }
         guard MountSource(parsing: self.source) != nil else {
             throw fail("mount", "'\(self.source)' is not HOST[:PORT][:/SUBDIR]")
         }
@@ -50,12 +56,13 @@ struct MountCommand: AsyncParsableCommand {
             return
         }
         let reporter = ReadinessReporter()
-        let runner = MountRunner(
+        var runner = MountRunner(
             source: MountSource(parsing: self.source)!,
             mountpoint: self.mountpoint,
             options: try MountOptions(parsing: self.options.joined(separator: ",")),
             logger: self.logging.makeLogger(label: "pohmelfs.mount"),
             reporter: reporter)
+        runner.statusInterval = .milliseconds(Int64(self.statusInterval * 1000))
         do {
             try await runner.run()
         } catch {

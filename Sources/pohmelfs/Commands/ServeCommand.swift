@@ -15,7 +15,10 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Export a directory to pohmelfs clients.",
         discussion: """
             Listens on 127.0.0.1:\(ProtocolVersion.defaultPort) unless --listen says otherwise. \
-            Sends READY=1 to systemd once listening and finishes requests in flight on SIGTERM or SIGINT.
+            Sends READY=1 to systemd once listening and finishes requests in flight on SIGTERM or SIGINT. \
+            With --metrics HOST[:PORT] (default port \(MetricsEndpoint.defaultPort)) it also serves Prometheus \
+            metrics over HTTP at http://HOST:PORT/metrics: requests, errors and latency by opcode, bytes read \
+            and written, connected clients, locks held and waiting, invalidations sent.
             """
     )
 
@@ -43,6 +46,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: .private)
     var unsafeNoInvalidation = false
 
+    @Option(
+        name: .long,
+        help: .init(
+            "Serve Prometheus metrics over HTTP at http://HOST:PORT/metrics.", valueName: "host[:port]"))
+    var metrics: String?
+
     @Option(name: .long, help: "Seconds between STATUS= updates to systemd (live figures).")
     var statusInterval: Double = 5
 
@@ -53,6 +62,9 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard ServerAddress(parsing: self.listen) != nil else {
             throw fail("serve", "--listen '\(self.listen)' is not HOST, HOST:PORT or [IPv6]:PORT with a port in 1...65535")
+        }
+        if let metrics = self.metrics, self.metricsAddress == nil {
+            throw fail("serve", "--metrics '\(metrics)' is not HOST, HOST:PORT or [IPv6]:PORT with a port in 1...65535")
         }
         guard (1...256).contains(self.ioThreads) else { throw fail("serve", "--io-threads must be 1...256") }
         guard self.statusInterval >= 0.05 else { throw fail("serve", "--status-interval must be at least 0.05 seconds") }
@@ -70,23 +82,42 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw fail("serve", "\(error)")
         }
+        var configuration = self.configuration(address)
+        // The metrics listener first: a port in use is then reported before anything else started.
+        var endpoint: MetricsEndpoint?
+        if let metricsAddress = self.metricsAddress {
+            let metrics = ServerMetrics()
+            configuration.metrics = metrics
+            do {
+                endpoint = try await MetricsEndpoint.start(
+                    host: metricsAddress.host, port: metricsAddress.port, metrics: metrics,
+                    group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            } catch {
+                throw fail("serve", "--metrics: \(error)")
+            }
+        }
         let server: PohmelfsServer<LocalDirectoryStore>
         do {
             server = try await PohmelfsServer.start(
                 store: store,
-                configuration: self.configuration(address),
+                configuration: configuration,
                 group: MultiThreadedEventLoopGroup.singleton,
                 logger: logger)
         } catch {
+            await endpoint?.close()
             throw fail("serve", "\(error)")
         }
         logger.info("exporting", metadata: [LogKey.export: "\(self.export)"])
         let service = ServerService(
             server: server, notifier: SystemdNotifier(), logger: logger,
             statusInterval: .milliseconds(Int64(self.statusInterval * 1000)))
+        // Graceful shutdown runs in reverse order: the server drains first, the metrics
+        // listener closes last.
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] =
+            (endpoint.map { [.init(service: $0)] } ?? []) + [.init(service: service)]
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: service)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
@@ -99,6 +130,10 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.transactionLocking = !self.unsafeNoTransactionLocks
         configuration.invalidation = !self.unsafeNoInvalidation
         return configuration
+    }
+
+    private var metricsAddress: ServerAddress? {
+        self.metrics.flatMap { ServerAddress(parsing: $0, defaultPort: MetricsEndpoint.defaultPort) }
     }
 
     private var stateDirectory: String {

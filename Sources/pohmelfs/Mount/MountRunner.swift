@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOPosix
 import PohmelfsCore
+import Synchronization
 
 /// A foreground mount from start to finish: connect, negotiate, mount, serve until unmounted
 /// or signalled, then answer everything still in flight and clean up.
@@ -11,6 +12,8 @@ struct MountRunner {
     let options: MountOptions
     let logger: Logger
     let reporter: ReadinessReporter
+    /// How often STATUS= (and WATCHDOG=1, when systemd asks for it) is sent once mounted.
+    var statusInterval: Duration = .seconds(5)
     let notifier = SystemdNotifier()
 
     func run() async throws {
@@ -77,6 +80,7 @@ struct MountRunner {
         let reporter = self.reporter
         let notifier = self.notifier
         let description = self.source.description
+        let mounted = MountedFlag()
         Thread.detachNewThread {
             guard initialized.wait(timeout: .now() + 30) == .success else {
                 reporter.failed("the kernel did not complete FUSE INIT within 30 s")
@@ -86,12 +90,25 @@ struct MountRunner {
             // against 1 MiB (one request) on this machine.
             Mountpoint.setReadahead(mountpoint, kilobytes: 4 * Int(maximumIO / 1024))
             notifier.ready(status: "mounted \(description) at \(mountpoint)")
+            mounted.value.store(true, ordering: .releasing)
             reporter.ready()
+        }
+        // Live figures for `systemctl status` while mounted; WATCHDOG=1 alongside when asked.
+        let interval = min(self.notifier.watchdogInterval.map { $0 / 2 } ?? self.statusInterval, self.statusInterval)
+        let statistics = client.statistics
+        let statusLoop = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled, mounted.value.load(ordering: .acquiring) else { continue }
+                notifier.status("mounted \(description) at \(mountpoint); \(statistics.summary)")
+                if notifier.watchdogInterval != nil { notifier.watchdog() }
+            }
         }
 
         let status: Int32 = await withCheckedContinuation { continuation in
             Thread.detachNewThread { continuation.resume(returning: session.loop()) }
         }
+        statusLoop.cancel()
         self.notifier.stopping()
         // Closing the connection answers every request still in flight (with ENOTCONN), on the
         // event loop, before `close` returns; only then may the session be destroyed.
@@ -117,4 +134,9 @@ struct MountRunner {
         }
         return entry
     }
+}
+
+/// Set once FUSE INIT is done and READY=1 sent; only then do STATUS= lines follow.
+private final class MountedFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }
