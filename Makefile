@@ -8,6 +8,9 @@
 #   make stop         unmount ./run/mnt and stop that server
 #   make bench        release build, then `pohmelfs bench` over a local directory, a pohmelfs mount and
 #                     an sshfs mount on loopback (BENCH_ARGS='--size 256M --runs 1' to shorten)
+#   make fuzz         build the libFuzzer target (Tests/Fuzz/build.sh) and fuzz the frame decoder and
+#                     the server's request path for FUZZ_SECONDS (default 60); a crashing input lands
+#                     in Tests/Fuzz/crashes/ (commit it: `make test` replays it from then on)
 #   make completions  regenerate completions/ from the binary (commit the result)
 #   make man          regenerate the man pages in packaging/man/ from the binary (commit the result)
 #   make install      release build, then install under $(DESTDIR)$(PREFIX) (default /usr/local):
@@ -43,13 +46,14 @@ SYSCONFDIR ?= /etc
 DEB_OUT ?= dist
 # The binary to install: the release build unless given.
 INSTALL_BIN ?= $(shell $(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pohmelfs
+FUZZ_SECONDS ?= 60
 # Whole-suite limit for the integration tests, well inside CI's budget. On expiry pytest gets
 # SIGTERM, which the suite turns into an interrupt so fixtures still unmount and stop servers.
 PYTEST_TIMEOUT ?= 1500
 # Evaluated when used (after `deps` has run): the python3 that has pytest.
 PYTHON = $(shell packaging/install-deps.sh --print-python)
 
-.PHONY: deps build release test integration-test run stop bench completions man install install-files uninstall deb clean
+.PHONY: deps build release test integration-test run stop bench fuzz completions man install install-files uninstall deb clean
 
 deps:
 	packaging/install-deps.sh
@@ -78,6 +82,15 @@ stop:
 
 bench: release
 	POHMELFS_BIN="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pohmelfs" packaging/bench-setup.sh $(BENCH_ARGS)
+
+# New interesting inputs go to .build-fuzz/corpus; the committed seeds are read, never written.
+# Leak detection is off: the in-process server lives for the whole run by design, and LeakSanitizer
+# reports its thread pool at exit.
+fuzz: deps
+	bin="$$(Tests/Fuzz/build.sh)"; \
+	mkdir -p .build-fuzz/corpus Tests/Fuzz/crashes; \
+	ASAN_OPTIONS=detect_leaks=0 "$$bin" -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -detect_leaks=0 \
+		-artifact_prefix=Tests/Fuzz/crashes/ .build-fuzz/corpus Tests/Fuzz/corpus
 
 completions: build
 	mkdir -p completions

@@ -65,6 +65,18 @@ let package = Package(
             ],
             path: "Sources/pohmelfs"
         ),
+        // The libFuzzer target (Tests/Fuzz/build.sh builds it with -sanitize=fuzzer,address and
+        // -DPOHMELFS_LIBFUZZER); in ordinary builds a replay tool: `pohmelfs-fuzz FILE...`.
+        .executableTarget(
+            name: "pohmelfs-fuzz",
+            dependencies: [
+                "PohmelfsCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/Fuzz/Target"
+        ),
         .testTarget(
             name: "CoreTests",
             dependencies: [

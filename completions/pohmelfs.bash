@@ -186,9 +186,9 @@ _pohmelfs() {
 
 _pohmelfs_serve() {
     repeating_flags=()
-    non_repeating_flags=(--version -h --help)
-    repeating_options=()
-    non_repeating_options=(--export --listen --state-dir --io-threads --lock-lease --metrics --status-interval --log-level)
+    non_repeating_flags=(--insecure --read-only --root-squash --all-squash --version -h --help)
+    repeating_options=(--allow)
+    non_repeating_options=(--export --listen --anonuid --anongid --max-connections --max-in-flight --hello-timeout --stall-timeout --state-dir --io-threads --lock-lease --metrics --status-interval --log-level)
     __pohmelfs_offer_flags_options 0
 
     # Offer option value completions
@@ -197,6 +197,27 @@ _pohmelfs_serve() {
         return
         ;;
     '--listen')
+        return
+        ;;
+    '--allow')
+        return
+        ;;
+    '--anonuid')
+        return
+        ;;
+    '--anongid')
+        return
+        ;;
+    '--max-connections')
+        return
+        ;;
+    '--max-in-flight')
+        return
+        ;;
+    '--hello-timeout')
+        return
+        ;;
+    '--stall-timeout')
         return
         ;;
     '--state-dir')

@@ -133,3 +133,22 @@ def test_two_servers_in_one_test_get_their_own_exports_and_ports(server_factory)
     assert first.port != second.port
     assert first.export != second.export
     assert first.log != second.log
+
+
+@pytest.mark.parametrize("listen", ["0.0.0.0:7646", "[::]:7646"])
+def test_non_loopback_listen_without_insecure_is_refused_saying_why(run_pohmelfs, tmp_path, listen):
+    """Secure by default: no authentication exists yet, so only loopback is served unless
+    --insecure is given; the refusal is one line naming the address and the reason."""
+    export = tmp_path / "export"
+    export.mkdir()
+    line = one_line_error(run_pohmelfs(*serve_args(tmp_path, export, listen), timeout=60))
+    assert listen in line and "--insecure" in line and "authenticat" in line, line
+
+
+@pytest.mark.parametrize("option", [["--allow", "10.0.0.0/33"], ["--allow", "example.org"],
+                                    ["--root-squash", "--all-squash"], ["--max-connections", "0"]])
+def test_bad_policy_options_fail_in_one_line(run_pohmelfs, tmp_path, option):
+    export = tmp_path / "export"
+    export.mkdir()
+    line = one_line_error(run_pohmelfs(*serve_args(tmp_path, export), *option, timeout=60))
+    assert option[0] in line, line

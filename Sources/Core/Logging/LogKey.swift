@@ -10,4 +10,5 @@ public enum LogKey {
     public static let address = "address"
     public static let export = "export"
     public static let mountpoint = "mountpoint"
+    public static let limit = "limit"
 }

@@ -26,6 +26,24 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         /// Where per-request figures and the state gauges go (`pohmelfs serve --metrics`); nil
         /// records nothing.
         public var metrics: ServerMetrics? = nil
+        /// Who may connect and what their requests may do (`--read-only`, `--allow`, squashing).
+        public var policy = ExportPolicy()
+        /// Connections served at once; more are closed at accept, with a log line.
+        public var maximumConnections = 256
+        /// Requests of one connection being performed at once; beyond it the server stops
+        /// reading that connection until replies drain (TCP backpressure, not an error).
+        public var maximumInFlight = 256
+        /// Payload bytes of one connection's requests being performed at once, the same way:
+        /// with `maximumInFlight`, what bounds the memory one client can make the server hold.
+        public var maximumInFlightBytes = 64 << 20
+        /// How long a new connection has to finish the HELLO exchange.
+        public var helloTimeout: Duration = .seconds(10)
+        /// How long a frame may stay half-received before the connection is dropped.
+        public var stallTimeout: Duration = .seconds(30)
+        /// Whether the server may listen on an address other than loopback. Without
+        /// authentication (a later release), anyone who can reach the port can use the export,
+        /// so this needs `serve --insecure`.
+        public var insecure = false
 
         public init(
             host: String = "127.0.0.1", port: Int = ProtocolVersion.defaultPort,
@@ -68,6 +86,13 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         } catch {
             throw ServerError(.badAddress, "cannot listen on \(configuration.host):\(configuration.port): \(error)")
         }
+        guard configuration.insecure || CIDR.isLoopback(address) else {
+            throw ServerError(
+                .insecure,
+                "refusing to listen on \(configuration.host): clients are not authenticated yet (TLS and "
+                    + "authentication come in a later release), so only loopback is served; pass --insecure "
+                    + "to export to the network anyway")
+        }
         let threadPool = NIOThreadPool(numberOfThreads: configuration.ioThreads)
         threadPool.start()
         let statistics = ServerStatistics()
@@ -77,7 +102,8 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
             enabled: configuration.invalidation, timeout: configuration.invalidationTimeout, logger: logger)
         let shared = ServerShared(
             store: store, locks: locks, coherence: coherence, threadPool: threadPool, logger: logger,
-            maximumTransaction: configuration.maximumTransaction, statistics: statistics, metrics: configuration.metrics)
+            maximumTransaction: configuration.maximumTransaction, statistics: statistics, metrics: configuration.metrics,
+            configuration: configuration)
         configuration.metrics?.attach(statistics: statistics, locks: locks, coherence: coherence)
         let connections = ConnectionRegistry()
         let maximumPayload = configuration.maximumTransaction + 64 * 1024
@@ -87,14 +113,23 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            // Replies of one connection queue up to this much before its reading pauses.
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: .init(low: Int(maximumPayload) * 2, high: Int(maximumPayload) * 8))
             .childChannelOption(
                 .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: 1 << 21)
             )
             .childChannelInitializer { channel in
-                connections.track(channel)
+                if let refusal = Self.refusal(
+                    of: channel, configuration: configuration, connections: connections, logger: logger)
+                {
+                    // A failed initializer closes the accepted socket before anything is read.
+                    return channel.eventLoop.makeFailedFuture(refusal)
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(FrameDecoder(maximumPayload: maximumPayload)))
+                        ByteToMessageHandler(StallWatchingDecoder(maximumPayload: maximumPayload)))
                     try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(shared: shared))
                 }
             }
@@ -113,6 +148,28 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
             threadPool: threadPool, connections: connections, logger: logger)
         logger.info("listening", metadata: [LogKey.address: "\(server.localAddress)"])
         return server
+    }
+
+    /// Why a just-accepted connection is closed at once (a peer outside `--allow`, or
+    /// `--max-connections` reached), logged here; nil when it is admitted and now tracked.
+    private static func refusal(
+        of channel: any Channel, configuration: Configuration, connections: ConnectionRegistry, logger: Logger
+    ) -> ServerError? {
+        let peer = channel.remoteAddress
+        let peerBytes = peer.flatMap { CIDR.addressBytes(of: $0) }
+        if !configuration.policy.allow.isEmpty, !(peerBytes.map(configuration.policy.admits) ?? false) {
+            logger.warning(
+                "refusing connection: peer not in --allow",
+                metadata: [LogKey.peer: "\(peer.map { "\($0)" } ?? "unknown")"])
+            return ServerError(.refused, "peer not allowed")
+        }
+        guard connections.track(channel, limit: configuration.maximumConnections) else {
+            logger.warning(
+                "refusing connection: --max-connections reached",
+                metadata: [LogKey.peer: "\(peer.map { "\($0)" } ?? "unknown")", LogKey.limit: "\(configuration.maximumConnections)"])
+            return ServerError(.refused, "too many connections")
+        }
+        return nil
     }
 
     /// Stops accepting, lets requests in flight finish (up to `gracePeriod`), then closes every
@@ -135,11 +192,18 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
 final class ConnectionRegistry: Sendable {
     private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
 
-    /// Remembers `channel` until it closes.
-    func track(_ channel: any Channel) {
+    /// Remembers `channel` until it closes, unless `limit` channels are tracked already: then
+    /// returns false and does not track it.
+    func track(_ channel: any Channel, limit: Int = .max) -> Bool {
         let key = ObjectIdentifier(channel)
-        self.channels.withLock { $0[key] = channel }
+        let admitted = self.channels.withLock { channels in
+            guard channels.count < limit else { return false }
+            channels[key] = channel
+            return true
+        }
+        guard admitted else { return false }
         channel.closeFuture.whenComplete { _ in _ = self.channels.withLock { $0.removeValue(forKey: key) } }
+        return true
     }
 
     var all: [any Channel] { self.channels.withLock { Array($0.values) } }

@@ -30,9 +30,14 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
     let locks: LockService
     let coherence: CacheCoherence
     let maximumTransaction: UInt32
+    let policy: ExportPolicy
 
-    public init(store: Store, locks: LockService, coherence: CacheCoherence, maximumTransaction: UInt32) {
+    public init(
+        store: Store, locks: LockService, coherence: CacheCoherence, maximumTransaction: UInt32,
+        policy: ExportPolicy = ExportPolicy()
+    ) {
         self.store = store
+        self.policy = policy
         self.locks = locks
         self.coherence = coherence
         self.maximumTransaction = maximumTransaction
@@ -41,6 +46,25 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         self.registerDirectories()
         self.registerXattrs()
         self.registerLocks()
+        self.applyPolicy()
+    }
+
+    /// Puts the export policy in front of every route: the caller is squashed, and a change to
+    /// a read-only export is refused with EROFS, before the route decodes or performs anything.
+    private mutating func applyPolicy() {
+        let policy = self.policy
+        guard policy != ExportPolicy() else { return }
+        for (opcode, route) in self.routes {
+            self.routes[opcode] = { payload, context in
+                var context = context
+                context.caller = policy.squashed(context.caller)
+                if policy.readOnly {
+                    try policy.checkChange(
+                        opcode, openFlags: opcode == .open ? try OpenRequest.decode(payload: payload).flags : nil)
+                }
+                return try route(payload, context)
+            }
+        }
     }
 
     public func route(for opcode: Opcode) -> Route? { self.routes[opcode] }
@@ -243,9 +267,38 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
 
     private mutating func registerXattrs() {
         let store = self.store
-        self.on(SetxattrRequest.self) { try store.setxattr($0, caller: $1.caller); return EmptyResponse() }
-        self.on(GetxattrRequest.self) { try store.getxattr($0, caller: $1.caller) }
-        self.on(ListxattrRequest.self) { try store.listxattr($0, caller: $1.caller) }
-        self.on(RemovexattrRequest.self) { try store.removexattr($0, caller: $1.caller); return EmptyResponse() }
+        let policy = self.policy
+        // `trusted.` and `security.` are for an unsquashed root only (ExportPolicy).
+        self.on(SetxattrRequest.self) {
+            try policy.checkXattrName($0.name, caller: $1.caller)
+            try store.setxattr($0, caller: $1.caller)
+            return EmptyResponse()
+        }
+        self.on(GetxattrRequest.self) {
+            // Reading answers "no such attribute" rather than EPERM: it reveals nothing, and
+            // the kernel's exec path (security.capability) treats ENODATA as "no capabilities"
+            // but any other error as a failed exec.
+            guard policy.mayUseXattr($0.name, caller: $1.caller) else { throw Errno.noData }
+            return try store.getxattr($0, caller: $1.caller)
+        }
+        self.on(ListxattrRequest.self) { request, context in
+            guard !policy.mayUseXattr(ExportPolicy.privilegedXattrPrefixes[0], caller: context.caller) else {
+                return try store.listxattr(request, caller: context.caller)
+            }
+            // Hide the privileged namespaces: fetch the whole list, filter, then answer the
+            // size query or the sized request from the filtered list.
+            let full = try store.listxattr(
+                ListxattrRequest(handle: request.handle, size: UInt32(ByteBuffer.wireMaximumBlob)),
+                caller: context.caller)
+            let names = ExportPolicy.filterXattrList(full.value) { policy.mayUseXattr($0, caller: context.caller) }
+            if request.size == 0 { return XattrResponse(size: UInt32(names.count), value: []) }
+            guard names.count <= Int(request.size) else { throw Errno.range }
+            return XattrResponse(size: UInt32(names.count), value: names)
+        }
+        self.on(RemovexattrRequest.self) {
+            try policy.checkXattrName($0.name, caller: $1.caller)
+            try store.removexattr($0, caller: $1.caller)
+            return EmptyResponse()
+        }
     }
 }

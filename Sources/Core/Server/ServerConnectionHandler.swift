@@ -16,16 +16,26 @@ final class ServerShared<Store: BackingStore>: Sendable {
     let locks: LockService
     let coherence: CacheCoherence
     let nextSession = Atomic<UInt64>(1)
+    let maximumInFlight: Int
+    let maximumInFlightBytes: Int
+    let helloTimeout: TimeAmount
+    let stallTimeout: TimeAmount
 
     init(
         store: Store, locks: LockService, coherence: CacheCoherence, threadPool: NIOThreadPool, logger: Logger,
-        maximumTransaction: UInt32, statistics: ServerStatistics, metrics: ServerMetrics? = nil
+        maximumTransaction: UInt32, statistics: ServerStatistics, metrics: ServerMetrics? = nil,
+        configuration: PohmelfsServer<Store>.Configuration = .init()
     ) {
+        self.maximumInFlight = max(1, configuration.maximumInFlight)
+        self.maximumInFlightBytes = max(1, configuration.maximumInFlightBytes)
+        self.helloTimeout = TimeAmount(configuration.helloTimeout)
+        self.stallTimeout = TimeAmount(configuration.stallTimeout)
         self.store = store
         self.locks = locks
         self.coherence = coherence
         self.router = RequestRouter(
-            store: store, locks: locks, coherence: coherence, maximumTransaction: maximumTransaction)
+            store: store, locks: locks, coherence: coherence, maximumTransaction: maximumTransaction,
+            policy: configuration.policy)
         self.threadPool = threadPool
         self.logger = logger
         self.maximumTransaction = maximumTransaction
@@ -41,9 +51,16 @@ final class ServerShared<Store: BackingStore>: Sendable {
 /// notice from a client, anything before HELLO) closes this connection only, with the reason
 /// logged; other clients carry on.
 ///
+/// Limits: a connection that has not finished HELLO within `helloTimeout`, or leaves a frame
+/// half-sent for `stallTimeout`, is closed. At most `maximumInFlight` requests (and
+/// `maximumInFlightBytes` of their payloads) are performed at once per connection: beyond that,
+/// and while replies cannot be written out, the handler holds back `read()` so the kernel's
+/// receive buffer fills and TCP slows the client down; reading resumes as replies drain.
+///
 /// Threading: lives on its channel's event loop; not Sendable.
-final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler {
+final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
     typealias InboundIn = Frame
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private enum State {
@@ -57,6 +74,13 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
     private let shared: ServerShared<Store>
     private var logger: Logger
     private var peer = "unknown"
+    /// Requests of this connection on the thread pool, and their payload bytes.
+    private var inFlight = 0
+    private var inFlightBytes = 0
+    /// Whether a `read()` was held back for backpressure and is owed once there is room.
+    private var readPending = false
+    private var helloTimer: Scheduled<Void>?
+    private var stallTimer: Scheduled<Void>?
 
     init(shared: ServerShared<Store>) {
         self.shared = shared
@@ -68,11 +92,81 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
         self.logger[metadataKey: LogKey.peer] = "\(self.peer)"
         self.shared.statistics.connections.add(1, ordering: .relaxed)
         self.logger.info("client connected")
+        let timeout = self.shared.helloTimeout
+        self.helloTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+            switch self.state {
+            case .awaitingHello, .negotiating:
+                self.dropConnection(context, "no HELLO within \(timeout.nanoseconds / 1_000_000) ms")
+            case .ready, .closed:
+                break
+            }
+        }
         context.fireChannelActive()
+    }
+
+    /// Closes a connection that broke a limit, with the reason logged.
+    private func dropConnection(_ context: ChannelHandlerContext, _ reason: String) {
+        self.shared.statistics.protocolErrors.add(1, ordering: .relaxed)
+        self.logger.warning("dropping connection", metadata: [LogKey.error: "\(reason)"])
+        self.state = .closed
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let progress = event as? FrameProgress else { return context.fireUserInboundEventTriggered(event) }
+        switch progress {
+        case .partial:
+            self.armStallTimer(context)
+        case .complete:
+            self.stallTimer?.cancel()
+            self.stallTimer = nil
+        }
+    }
+
+    private func armStallTimer(_ context: ChannelHandlerContext) {
+        self.stallTimer?.cancel()
+        let timeout = self.shared.stallTimeout
+        self.stallTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+            self.stallTimer = nil
+            if case .closed = self.state { return }
+            // While reading is held back for backpressure the missing bytes are our doing:
+            // look again later.
+            if self.readPending { return self.armStallTimer(context) }
+            self.dropConnection(context, "frame left unfinished for \(timeout.nanoseconds / 1_000_000) ms")
+        }
+    }
+
+    /// Holds `read()` back while this connection has too much in flight or its replies cannot
+    /// be written out.
+    func read(context: ChannelHandlerContext) {
+        if self.mustPause(context) {
+            self.readPending = true
+        } else {
+            self.readPending = false
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.resumeIfPossible(context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func mustPause(_ context: ChannelHandlerContext) -> Bool {
+        self.inFlight >= self.shared.maximumInFlight || self.inFlightBytes >= self.shared.maximumInFlightBytes
+            || !context.channel.isWritable
+    }
+
+    private func resumeIfPossible(_ context: ChannelHandlerContext) {
+        guard self.readPending, !self.mustPause(context) else { return }
+        self.readPending = false
+        context.read()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         self.shared.statistics.connections.subtract(1, ordering: .relaxed)
+        self.helloTimer?.cancel()
+        self.stallTimer?.cancel()
         if case .ready(let session) = self.state {
             session.releaseAll()
             self.shared.locks.sessionEnded(session.id, on: context.eventLoop)
@@ -173,6 +267,8 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
             case .success(let reply):
                 guard case .negotiating = self.state else { return }
                 self.state = .ready(session)
+                self.helloTimer?.cancel()
+                self.helloTimer = nil
                 shared.locks.sessionStarted(session.id, client: session.clientName, peer: session.peer)
                 let channel = context.channel
                 shared.coherence.sessionStarted(session.id, allocator: channel.allocator) {
@@ -227,10 +323,16 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelInboundHandler 
         if opcode == .read { statistics.reads.add(1, ordering: .relaxed) }
         statistics.inFlight.add(1, ordering: .relaxed)
         let body = payload
+        let bytes = body.readableBytes
+        self.inFlight += 1
+        self.inFlightBytes += bytes
         self.shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
             try route(body, requestContext)
         }.assumeIsolated().whenComplete { result in
             statistics.inFlight.subtract(1, ordering: .relaxed)
+            self.inFlight -= 1
+            self.inFlightBytes -= bytes
+            defer { self.resumeIfPossible(context) }
             statistics.requests.add(1, ordering: .relaxed)
             switch result {
             case .success(let reply?):

@@ -9,6 +9,10 @@ public struct ServerError: Error, CustomStringConvertible, Sendable {
         case badAddress
         case addressInUse
         case bindFailed
+        /// A connection closed at accept (`--allow`, `--max-connections`).
+        case refused
+        /// A configuration the server will not run with (`--listen` off loopback without `--insecure`).
+        case insecure
     }
 
     public var code: Code

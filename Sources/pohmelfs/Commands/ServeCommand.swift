@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import NIOCore
 import NIOPosix
 import PohmelfsCore
 import ServiceLifecycle
@@ -19,6 +20,12 @@ struct ServeCommand: AsyncParsableCommand {
             With --metrics HOST[:PORT] (default port \(MetricsEndpoint.defaultPort)) it also serves Prometheus \
             metrics over HTTP at http://HOST:PORT/metrics: requests, errors and latency by opcode, bytes read \
             and written, connected clients, locks held and waiting, invalidations sent.
+
+            Clients are not authenticated yet (TLS and authentication come in a later release): \
+            whoever reaches the port can use the export as any uid. So the server listens on loopback \
+            only, and refuses a --listen address off loopback unless --insecure is given. \
+            Squashing (--root-squash, --all-squash) is off by default; --allow admits every peer \
+            unless given.
             """
     )
 
@@ -27,6 +34,39 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Address to listen on: HOST, HOST:PORT or [IPv6]:PORT.")
     var listen: String = "127.0.0.1:\(ProtocolVersion.defaultPort)"
+
+    @Flag(name: .long, help: "Allow a --listen address other than loopback although clients are not authenticated.")
+    var insecure = false
+
+    @Flag(name: .long, help: "Refuse every change to the export with EROFS.")
+    var readOnly = false
+
+    @Option(name: .long, help: ArgumentHelp("Admit only peers in this range (repeatable; IPv4 or IPv6). Default: every peer.", valueName: "CIDR"))
+    var allow: [String] = []
+
+    @Flag(name: .long, help: "Map uid 0 and gid 0 of callers to --anonuid/--anongid (off by default).")
+    var rootSquash = false
+
+    @Flag(name: .long, help: "Map every caller to --anonuid/--anongid (off by default).")
+    var allSquash = false
+
+    @Option(name: .long, help: "The uid squashed callers act as.")
+    var anonuid: UInt32 = ExportPolicy.defaultAnonymousID
+
+    @Option(name: .long, help: "The gid squashed callers act as.")
+    var anongid: UInt32 = ExportPolicy.defaultAnonymousID
+
+    @Option(name: .long, help: "Connections served at once; more are closed at accept.")
+    var maxConnections: Int = 256
+
+    @Option(name: .long, help: "Requests of one client performed at once; beyond it the server stops reading from that client until replies drain.")
+    var maxInFlight: Int = 256
+
+    @Option(name: .long, help: "Seconds a new client has to finish the HELLO handshake.")
+    var helloTimeout: Double = 10
+
+    @Option(name: .long, help: "Seconds a client may leave a request half-sent before it is dropped.")
+    var stallTimeout: Double = 30
 
     @Option(name: .long, help: "Where the server keeps its handle key (default: /var/lib/pohmelfs as root, else ~/.local/state/pohmelfs).")
     var stateDir: String?
@@ -65,6 +105,28 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let metrics = self.metrics, self.metricsAddress == nil {
             throw fail("serve", "--metrics '\(metrics)' is not HOST, HOST:PORT or [IPv6]:PORT with a port in 1...65535")
+        }
+        let address = ServerAddress(parsing: self.listen)!
+        if !self.insecure, let resolved = try? SocketAddress.makeAddressResolvingHost(address.host, port: address.port),
+            !CIDR.isLoopback(resolved)
+        {
+            throw fail(
+                "serve",
+                "refusing to listen on \(self.listen): clients are not authenticated yet (TLS and authentication come later), so only loopback is allowed; pass --insecure to serve the network anyway")
+        }
+        for range in self.allow where CIDR(range) == nil {
+            throw fail("serve", "--allow '\(range)' is not an IPv4 or IPv6 ADDRESS[/PREFIX]")
+        }
+        guard !(self.rootSquash && self.allSquash) else {
+            throw fail("serve", "--root-squash and --all-squash exclude each other")
+        }
+        guard (1...65536).contains(self.maxConnections) else { throw fail("serve", "--max-connections must be 1...65536") }
+        guard (1...65536).contains(self.maxInFlight) else { throw fail("serve", "--max-in-flight must be 1...65536") }
+        guard self.helloTimeout >= 0.01, self.helloTimeout <= 3600 else {
+            throw fail("serve", "--hello-timeout must be 0.01...3600 seconds")
+        }
+        guard self.stallTimeout >= 0.01, self.stallTimeout <= 3600 else {
+            throw fail("serve", "--stall-timeout must be 0.01...3600 seconds")
         }
         guard (1...256).contains(self.ioThreads) else { throw fail("serve", "--io-threads must be 1...256") }
         guard self.statusInterval >= 0.05 else { throw fail("serve", "--status-interval must be at least 0.05 seconds") }
@@ -108,6 +170,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw fail("serve", "\(error)")
         }
         logger.info("exporting", metadata: [LogKey.export: "\(self.export)"])
+        if self.insecure {
+            logger.warning("--insecure: clients are not authenticated; anyone who reaches the port can use the export")
+        }
         let service = ServerService(
             server: server, notifier: SystemdNotifier(), logger: logger,
             statusInterval: .milliseconds(Int64(self.statusInterval * 1000)))
@@ -129,6 +194,15 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.lockLease = .milliseconds(Int64(self.lockLease * 1000))
         configuration.transactionLocking = !self.unsafeNoTransactionLocks
         configuration.invalidation = !self.unsafeNoInvalidation
+        configuration.insecure = self.insecure
+        configuration.policy = ExportPolicy(
+            readOnly: self.readOnly, allow: self.allow.compactMap(CIDR.init),
+            squash: self.allSquash ? .all : self.rootSquash ? .root : .none,
+            anonymousUID: self.anonuid, anonymousGID: self.anongid)
+        configuration.maximumConnections = self.maxConnections
+        configuration.maximumInFlight = self.maxInFlight
+        configuration.helloTimeout = .milliseconds(Int64(self.helloTimeout * 1000))
+        configuration.stallTimeout = .milliseconds(Int64(self.stallTimeout * 1000))
         return configuration
     }
 

@@ -6,9 +6,11 @@ extension LiveServer {
     /// Starts a server, connects one client, runs `body`, and always closes the client and
     /// stops the server, also when `body` throws (the error is rethrown afterwards).
     static func with<T>(
-        maximumTransaction: UInt32 = 1 << 20, _ body: (LiveServer, RPCClient) async throws -> T
+        maximumTransaction: UInt32 = 1 << 20,
+        configure: (inout PohmelfsServer<LocalDirectoryStore>.Configuration) -> Void = { _ in },
+        _ body: (LiveServer, RPCClient) async throws -> T
     ) async throws -> T {
-        let live = try await LiveServer.start(maximumTransaction: maximumTransaction)
+        let live = try await LiveServer.start(maximumTransaction: maximumTransaction, configure: configure)
         let client: RPCClient
         do {
             client = try await live.connect()

@@ -15,7 +15,11 @@ final class LiveServer: @unchecked Sendable {
 
     var port: Int { self.server.localAddress.port! }
 
-    static func start(maximumTransaction: UInt32 = 1 << 20) async throws -> LiveServer {
+    /// `configure` adjusts the server's configuration (policy, limits) before it starts.
+    static func start(
+        maximumTransaction: UInt32 = 1 << 20,
+        configure: (inout PohmelfsServer<LocalDirectoryStore>.Configuration) -> Void = { _ in }
+    ) async throws -> LiveServer {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("pohmelfs-test-\(UUID().uuidString)")
         let export = base.appendingPathComponent("export")
         let state = base.appendingPathComponent("state")
@@ -26,9 +30,12 @@ final class LiveServer: @unchecked Sendable {
         let store = try LocalDirectoryStore(export: export.path, stateDirectory: state.path)
         var logger = Logger(label: "test.server")
         logger.logLevel = .critical
+        var configuration = PohmelfsServer<LocalDirectoryStore>.Configuration(
+            host: "127.0.0.1", port: 0, maximumTransaction: maximumTransaction, ioThreads: 4)
+        configure(&configuration)
         let server = try await PohmelfsServer.start(
             store: store,
-            configuration: .init(host: "127.0.0.1", port: 0, maximumTransaction: maximumTransaction, ioThreads: 4),
+            configuration: configuration,
             group: MultiThreadedEventLoopGroup.singleton,
             logger: logger)
         return LiveServer(export: export, stateDirectory: state, server: server, store: store)
