@@ -8,6 +8,7 @@ test can hold a lock in one process while another blocks.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import signal
@@ -285,3 +286,27 @@ def test_a_killed_clients_waiting_request_is_withdrawn_at_once(
         lock_table(run_pohmelfs, server))
     assert holder.fcntl(fa, "F_SETLK", "unlock", 0, 0)["ok"]
     assert later.fcntl(fc, "F_SETLK", "write", 0, 0)["ok"], lock_table(run_pohmelfs, server)
+
+
+@pytest.mark.parametrize("how", ["fcntl", "flock"])
+def test_taking_a_lock_drops_stale_cached_pages(two_mounts, how):
+    """Locking is a cache coherency point (as on NFS): after B takes a lock, B reads what A wrote
+    before it, even though B's kernel cached the old pages moments ago (well inside the 1 s
+    attribute timeout that would otherwise let them live on). SQLite on two mounts needs this."""
+    server, a, b = two_mounts
+    path_a, path_b = a.mountpoint / "cached", b.mountpoint / "cached"
+    path_a.write_bytes(b"old!" * 4096)
+    fd_b = os.open(path_b, os.O_RDWR)
+    fd_a = os.open(path_a, os.O_RDWR)
+    try:
+        assert os.pread(fd_b, 16384, 0) == b"old!" * 4096  # now in B's page cache
+        assert os.pwrite(fd_a, b"new!" * 1024, 4096) == 4096  # same size: only the pages differ
+        if how == "fcntl":
+            fcntl.lockf(fd_b, fcntl.LOCK_SH)
+        else:
+            fcntl.flock(fd_b, fcntl.LOCK_SH)
+        assert os.pread(fd_b, 16384, 0) == b"old!" * 1024 + b"new!" * 1024 + b"old!" * 2048, (
+            "B read stale cached pages after taking a lock")
+    finally:
+        os.close(fd_a)
+        os.close(fd_b)
