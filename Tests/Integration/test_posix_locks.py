@@ -310,3 +310,62 @@ def test_taking_a_lock_drops_stale_cached_pages(two_mounts, how):
     finally:
         os.close(fd_a)
         os.close(fd_b)
+
+
+def test_a_waiting_writer_holds_back_later_readers_across_clients(server_factory, mount_factory, agent_factory):
+    """FIFO-fair waiting (ConsistencyContract): once B waits for a write lock behind A's read
+    lock, C's read lock on another mount waits its turn too, or a stream of readers could
+    starve the writer. F_GETLK tells C what it would stumble on: B's queued request."""
+    server = server_factory()
+    a, b, c = mount_factory(server), mount_factory(server), mount_factory(server)
+    (a.mountpoint / "f").write_bytes(b"x" * 100)
+    reader, writer, late = agent_factory("A"), agent_factory("B"), agent_factory("C")
+    fa, fb, fc = reader.open(a.mountpoint / "f"), writer.open(b.mountpoint / "f"), late.open(c.mountpoint / "f")
+    assert reader.fcntl(fa, "F_SETLK", "read", 0, 0)["ok"]
+    assert late.fcntl(fc, "F_SETLK", "read", 0, 0)["ok"]  # readers share while nobody waits
+    assert late.fcntl(fc, "F_SETLK", "unlock", 0, 0)["ok"]
+    writer.send({"op": "fcntl", "fd": fb, "cmd": "F_SETLKW", "type": "write", "start": 0, "len": 0})
+    assert writer.silent_for(0.5)
+    assert late.fcntl(fc, "F_SETLK", "read", 0, 0)["errno"] == EAGAIN
+    conflict = late.getlk(fc, "read", 0, 0)
+    assert (conflict["type"], conflict["pid"]) == ("write", writer.pid), conflict
+    assert reader.fcntl(fa, "F_SETLK", "unlock", 0, 0)["ok"]
+    assert writer.answer(timeout=5)["ok"]
+    assert late.fcntl(fc, "F_SETLK", "read", 0, 0)["errno"] == EAGAIN
+    assert writer.fcntl(fb, "F_SETLK", "unlock", 0, 0)["ok"]
+    assert late.fcntl(fc, "F_SETLK", "read", 0, 0)["ok"]
+
+
+@pytest.mark.timeout_seconds(90)
+def test_a_signal_racing_the_grant_never_leaves_a_lock_to_an_interrupted_process(
+        server_factory, mount_factory, agent_factory):
+    """The holder releases at about the moment the waiter's SIGALRM fires, many times over.
+    Whichever wins, the outcome must be consistent: a waiter told EINTR holds nothing (another
+    client gets the lock, after at most a brief moment for the CANCEL to land), and a waiter
+    told it succeeded holds the lock."""
+    server = server_factory()
+    a, b, c = mount_factory(server), mount_factory(server), mount_factory(server)
+    (a.mountpoint / "f").write_bytes(b"x" * 100)
+    holder, waiter, probe = agent_factory("A"), agent_factory("B"), agent_factory("C")
+    fa, fb, fc = holder.open(a.mountpoint / "f"), waiter.open(b.mountpoint / "f"), probe.open(c.mountpoint / "f")
+    outcomes = {"ok": 0, EINTR: 0}
+    rounds = 40
+    for i in range(rounds):
+        assert holder.fcntl(fa, "F_SETLK", "write", 0, 0)["ok"]
+        alarm = 0.15
+        waiter.send({"op": "fcntl", "fd": fb, "cmd": "F_SETLKW", "type": "write", "start": 0, "len": 0,
+                     "alarm": alarm})
+        time.sleep(alarm - 0.01 + (i % 5) * 0.005)  # release from 10 ms before to 10 ms after the alarm
+        assert holder.fcntl(fa, "F_SETLK", "unlock", 0, 0)["ok"]
+        answer = waiter.answer(timeout=10)
+        result = "ok" if answer["ok"] else answer["errno"]
+        assert result in outcomes, answer
+        outcomes[result] += 1
+        if result == "ok":
+            assert probe.fcntl(fc, "F_SETLK", "write", 0, 0)["errno"] == EAGAIN, f"round {i}: granted but not held"
+            assert waiter.fcntl(fb, "F_SETLK", "unlock", 0, 0)["ok"]
+        else:
+            got = poll(lambda: probe.fcntl(fc, "F_SETLK", "write", 0, 0)["ok"], 2)
+            assert got, f"round {i}: the waiter was told EINTR but the lock stayed taken"
+        assert probe.fcntl(fc, "F_SETLK", "unlock", 0, 0)["ok"]
+    print(f"signal/grant race over {rounds} rounds: {outcomes}")
