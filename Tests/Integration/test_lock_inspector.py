@@ -190,7 +190,8 @@ def test_watch_refreshes(server_factory, mount_factory, agent_factory, registry,
     assert len(tables) >= 3
     assert "\x1b[" not in output[0], "cleared the screen although stdout is not a terminal"
     locked = [parse_table("PATH" + table) for table in tables if "/watched" in table]
-    assert [(r["RANGE"], r["MODE"], r["KIND"], r["PID"]) for r in locked[0]] == [("2–4", "read", "posix", str(holder.pid))]
+    rows = [(r["RANGE"], r["MODE"], r["KIND"], r["PID"]) for r in locked[0]]
+    assert rows == [("2–4", "read", "posix", str(holder.pid))], output[0]
 
 
 def test_unreachable_server_is_a_one_line_error(run_pohmelfs):
