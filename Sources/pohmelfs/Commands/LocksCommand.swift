@@ -56,7 +56,10 @@ struct LocksCommand: AsyncParsableCommand {
             let text = self.json ? LockTableFormatter.json(table) : LockTableFormatter.table(table)
             if self.watch && !self.json && isatty(1) != 0 { print("\u{1B}[H\u{1B}[2J", terminator: "") }
             print(text)
-            FileHandle.standardOutput.synchronizeFile()
+            // Out through the pipe now: stdout is fully buffered when it is not a terminal, and
+            // `--watch` ends by signal, which would discard the buffer (nil: every stream, since the
+            // `stdout` global is off limits under strict concurrency).
+            fflush(nil)
             if self.watch { try await Task.sleep(for: .milliseconds(Int64(self.interval * 1000))) }
         } while self.watch
     }

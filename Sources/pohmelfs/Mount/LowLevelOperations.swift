@@ -226,22 +226,24 @@ enum LowLevelOperations {
                 type: FileLockType(lock!.pointee.l_type), range: WireLockRange(lock!.pointee), caller: bridge.caller(req),
                 reply: bridge.interruptible(req) { LockReply(sink: $0, operation: "GETLK", logger: bridge.logger) })
         }
-        ops.setlk = { req, _, fi, lock, sleep in
+        ops.setlk = { req, node, fi, lock, sleep in
             let bridge = FUSEBridge.from(req)
             bridge.operations.setlk(
                 file: FileHandleID(fi!.pointee.fh), owner: LockOwner(fi!.pointee.lock_owner), flavor: .posix,
                 type: FileLockType(lock!.pointee.l_type), range: WireLockRange(lock!.pointee), wait: sleep != 0,
                 caller: bridge.caller(req),
-                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "SETLK", logger: bridge.logger) })
+                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "SETLK", logger: bridge.logger) },
+                acquired: bridge.coherencyPoint(node))
         }
-        ops.flock = { req, _, fi, operation in
+        ops.flock = { req, node, fi, operation in
             let bridge = FUSEBridge.from(req)
             let type: FileLockType =
                 operation & LOCK_UN != 0 ? .unlock : (operation & LOCK_EX != 0 ? .write : .read)
             bridge.operations.setlk(
                 file: FileHandleID(fi!.pointee.fh), owner: LockOwner(fi!.pointee.lock_owner), flavor: .flock,
                 type: type, range: .wholeFile, wait: operation & LOCK_NB == 0, caller: bridge.caller(req),
-                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "FLOCK", logger: bridge.logger) })
+                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "FLOCK", logger: bridge.logger) },
+                acquired: bridge.coherencyPoint(node))
         }
         return ops
     }
