@@ -11,21 +11,26 @@ extension FileSystemOperations {
     /// grants it; if the waiting process is interrupted, the request is answered EINTR and the
     /// server is told to stop waiting (CANCEL), so the lock is never granted to nobody.
     ///
-    /// `acquired`, when given, runs once a lock is granted and before the caller is told: it is
-    /// the cache coherency point (the mount drops the file's cached pages and attributes, so
-    /// what another client wrote under the lock is read afresh) and calls its argument when done.
+    /// Taking a lock is a cache coherency point, as on NFS: once the server grants it, and before
+    /// the caller is told, the kernel drops `node`'s cached pages and attributes (through the
+    /// `KernelNotifier`, off the network thread), so a process that locks and then reads (SQLite)
+    /// sees what another client wrote under the lock. Unlocking drops nothing.
     public func setlk(
-        file: FileHandleID, owner: LockOwner, flavor: FileLockFlavor, type: FileLockType, range: WireLockRange,
-        wait: Bool, caller: Caller, reply: EmptyReply,
-        acquired: (@Sendable (_ then: @escaping @Sendable () -> Void) -> Void)? = nil
+        _ node: NodeID, file: FileHandleID, owner: LockOwner, flavor: FileLockFlavor, type: FileLockType,
+        range: WireLockRange, wait: Bool, caller: Caller, reply: EmptyReply
     ) {
+        let notifier = type == .unlock ? nil : self.notifier
         let request = SetlkRequest(
             file: file, owner: owner, flavor: flavor, type: type, range: range, pid: caller.pid, wait: wait)
         let client = self.client
         let transaction = client.send(request, caller: caller) { result in
             switch result {
             case .success:
-                if type != .unlock, let acquired { acquired { reply.ok() } } else { reply.ok() }
+                if let notifier {
+                    notifier.invalidate(node, offset: 0, length: 0) { reply.ok() }
+                } else {
+                    reply.ok()
+                }
             case .failure(let error): reply.fail(error)
             }
         }

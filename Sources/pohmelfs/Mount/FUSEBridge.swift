@@ -1,5 +1,4 @@
 import CFuse3
-import Dispatch
 import Logging
 import PohmelfsCore
 
@@ -51,24 +50,6 @@ final class FUSEBridge: @unchecked Sendable {
     }
 
     func plain(_ req: fuse_req_t?) -> FUSEReplySink { FUSEReplySink(req!) }
-
-    /// The libfuse session, for notifications; set by `FUSESession` before the loop starts.
-    nonisolated(unsafe) var session: OpaquePointer?
-
-    /// Taking a lock is a cache coherency point, as on NFS: before the lock is reported granted,
-    /// the kernel drops `node`'s cached pages and attributes, so a process that locks, reads and
-    /// writes (SQLite) sees what another client wrote under the same lock instead of stale pages.
-    /// Runs off the network thread: the invalidation waits for page locks held by reads whose
-    /// replies that thread delivers.
-    func coherencyPoint(_ node: fuse_ino_t) -> @Sendable (@escaping @Sendable () -> Void) -> Void {
-        nonisolated(unsafe) let session = self.session
-        return { then in
-            DispatchQueue.global().async {
-                if let session { _ = fuse_lowlevel_notify_inval_inode(session, node, 0, 0) }
-                then()
-            }
-        }
-    }
 }
 
 /// Supplementary groups of recent callers, by pid, for one second. Touched only by the FUSE

@@ -31,7 +31,6 @@ final class FUSESession: @unchecked Sendable {
         self.arguments = arguments
         self.bridge = retained
         self.session = created
-        bridge.session = created
     }
 
     /// The `struct fuse_session *`, for notifications.

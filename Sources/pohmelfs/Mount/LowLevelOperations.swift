@@ -229,21 +229,19 @@ enum LowLevelOperations {
         ops.setlk = { req, node, fi, lock, sleep in
             let bridge = FUSEBridge.from(req)
             bridge.operations.setlk(
-                file: FileHandleID(fi!.pointee.fh), owner: LockOwner(fi!.pointee.lock_owner), flavor: .posix,
+                NodeID(node), file: FileHandleID(fi!.pointee.fh), owner: LockOwner(fi!.pointee.lock_owner), flavor: .posix,
                 type: FileLockType(lock!.pointee.l_type), range: WireLockRange(lock!.pointee), wait: sleep != 0,
                 caller: bridge.caller(req),
-                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "SETLK", logger: bridge.logger) },
-                acquired: bridge.coherencyPoint(node))
+                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "SETLK", logger: bridge.logger) })
         }
         ops.flock = { req, node, fi, operation in
             let bridge = FUSEBridge.from(req)
             let type: FileLockType =
                 operation & LOCK_UN != 0 ? .unlock : (operation & LOCK_EX != 0 ? .write : .read)
             bridge.operations.setlk(
-                file: FileHandleID(fi!.pointee.fh), owner: LockOwner(fi!.pointee.lock_owner), flavor: .flock,
+                NodeID(node), file: FileHandleID(fi!.pointee.fh), owner: LockOwner(fi!.pointee.lock_owner), flavor: .flock,
                 type: type, range: .wholeFile, wait: operation & LOCK_NB == 0, caller: bridge.caller(req),
-                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "FLOCK", logger: bridge.logger) },
-                acquired: bridge.coherencyPoint(node))
+                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "FLOCK", logger: bridge.logger) })
         }
         return ops
     }
