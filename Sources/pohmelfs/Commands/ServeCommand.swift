@@ -19,8 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
             Sends READY=1 to systemd once listening and finishes requests in flight on SIGTERM or SIGINT. \
             With --metrics HOST[:PORT] (default port \(MetricsEndpoint.defaultPort)) it also serves Prometheus \
             metrics over HTTP at http://HOST:PORT/metrics: requests, errors and latency by opcode, bytes read \
-            and written, connected clients, locks held and waiting, invalidations sent.
-
+            and written, connected clients, locks held and waiting, invalidations sent. \
             Clients are not authenticated yet (TLS and authentication come in a later release): \
             whoever reaches the port can use the export as any uid. So the server listens on loopback \
             only, and refuses a --listen address off loopback unless --insecure is given. \
