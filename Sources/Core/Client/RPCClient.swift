@@ -44,10 +44,7 @@ public final class RPCClient: Sendable {
         let description = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let maximumPayload = max(maximumTransaction, ProtocolVersion.minimumTransactionSize) + 64 * 1024
         let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(
-                .nanoseconds(
-                    connectTimeout.components.seconds * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)
-            )
+            .connectTimeout(TimeAmount(connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(
                 .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: 1 << 21)

@@ -67,11 +67,7 @@ public class Reply: @unchecked Sendable {
             expected: Status.pending.rawValue, desired: Status.interrupted.rawValue, ordering: .acquiringAndReleasing)
         if exchanged {
             self.sink.replyError(.interrupted)
-            let action = self.interruptAction.withLock { action in
-                defer { action = nil }
-                return action
-            }
-            action?()
+            self.runInterruptActionOnce()
         }
     }
 
@@ -80,12 +76,18 @@ public class Reply: @unchecked Sendable {
     public final func onInterrupt(_ action: @escaping @Sendable () -> Void) {
         self.interruptAction.withLock { $0 = action }
         if self.status.load(ordering: .acquiring) == Status.interrupted.rawValue {
-            let pending = self.interruptAction.withLock { action in
-                defer { action = nil }
-                return action
-            }
-            pending?()
+            self.runInterruptActionOnce()
         }
+    }
+
+    /// Takes the registered interrupt action out of its lock and runs it outside: whichever of
+    /// `interrupt()` and `onInterrupt(_:)` comes second runs it, and only once.
+    private func runInterruptActionOnce() {
+        let action = self.interruptAction.withLock { action in
+            defer { action = nil }
+            return action
+        }
+        action?()
     }
 
     public final var isAnswered: Bool { self.status.load(ordering: .acquiring) != Status.pending.rawValue }

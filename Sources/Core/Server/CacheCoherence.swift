@@ -97,7 +97,7 @@ public final class CacheCoherence: Sendable {
             peer.send(FrameEncoding.notice(notice, id: TransactionID(id), allocator: peer.allocator))
         }
         self.invalidationsSent.add(UInt64(peers.count), ordering: .relaxed)
-        timerLoop.scheduleTask(in: .nanoseconds(Int64(self.timeout.components.seconds) * 1_000_000_000 + self.timeout.components.attoseconds / 1_000_000_000)) {
+        timerLoop.scheduleTask(in: TimeAmount(self.timeout)) {
             self.expire(id)
         }
         return true

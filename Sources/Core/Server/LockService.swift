@@ -109,13 +109,12 @@ public final class LockService: Sendable {
         for ticket in tickets {
             if let grants = try? self.records.cancel(ticket, at: self.now) { self.deliverRecordGrants(grants) }
         }
-        let nanoseconds = self.lease.components.seconds * 1_000_000_000 + self.lease.components.attoseconds / 1_000_000_000
-        eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+        eventLoop.scheduleTask(in: TimeAmount(self.lease)) {
             let grants = self.records.releaseSession(id, at: self.now)
             self.sessions.withLock { _ = $0.removeValue(forKey: id) }
-            if !grants.isEmpty || nanoseconds > 0 {
-                self.logger.debug("lease of disconnected session ended; its locks are released", metadata: [LogKey.session: "\(id.rawValue)"])
-            }
+            self.logger.debug(
+                "lease of disconnected session ended; its locks are released",
+                metadata: [LogKey.session: "\(id.rawValue)"])
             self.deliverRecordGrants(grants)
         }
     }
