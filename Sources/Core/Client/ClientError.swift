@@ -10,6 +10,8 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
         case protocolViolation
         /// No protocol version both sides speak.
         case versionMismatch
+        /// A soft mount's request went unanswered for its timeout while the server was away.
+        case timedOut
     }
 
     public var code: Code
@@ -26,7 +28,7 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
     public var errno: Errno {
         switch self.code {
         case .unreachable, .connectionClosed: return .notConnected
-        case .protocolViolation, .versionMismatch: return .io
+        case .protocolViolation, .versionMismatch, .timedOut: return .io
         }
     }
 }

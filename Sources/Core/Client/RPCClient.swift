@@ -22,16 +22,35 @@ public final class RPCClient: Sendable {
     public let serverDescription: String
     /// Requests in flight and answered, for STATUS= lines.
     public let statistics = ClientStatistics()
-    private let nextTransaction = Atomic<UInt64>(1)
+    private let transactions: TransactionCounter
+    /// Set when connected with a `ResiliencePolicy`: requests go through it and survive
+    /// reconnects; nil: they go straight to `channel` and fail with it.
+    private let resilient: ResilientConnection?
+    /// What to reopen after a server restart (kept only with a `ResiliencePolicy`).
+    private let openFiles: OpenFileLedger?
 
-    private init(channel: any Channel, hello: HelloResponse, serverDescription: String) {
+    private init(
+        channel: any Channel, hello: HelloResponse, serverDescription: String,
+        transactions: TransactionCounter = TransactionCounter(),
+        resilient: ResilientConnection? = nil, openFiles: OpenFileLedger? = nil
+    ) {
+        self.transactions = transactions
         self.channel = channel
         self.hello = hello
         self.serverDescription = serverDescription
+        self.resilient = resilient
+        self.openFiles = openFiles
     }
+
+    /// How many times this client has reconnected (0 without a `ResiliencePolicy`).
+    public var reconnects: Int { self.resilient?.reconnects.load(ordering: .relaxed) ?? 0 }
+
 
     /// Connects and negotiates. Throws `ClientError` naming the address when the server cannot
     /// be reached within `connectTimeout`, or speaks no common protocol version.
+    ///
+    /// With `resilience`, the first connection must succeed but later ones are the client's
+    /// business: it reconnects and resends instead of failing requests (`ResilientConnection`).
     public static func connect(
         host: String,
         port: Int,
@@ -39,13 +58,20 @@ public final class RPCClient: Sendable {
         group: any EventLoopGroup,
         connectTimeout: Duration = .seconds(5),
         maximumTransaction: UInt32 = ProtocolVersion.minimumTransactionSize,
+        resilience: ResiliencePolicy? = nil,
         onNotice: @escaping @Sendable (Frame) -> Void = { _ in }
     ) async throws -> RPCClient {
+        let liveness = LivenessClock()
+        let onNotice: @Sendable (Frame) -> Void = { frame in
+            liveness.heard()
+            onNotice(frame)
+        }
         let description = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let maximumPayload = max(maximumTransaction, ProtocolVersion.minimumTransactionSize) + 64 * 1024
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .keepalive()
             .channelOption(
                 .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: 1 << 21)
             )
@@ -81,7 +107,24 @@ public final class RPCClient: Sendable {
             try? await channel.close()
             throw error
         }
-        return RPCClient(channel: channel, hello: hello, serverDescription: description)
+        guard let resilience else { return RPCClient(channel: channel, hello: hello, serverDescription: description) }
+        let openFiles = OpenFileLedger()
+        let transactions = TransactionCounter()
+        let reconnectBootstrap = ReconnectBootstrap(bootstrap)
+        let client = RPCClient(
+            channel: channel, hello: hello, serverDescription: description, transactions: transactions,
+            resilient: ResilientConnection(
+                channel: channel, session: hello.session, policy: resilience, liveness: liveness,
+                openFiles: openFiles,
+                connector: { reconnectBootstrap.bootstrap.connect(host: host, port: port) },
+                encodeHello: { session, allocator in
+                    var resume = request
+                    resume.resumeSession = session
+                    return FrameEncoding.request(resume, caller: .root, transaction: TransactionID(0), allocator: allocator)
+                },
+                transactions: transactions),
+            openFiles: openFiles)
+        return client
     }
 
     private static func describe(_ error: any Error) -> String {
@@ -99,7 +142,8 @@ public final class RPCClient: Sendable {
     public func send<R: WireRequest>(
         _ request: R, caller: Caller, completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
     ) -> TransactionID {
-        self.send(R.self, caller: caller, encode: { request.encode(into: &$0) }, completion: completion)
+        let completion = self.openFiles?.tracking(request, caller: caller, completion) ?? completion
+        return self.send(R.self, caller: caller, encode: { request.encode(into: &$0) }, completion: completion)
     }
 
     /// Sends a request of type `R` whose body `encode` writes straight into the frame, for
@@ -109,7 +153,7 @@ public final class RPCClient: Sendable {
         _ type: R.Type, caller: Caller, sizeHint: Int = 256, encode: (inout ByteBuffer) -> Void,
         completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
     ) -> TransactionID {
-        let transaction = TransactionID(self.nextTransaction.wrappingAdd(1, ordering: .relaxed).oldValue)
+        let transaction = self.transactions.next()
         let frame = FrameEncoding.frame(
             header: MessageHeader(opcode: R.opcode, transaction: transaction),
             allocator: self.channel.allocator,
@@ -121,6 +165,16 @@ public final class RPCClient: Sendable {
         let channel = self.channel
         let statistics = self.statistics
         statistics.started()
+        if let resilient = self.resilient {
+            resilient.submit(
+                RetainedRequest(
+                    transaction: transaction, opcode: R.opcode, frame: frame,
+                    completion: { result in
+                        statistics.finished()
+                        completion(Self.decode(result, as: R.self, channel: nil))
+                    }, submitted: .now()))
+            return transaction
+        }
         Self.write(transaction: transaction, frame: frame, on: channel) { result in
             statistics.finished()
             completion(Self.decode(result, as: R.self, channel: channel))
@@ -155,18 +209,21 @@ public final class RPCClient: Sendable {
 
     /// Closes the connection; outstanding requests fail with `connectionClosed`.
     public func close() async {
+        if let resilient = self.resilient {
+            try? await resilient.close().get()
+        }
         try? await self.channel.close()
     }
 
     private static func decode<R: WireRequest>(
-        _ result: Result<Frame, ClientError>, as type: R.Type, channel: any Channel
+        _ result: Result<Frame, ClientError>, as type: R.Type, channel: (any Channel)?
     ) -> Result<R.Response, any Error> {
         switch result {
         case .failure(let error):
             return .failure(error)
         case .success(let frame):
             guard frame.header.opcode == R.opcode else {
-                channel.close(promise: nil)
+                channel?.close(promise: nil)
                 return .failure(
                     ClientError(.protocolViolation, "server answered \(R.opcode) with \(frame.header.opcode)"))
             }
@@ -174,7 +231,7 @@ public final class RPCClient: Sendable {
             do {
                 return .success(try R.Response.decode(payload: frame.payload))
             } catch {
-                channel.close(promise: nil)
+                channel?.close(promise: nil)
                 return .failure(ClientError(.protocolViolation, "server sent a malformed \(R.opcode) reply: \(error)"))
             }
         }
@@ -193,4 +250,11 @@ private final class CompleteOnce: Sendable {
         guard self.done.exchange(true, ordering: .acquiringAndReleasing) == false else { return }
         self.completion(result)
     }
+}
+
+/// The first connection's bootstrap, kept to open the next ones. `ClientBootstrap` is a value
+/// that is only read after this point (connect copies what it needs), so sharing it is safe.
+private struct ReconnectBootstrap: @unchecked Sendable {
+    let bootstrap: ClientBootstrap
+    init(_ bootstrap: ClientBootstrap) { self.bootstrap = bootstrap }
 }

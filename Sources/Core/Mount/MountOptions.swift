@@ -19,6 +19,11 @@ public struct MountOptions: Sendable, Equatable {
     public var cache: CacheMode = .strict
     public var readOnly = false
     public var fsname: String?
+    /// `soft`: a request the server leaves unanswered for `timeout` seconds (while it is
+    /// unreachable) fails with EIO. `hard` (the default): requests wait for the server for
+    /// ever; a signal still interrupts the waiting call.
+    public var soft = false
+    public var timeout: Double = 30
     /// Passed to libfuse as `-o` options.
     public var kernelOptions: [String] = []
 
@@ -61,6 +66,12 @@ public struct MountOptions: Sendable, Equatable {
         case "fsname":
             guard let value, !value.isEmpty, !value.contains(",") else { throw MountOptionError(option: option) }
             self.fsname = value
+        case "hard" where value == nil: self.soft = false
+        case "soft" where value == nil: self.soft = true
+        case "timeout":
+            let seconds = try Self.seconds(option, value)
+            guard seconds > 0 else { throw MountOptionError(option: option) }
+            self.timeout = seconds
         case "subtype":
             // The type is always fuse.pohmelfs; mount.fuse3 passes subtype along, accept it.
             return

@@ -1,9 +1,15 @@
+import NIOCore
 import Synchronization
 
-/// What the server holds for one client connection: its identity and its open files and
-/// directories. Dropping the session (when the connection closes) closes all of them.
+/// What the server holds for one client session: its identity, its open files and directories,
+/// the replies it may ask for again (`ReplyCache`) and the connection it is attached to.
 ///
-/// Locking: `objects` is protected by its mutex; the mutex is never held across I/O.
+/// A session outlives a dropped connection for the lock lease (`SessionTable`): a client that
+/// reconnects in time resumes it (HELLO `resumeSession`) and finds everything as it left it.
+/// When the lease runs out the session is dropped, closing all its files.
+///
+/// Locking: `objects` and `connection` are each protected by their own mutex; neither is held
+/// across I/O or while the other is taken.
 public final class ClientSession<Store: BackingStore>: Sendable {
     enum OpenObject {
         case file(Store.File)
@@ -19,6 +25,10 @@ public final class ClientSession<Store: BackingStore>: Sendable {
     public let peer: String
     public let clientName: String
     private let objects = Mutex(OpenObjects())
+    /// The connection replies go to; nil while detached.
+    let connection = Mutex<(any Channel)?>(nil)
+    /// Replies to replay-unsafe requests, for resent copies.
+    let replies = ReplyCache()
 
     init(id: SessionID, peer: String, clientName: String) {
         self.id = id
@@ -32,6 +42,16 @@ public final class ClientSession<Store: BackingStore>: Sendable {
             objects.next += 1
             objects.table[id] = object
             return id
+        }
+    }
+
+    /// Registers `object` under the id the client chose (REOPEN after a server restart); later
+    /// ids are allocated above it. EEXIST when `id` is taken.
+    func register(_ object: OpenObject, as id: FileHandleID) throws {
+        try self.objects.withLock { objects in
+            guard objects.table[id] == nil else { throw Errno.exists }
+            objects.table[id] = object
+            objects.next = max(objects.next, id.rawValue &+ 1)
         }
     }
 

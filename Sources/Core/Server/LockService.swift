@@ -96,10 +96,16 @@ public final class LockService: Sendable {
     /// The connection of `id` closed: its blocked requests are withdrawn now (no one is left to
     /// answer); its locks are kept for the lease and then released.
     func sessionEnded(_ id: SessionID, on eventLoop: any EventLoop) {
+        self.sessionDetached(id)
+        eventLoop.scheduleTask(in: TimeAmount(self.lease)) { self.sessionExpired(id) }
+    }
+
+    /// The connection of `id` dropped: its blocked requests are withdrawn (the client resends
+    /// them if it comes back); its locks stay until `sessionExpired`.
+    func sessionDetached(_ id: SessionID) {
         let tickets = self.waiters.withLock { waiters in
             let keys = waiters.ticketsByRequest.keys.filter { $0.session == id }
             waiters.recentlyGranted = waiters.recentlyGranted.filter { $0.key.session != id }
-            waiters.ownersByFile = waiters.ownersByFile.filter { $0.key.session != id }
             return keys.compactMap { key -> LockTicket? in
                 let ticket = waiters.ticketsByRequest.removeValue(forKey: key)
                 if let ticket { waiters.records[ticket] = nil }
@@ -109,13 +115,18 @@ public final class LockService: Sendable {
         for ticket in tickets {
             if let grants = try? self.records.cancel(ticket, at: self.now) { self.deliverRecordGrants(grants) }
         }
-        eventLoop.scheduleTask(in: TimeAmount(self.lease)) {
-            let grants = self.records.releaseSession(id, at: self.now)
-            self.sessions.withLock { _ = $0.removeValue(forKey: id) }
-            self.logger.debug(
-                "lease of disconnected session ended; its locks are released",
-                metadata: [LogKey.session: "\(id.rawValue)"])
-            self.deliverRecordGrants(grants)
+    }
+
+    /// `id` did not come back within the lease: its locks are released and waiters woken.
+    func sessionExpired(_ id: SessionID) {
+        self.waiters.withLock { waiters in
+            waiters.ownersByFile = waiters.ownersByFile.filter { $0.key.session != id }
         }
+        let grants = self.records.releaseSession(id, at: self.now)
+        self.sessions.withLock { _ = $0.removeValue(forKey: id) }
+        self.logger.debug(
+            "lease of disconnected session ended; its locks are released",
+            metadata: [LogKey.session: "\(id.rawValue)"])
+        self.deliverRecordGrants(grants)
     }
 }

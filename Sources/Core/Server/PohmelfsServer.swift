@@ -44,6 +44,8 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         /// authentication (a later release), anyone who can reach the port can use the export,
         /// so this needs `serve --insecure`.
         public var insecure = false
+        /// Test-only faults (`serve --test-drop-reply-once`); none by default.
+        public var faults = FaultInjection()
 
         public init(
             host: String = "127.0.0.1", port: Int = ProtocolVersion.defaultPort,

@@ -46,6 +46,7 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         self.registerDirectories()
         self.registerXattrs()
         self.registerLocks()
+        self.registerResilience()
         self.applyPolicy()
     }
 

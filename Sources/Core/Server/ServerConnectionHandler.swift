@@ -20,6 +20,11 @@ final class ServerShared<Store: BackingStore>: Sendable {
     let maximumInFlightBytes: Int
     let helloTimeout: TimeAmount
     let stallTimeout: TimeAmount
+    /// Sessions, attached or kept for their client to resume.
+    let sessions = SessionTable<Store>()
+    let faults: FaultInjection
+    /// How long a detached session is kept for its client (the lock lease).
+    let sessionLease: TimeAmount
 
     init(
         store: Store, locks: LockService, coherence: CacheCoherence, threadPool: NIOThreadPool, logger: Logger,
@@ -30,6 +35,8 @@ final class ServerShared<Store: BackingStore>: Sendable {
         self.maximumInFlightBytes = max(1, configuration.maximumInFlightBytes)
         self.helloTimeout = TimeAmount(configuration.helloTimeout)
         self.stallTimeout = TimeAmount(configuration.stallTimeout)
+        self.faults = configuration.faults
+        self.sessionLease = TimeAmount(locks.lease)
         self.store = store
         self.locks = locks
         self.coherence = coherence
@@ -168,13 +175,26 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         self.helloTimer?.cancel()
         self.stallTimer?.cancel()
         if case .ready(let session) = self.state {
-            session.releaseAll()
-            self.shared.locks.sessionEnded(session.id, on: context.eventLoop)
-            self.shared.coherence.sessionEnded(session.id)
+            self.detach(session, from: context.channel, on: context.eventLoop)
         }
         self.state = .closed
         self.logger.info("client disconnected")
         context.fireChannelInactive()
+    }
+
+    /// This connection dropped: its session waits, detached, for the lease (files open, locks
+    /// held, replies cached) and then ends, unless its client resumes it first. A session another
+    /// connection has taken over is left alone.
+    private func detach(_ session: ClientSession<Store>, from channel: any Channel, on eventLoop: any EventLoop) {
+        guard session.detach(channel) else { return }
+        let shared = self.shared
+        shared.locks.sessionDetached(session.id)
+        shared.coherence.sessionEnded(session.id)
+        shared.sessions.detach(session, lease: shared.sessionLease, on: eventLoop) { [logger] in
+            session.releaseAll()
+            shared.locks.sessionExpired(session.id)
+            logger.debug("detached session expired", metadata: [LogKey.session: "\(session.id.rawValue)"])
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -249,18 +269,24 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         }
         self.state = .negotiating
         let shared = self.shared
-        let session = ClientSession<Store>(
-            id: SessionID(shared.nextSession.wrappingAdd(1, ordering: .relaxed).oldValue),
-            peer: self.peer,
-            clientName: String(decoding: request.clientName, as: UTF8.self))
+        let resumed = request.resumeSession.flatMap { shared.sessions.resume($0) }
+        let session =
+            resumed
+            ?? ClientSession<Store>(
+                id: SessionID(shared.nextSession.wrappingAdd(1, ordering: .relaxed).oldValue),
+                peer: self.peer,
+                clientName: String(decoding: request.clientName, as: UTF8.self))
         let transaction = frame.header.transaction
         let allocator = context.channel.allocator
         let maximumTransaction = max(
             ProtocolVersion.minimumTransactionSize, min(request.maximumTransaction, shared.maximumTransaction))
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
             let response = HelloResponse(
-                version: version, capabilities: shared.store.capabilities.union(shared.locks.transactionLocking ? .transactionLocks : []), maximumTransaction: maximumTransaction,
-                session: session.id, root: try shared.store.rootEntry())
+                version: version,
+                capabilities: shared.store.capabilities.union(shared.locks.transactionLocking ? .transactionLocks : [])
+                    .union(.sessionResume),
+                maximumTransaction: maximumTransaction,
+                session: session.id, root: try shared.store.rootEntry(), resumed: resumed != nil)
             return FrameEncoding.reply(response, opcode: .hello, transaction: transaction, allocator: allocator)
         }.assumeIsolated().whenComplete { result in
             switch result {
@@ -269,13 +295,21 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                 self.state = .ready(session)
                 self.helloTimer?.cancel()
                 self.helloTimer = nil
-                shared.locks.sessionStarted(session.id, client: session.clientName, peer: session.peer)
                 let channel = context.channel
+                if resumed == nil {
+                    shared.sessions.insert(session)
+                    shared.locks.sessionStarted(session.id, client: session.clientName, peer: session.peer)
+                }
+                // A session resumed while its old connection still looks alive (a network cut
+                // the server never noticed): the client has moved on, so close the old one.
+                session.attach(channel)?.close(promise: nil)
                 shared.coherence.sessionStarted(session.id, allocator: channel.allocator) {
                     channel.writeAndFlush($0, promise: nil)
                 }
                 self.logger[metadataKey: LogKey.session] = "\(session.id.rawValue)"
-                self.logger.info("session established", metadata: ["client": "\(session.clientName)"])
+                self.logger.info(
+                    resumed == nil ? "session established" : "session resumed",
+                    metadata: ["client": "\(session.clientName)"])
                 context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil)
             case .failure(let error):
                 self.logger.error("cannot describe export root", metadata: [LogKey.error: "\(error)"])
@@ -300,19 +334,33 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         guard let route = self.shared.router.route(for: frame.header.opcode) else {
             return self.violation(context, WireError(.unknownOpcode, "no route for \(frame.header.opcode)"))
         }
-        let channel = context.channel
         let opcode = frame.header.opcode
+        let transaction = frame.header.transaction
+        if opcode.isReplayUnsafe {
+            switch session.replies.admit(transaction) {
+            case .perform:
+                break
+            case .inProgress:
+                // A resent copy of a request still being performed: its reply goes to this
+                // connection (the session's current one) when it is done.
+                return
+            case .answered(let reply):
+                self.logger.debug("answering a resent request from the reply cache", metadata: [LogKey.opcode: "\(opcode)"])
+                return session.send(reply)
+            }
+        }
         let metrics = self.shared.metrics
         let started = metrics == nil ? 0 : ServerMetrics.now()
+        let deliver = self.makeDeliver(opcode: opcode, transaction: transaction, session: session, channel: context.channel)
         // A reply sent later (a blocked SETLK, a write held for invalidations) is counted when sent.
         let respond: @Sendable (ByteBuffer) -> Void =
             if let metrics {
                 { reply in
                     metrics.requestCompleted(opcode, reply: reply, since: started)
-                    channel.writeAndFlush(reply, promise: nil)
+                    deliver(reply)
                 }
             } else {
-                { channel.writeAndFlush($0, promise: nil) }
+                deliver
             }
         let requestContext = RequestContext(
             caller: caller, session: session, transaction: frame.header.transaction,
@@ -337,11 +385,16 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
             switch result {
             case .success(let reply?):
                 metrics?.requestCompleted(opcode, reply: reply, since: started)
-                context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil)
+                if opcode.isReplayUnsafe {
+                    deliver(reply)
+                } else {
+                    context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil)
+                }
             case .success(nil):
                 // The route answers later, through `RequestContext.respond`.
                 break
             case .failure(let error as WireError):
+                if opcode.isReplayUnsafe { session.replies.abandon(transaction) }
                 self.violation(context, error)
             case .failure(let error):
                 let errno: Errno
@@ -358,8 +411,30 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                     errno, opcode: opcode, transaction: requestContext.transaction,
                     allocator: context.channel.allocator)
                 metrics?.requestCompleted(opcode, reply: reply, since: started)
-                context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil)
+                deliver(reply)
             }
+        }
+    }
+
+    /// What sends the reply to one request, from any thread. An idempotent request is answered
+    /// on the connection it came in on (if that one is gone, the client resends it and it is
+    /// simply performed again). A replay-unsafe one has its reply kept in the reply cache and
+    /// sent on the session's current connection: a resent copy that arrived on a new connection
+    /// while this one was still being performed waits for exactly this reply.
+    private func makeDeliver(
+        opcode: Opcode, transaction: TransactionID, session: ClientSession<Store>, channel: any Channel
+    ) -> @Sendable (ByteBuffer) -> Void {
+        let faults = self.shared.faults
+        let logger = self.logger
+        guard opcode.isReplayUnsafe else { return { channel.writeAndFlush($0, promise: nil) } }
+        return { reply in
+            session.replies.complete(transaction, reply: reply)
+            if faults.takeDropReply(opcode) {
+                logger.warning("test fault: dropping the reply and closing the connection", metadata: [LogKey.opcode: "\(opcode)"])
+                session.currentConnection?.close(promise: nil)
+                return
+            }
+            session.send(reply)
         }
     }
 }

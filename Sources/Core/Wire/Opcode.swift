@@ -37,6 +37,8 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case cancel = 33
     case lockTable = 34
     case invalidateDone = 35
+    case ping = 36
+    case reopen = 37
 
     /// Server-to-client notices live above 0x8000.
     case invalidate = 0x8001
@@ -105,6 +107,8 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .cancel: Self.request("CANCEL", CancelRequest.self)
         case .lockTable: Self.request("LOCK_TABLE", LockTableRequest.self)
         case .invalidateDone: Self.request("INVALIDATE_DONE", InvalidateDoneRequest.self)
+        case .ping: Self.request("PING", PingRequest.self)
+        case .reopen: Self.request("REOPEN", ReopenRequest.self)
         case .invalidate: Self.notice("INVALIDATE", InvalidateNotice.self)
         case .lockGranted: Self.notice("LOCK_GRANTED", LockGrantedNotice.self)
         }

@@ -26,5 +26,8 @@ public enum ProtocolVersion {
         public static let readdirPlus = Capabilities(rawValue: 1 << 2)
         /// Writes take exclusive and reads shared page-range locks (atomic transactions).
         public static let transactionLocks = Capabilities(rawValue: 1 << 3)
+        /// HELLO can resume a session; the server keeps a reply cache per session, answers PING,
+        /// REOPEN and reclaiming SETLKs (SessionMessages, ResilienceMessages).
+        public static let sessionResume = Capabilities(rawValue: 1 << 4)
     }
 }

@@ -85,6 +85,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: .private)
     var unsafeNoInvalidation = false
 
+    /// Test-only: perform the first request of each named opcode (RENAME,WRITE,CREATE...) but
+    /// drop its reply and close the connection, so the client resends it (exactly-once test).
+    @Option(name: .long, help: .private)
+    var testDropReplyOnce: String?
+
     @Option(
         name: .long,
         help: .init(
@@ -131,6 +136,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard self.statusInterval >= 0.05 else { throw fail("serve", "--status-interval must be at least 0.05 seconds") }
         guard self.lockLease >= 0, self.lockLease <= 86400 else {
             throw fail("serve", "--lock-lease must be 0...86400 seconds")
+        }
+        if let list = self.testDropReplyOnce, case .failure(let error) = FaultInjection.opcodes(named: list) {
+            throw fail("serve", "--test-drop-reply-once: \(error)")
         }
     }
 
@@ -194,6 +202,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.transactionLocking = !self.unsafeNoTransactionLocks
         configuration.invalidation = !self.unsafeNoInvalidation
         configuration.insecure = self.insecure
+        if let list = self.testDropReplyOnce, case .success(let opcodes) = FaultInjection.opcodes(named: list) {
+            configuration.faults = FaultInjection(dropReplyOnce: opcodes)
+        }
         configuration.policy = ExportPolicy(
             readOnly: self.readOnly, allow: self.allow.compactMap(CIDR.init),
             squash: self.allSquash ? .all : self.rootSquash ? .root : .none,

@@ -33,6 +33,9 @@ struct MountRunner {
         let client = try await RPCClient.connect(
             host: self.source.server.host, port: self.source.server.port,
             clientName: "\(ProcessInfo.processInfo.hostName):\(mountpoint)", group: group,
+            resilience: ResiliencePolicy(
+                softTimeout: self.options.soft ? .milliseconds(Int64(self.options.timeout * 1000)) : nil,
+                logger: self.logger),
             onNotice: { notices.dispatch($0) })
         let root: Entry
         do {

@@ -55,7 +55,7 @@ enum WireSamples {
     static let requestSamples: [Opcode: any WireMessage] = {
         var hello = HelloRequest(
             oldestVersion: 1, newestVersion: 3, capabilities: [.readdirPlus, .transactionLocks],
-            maximumTransaction: 4 << 20, clientName: "host:/mnt")
+            maximumTransaction: 4 << 20, clientName: "host:/mnt", resumeSession: SessionID(41))
         hello.clientName.append(0xFF)
         return [
             .hello: hello,
@@ -102,6 +102,10 @@ enum WireSamples {
             .cancel: CancelRequest(transaction: TransactionID(0x55)),
             .lockTable: LockTableRequest(pathPrefix: Array("/dir".utf8)),
             .invalidateDone: InvalidateDoneRequest(notice: TransactionID(0x77)),
+            .ping: PingRequest(),
+            .reopen: ReopenRequest(
+                file: FileHandleID(0x66), handle: handle, flags: 0o2002, caching: true,
+                isDirectory: false),
             .invalidate: InvalidateNotice(handle: handle, offset: 4096, length: 0),
             .lockGranted: LockGrantedNotice(transaction: TransactionID(0x0102_0304)),
         ]
@@ -111,7 +115,7 @@ enum WireSamples {
     static let replySamples: [Opcode: any WireMessage] = [
         .hello: HelloResponse(
             version: 1, capabilities: [.callerIdentity, .persistentHandles, .readdirPlus],
-            maximumTransaction: 1 << 20, session: SessionID(99), root: directoryEntry),
+            maximumTransaction: 1 << 20, session: SessionID(99), root: directoryEntry, resumed: true),
         .lookup: entry,
         .getattr: attributes,
         .setattr: attributes,
@@ -147,6 +151,8 @@ enum WireSamples {
         .setlk: EmptyResponse(),
         .cancel: EmptyResponse(),
         .invalidateDone: EmptyResponse(),
+        .ping: EmptyResponse(),
+        .reopen: EmptyResponse(),
         .lockTable: LockTableResponse(
             entries: [
                 LockTableEntry(

@@ -6,6 +6,12 @@ import NIOCore
 /// server answers with the version chosen, its capabilities, the maximum transaction size (at
 /// least 1 MiB) and the handle of the export root. Any other request before HELLO closes the
 /// connection.
+///
+/// A client that reconnects names its previous session in `resumeSession`: if the server still
+/// holds that session (its open files, locks and reply cache, kept for the lock lease after a
+/// connection drops) it re-attaches it to this connection and says so in `resumed`; otherwise
+/// (a restarted server, or the lease ran out) it starts a new session. 0 on the wire means no
+/// session to resume.
 public struct HelloRequest: WireRequest {
     public typealias Response = HelloResponse
     public static let opcode = Opcode.hello
@@ -16,14 +22,18 @@ public struct HelloRequest: WireRequest {
     public var maximumTransaction: UInt32
     /// Free-form: host name and mount point, for logs and the lock inspector.
     public var clientName: [UInt8]
+    /// The session this client had before its connection dropped, to re-attach; nil for none.
+    public var resumeSession: SessionID?
 
     public init(
         oldestVersion: UInt16 = ProtocolVersion.oldestSupported,
         newestVersion: UInt16 = ProtocolVersion.current,
         capabilities: ProtocolVersion.Capabilities = [],
         maximumTransaction: UInt32 = ProtocolVersion.minimumTransactionSize,
-        clientName: String
+        clientName: String,
+        resumeSession: SessionID? = nil
     ) {
+        self.resumeSession = resumeSession
         self.oldestVersion = oldestVersion
         self.newestVersion = newestVersion
         self.capabilities = capabilities
@@ -37,6 +47,7 @@ public struct HelloRequest: WireRequest {
         buffer.writeWire(self.capabilities.rawValue)
         buffer.writeWire(self.maximumTransaction)
         buffer.writeWireBytes(self.clientName)
+        buffer.writeWire(self.resumeSession?.rawValue ?? 0)
     }
 
     public init(from buffer: inout ByteBuffer) throws {
@@ -45,6 +56,8 @@ public struct HelloRequest: WireRequest {
         self.capabilities = .init(rawValue: try buffer.readWire(field: "capabilities"))
         self.maximumTransaction = try buffer.readWire(field: "maximumTransaction")
         self.clientName = try buffer.readWireBytes(maximum: 256, field: "clientName")
+        let resume: UInt64 = try buffer.readWire(field: "resumeSession")
+        self.resumeSession = resume == 0 ? nil : SessionID(resume)
     }
 }
 
@@ -54,11 +67,16 @@ public struct HelloResponse: WireMessage {
     public var maximumTransaction: UInt32
     public var session: SessionID
     public var root: Entry
+    /// The session named in `HelloRequest.resumeSession` was re-attached (same `session`): its
+    /// open files, locks and reply cache carry on. False: a new session; the client reopens its
+    /// files and reclaims its locks.
+    public var resumed: Bool
 
     public init(
         version: UInt16, capabilities: ProtocolVersion.Capabilities, maximumTransaction: UInt32,
-        session: SessionID, root: Entry
+        session: SessionID, root: Entry, resumed: Bool = false
     ) {
+        self.resumed = resumed
         self.version = version
         self.capabilities = capabilities
         self.maximumTransaction = maximumTransaction
@@ -72,6 +90,7 @@ public struct HelloResponse: WireMessage {
         buffer.writeWire(self.maximumTransaction)
         buffer.writeWire(self.session.rawValue)
         self.root.encode(into: &buffer)
+        buffer.writeWire(self.resumed)
     }
 
     public init(from buffer: inout ByteBuffer) throws {
@@ -80,5 +99,6 @@ public struct HelloResponse: WireMessage {
         self.maximumTransaction = try buffer.readWire(field: "maximumTransaction")
         self.session = SessionID(try buffer.readWire(field: "session"))
         self.root = try Entry(from: &buffer)
+        self.resumed = try buffer.readWireBool(field: "resumed")
     }
 }

@@ -1,0 +1,36 @@
+import Logging
+
+/// How a client rides out a dropped connection or a restarted server (`RPCClient.connect`'s
+/// `resilience`): how it notices, how fast it comes back, and how long a request may wait.
+///
+/// Without one, a client fails its outstanding requests when its connection closes (tools and
+/// tests that want to see the failure). With one (every mount), it keeps each request until it
+/// is answered, reconnects, resumes or renews its session, and resends.
+public struct ResiliencePolicy: Sendable {
+    /// The first reconnect waits this long; each failed attempt doubles it, up to `maximumBackoff`.
+    public var initialBackoff: Duration = .milliseconds(50)
+    public var maximumBackoff: Duration = .seconds(2)
+    /// A connection quiet this long gets a PING.
+    public var heartbeatInterval: Duration = .seconds(5)
+    /// A connection that has answered nothing (not even PING) for this long is closed and
+    /// replaced. Generous: a loaded server may take a while, and a silent network cut shorter than
+    /// this is ridden out by TCP itself.
+    public var heartbeatTimeout: Duration = .seconds(20)
+    /// nil: hard, a request waits for the server for ever (a signal still interrupts the
+    /// waiting call). Otherwise soft: a request not answered this long after it was sent, or
+    /// after the connection was lost, whichever is later, fails with EIO.
+    public var softTimeout: Duration?
+    public var logger: Logger
+
+    public init(softTimeout: Duration? = nil, logger: Logger) {
+        self.softTimeout = softTimeout
+        self.logger = logger
+    }
+
+    /// The wait before reconnect attempt `attempt` (1, 2, ...).
+    func backoff(attempt: Int) -> Duration {
+        var delay = self.initialBackoff
+        for _ in 1..<max(1, attempt) where delay < self.maximumBackoff { delay *= 2 }
+        return min(delay, self.maximumBackoff)
+    }
+}

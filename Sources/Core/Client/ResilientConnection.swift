@@ -1,0 +1,337 @@
+import Logging
+import NIOCore
+import Synchronization
+
+/// A client connection that outlives its TCP connections: it keeps every request until it is
+/// answered (`RetainedRequests`), notices a dead connection (EOF, a socket error, or no answer
+/// to anything, PING included, for the heartbeat timeout), reconnects with backoff, says HELLO
+/// again naming its session, and resends what is unanswered, in order.
+///
+/// After HELLO:
+/// - the server resumed the session (a dropped connection, a network cut): its open files,
+///   locks and reply cache are as they were; resend at once;
+/// - the server started a new session (it restarted, or the lease ran out): REOPEN every open
+///   file under its old id first (`OpenFileLedger`), then resend.
+///
+/// Meanwhile new requests simply wait in the retained set. With a soft timeout, a request that
+/// has waited that long while the server was away fails with `ClientError.timedOut` (EIO).
+///
+/// State machine: `ready(channel)` --lost--> `connecting` --HELLO resumed--> `ready`, or
+/// --HELLO new session--> `restoring(channel)` --all REOPENs answered--> `ready`; any state
+/// --close()--> `closed`. A connection lost while restoring goes back to `connecting`.
+///
+/// Threading: every mutable field is touched only on `loop`; entry points hop there. Hence
+/// `@unchecked Sendable`.
+final class ResilientConnection: @unchecked Sendable {
+    private enum State {
+        case ready(any Channel)
+        case connecting
+        case restoring(any Channel)
+        case closed(ClientError)
+    }
+
+    /// Opens a new TCP connection with the client's pipeline (frame decoder, `RPCClientHandler`).
+    typealias Connector = @Sendable () -> EventLoopFuture<any Channel>
+    /// Encodes a HELLO naming the session to resume.
+    typealias HelloEncoder = @Sendable (SessionID, ByteBufferAllocator) -> ByteBuffer
+
+    let loop: any EventLoop
+    private let policy: ResiliencePolicy
+    private let connector: Connector
+    private let encodeHello: HelloEncoder
+    private let transactions: TransactionCounter
+    private let openFiles: OpenFileLedger
+    /// When a frame last arrived (notices are stamped by the handler's callback).
+    private let liveness: LivenessClock
+    private var logger: Logger
+
+    // Loop-confined state.
+    private var state: State
+    private var retained = RetainedRequests()
+    private var session: SessionID
+    private var attempt = 0
+    private var lostAt: NIODeadline?
+    private var heartbeat: RepeatedTask?
+    private var softTimer: RepeatedTask?
+    /// Set when a connection comes back, cleared by the first request answered afterwards: the
+    /// reconnect timeline in the log.
+    private var reconnectedAt: NIODeadline?
+    /// REOPENs not yet answered while restoring.
+    private var restorePending = 0
+
+    /// Reconnects so far, for statistics and tests.
+    let reconnects = Atomic<Int>(0)
+
+    init(
+        channel: any Channel, session: SessionID, policy: ResiliencePolicy, liveness: LivenessClock,
+        openFiles: OpenFileLedger, connector: @escaping Connector, encodeHello: @escaping HelloEncoder,
+        transactions: TransactionCounter
+    ) {
+        self.loop = channel.eventLoop
+        self.state = .ready(channel)
+        self.session = session
+        self.policy = policy
+        self.liveness = liveness
+        self.openFiles = openFiles
+        self.connector = connector
+        self.encodeHello = encodeHello
+        self.transactions = transactions
+        self.logger = policy.logger
+        self.logger[metadataKey: LogKey.session] = "\(session.rawValue)"
+        self.onLoop {
+            self.watch(channel)
+            self.startHeartbeat()
+        }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if self.loop.inEventLoop { body() } else { self.loop.execute(body) }
+    }
+
+    // MARK: - Requests
+
+    /// Keeps `request` until it is answered and sends it when there is a connection.
+    func submit(_ request: RetainedRequest) {
+        self.onLoop {
+            if case .closed(let reason) = self.state { return request.completion(.failure(reason)) }
+            self.retained.insert(request)
+            if case .ready(let channel) = self.state { self.write(request, on: channel) }
+        }
+    }
+
+    private func write(_ request: RetainedRequest, on channel: any Channel) {
+        let transaction = request.transaction
+        let outbound = OutboundRequest(transaction: transaction, frame: request.frame) { result in
+            self.onLoop { self.answered(transaction, result) }
+        }
+        // A failed write means the connection is gone: the request stays retained and goes out
+        // again on the next one.
+        channel.writeAndFlush(outbound, promise: nil)
+    }
+
+    private func answered(_ transaction: TransactionID, _ result: Result<Frame, ClientError>) {
+        switch result {
+        case .success(let frame):
+            self.liveness.heard()
+            guard let request = self.retained.remove(transaction) else { return }
+            if let since = self.reconnectedAt {
+                self.reconnectedAt = nil
+                self.logger.info(
+                    "first request answered after reconnecting",
+                    metadata: ["opcode": "\(request.opcode)", "ms": "\(Self.milliseconds(since: since))"])
+            }
+            request.completion(.success(frame))
+        case .failure(let error) where error.code == .connectionClosed:
+            // Resent after the reconnect.
+            break
+        case .failure(let error):
+            self.retained.remove(transaction)?.completion(.failure(error))
+        }
+    }
+
+    /// Fails everything and stops reconnecting; returns once every retained request has been
+    /// answered (with `connectionClosed`).
+    func close() -> EventLoopFuture<Void> {
+        self.loop.submit {
+            let reason = ClientError(.connectionClosed, "connection to the server closed")
+            let channel: (any Channel)?
+            switch self.state {
+            case .ready(let current), .restoring(let current): channel = current
+            case .connecting, .closed: channel = nil
+            }
+            self.state = .closed(reason)
+            self.heartbeat?.cancel()
+            self.softTimer?.cancel()
+            for request in self.retained.removeAll() { request.completion(.failure(reason)) }
+            channel?.close(promise: nil)
+        }
+    }
+
+    // MARK: - Losing and regaining the connection
+
+    private func watch(_ channel: any Channel) {
+        channel.closeFuture.whenComplete { _ in self.onLoop { self.lost(channel) } }
+    }
+
+    private func lost(_ channel: any Channel) {
+        switch self.state {
+        case .ready(let current) where current === channel, .restoring(let current) where current === channel:
+            break
+        default:
+            return
+        }
+        self.state = .connecting
+        self.heartbeat?.cancel()
+        self.heartbeat = nil
+        if self.lostAt == nil { self.lostAt = .now() }
+        self.logger.warning(
+            "connection to the server lost; reconnecting", metadata: ["unanswered": "\(self.retained.count)"])
+        self.startSoftTimer()
+        self.attempt = 0
+        self.scheduleReconnect()
+    }
+
+    private func scheduleReconnect() {
+        self.attempt += 1
+        let delay = self.policy.backoff(attempt: self.attempt)
+        self.loop.scheduleTask(in: TimeAmount(delay)) { self.reconnect() }
+    }
+
+    private func reconnect() {
+        guard case .connecting = self.state else { return }
+        self.connector().hop(to: self.loop).flatMap { channel -> EventLoopFuture<(any Channel, HelloResponse)> in
+            self.hello(on: channel).map { (channel, $0) }.flatMapErrorThrowing { error in
+                channel.close(promise: nil)
+                throw error
+            }
+        }.whenComplete { result in
+            switch result {
+            case .success(let (channel, hello)):
+                self.connected(channel, hello)
+            case .failure(let error):
+                self.logger.debug("reconnect attempt failed", metadata: ["attempt": "\(self.attempt)", "error": "\(error)"])
+                guard case .connecting = self.state else { return }
+                self.scheduleReconnect()
+            }
+        }
+    }
+
+    /// HELLO on a fresh connection, naming the session to resume. Fails if the connection
+    /// closes first (a write to a closed channel never reaches the handler).
+    private func hello(on channel: any Channel) -> EventLoopFuture<HelloResponse> {
+        let promise = self.loop.makePromise(of: HelloResponse.self)
+        let once = Atomic<Bool>(false)
+        let complete: @Sendable (Result<HelloResponse, any Error>) -> Void = { result in
+            guard once.exchange(true, ordering: .acquiringAndReleasing) == false else { return }
+            promise.completeWith(result)
+        }
+        let frame = self.encodeHello(self.session, channel.allocator)
+        let outbound = OutboundRequest(transaction: TransactionID(0), frame: frame) { result in
+            complete(
+                result.mapError { $0 as any Error }.flatMap { frame in
+                    guard frame.header.opcode == .hello, frame.header.status == 0,
+                        let hello = try? HelloResponse.decode(payload: frame.payload)
+                    else { return .failure(ClientError(.protocolViolation, "the server refused HELLO")) }
+                    return .success(hello)
+                })
+        }
+        channel.closeFuture.whenComplete { _ in
+            complete(.failure(ClientError(.connectionClosed, "the connection closed during HELLO")))
+        }
+        channel.writeAndFlush(outbound, promise: nil)
+        return promise.futureResult
+    }
+
+    private func connected(_ channel: any Channel, _ hello: HelloResponse) {
+        guard case .connecting = self.state else {
+            channel.close(promise: nil)
+            return
+        }
+        self.watch(channel)
+        let previous = self.session
+        self.session = hello.session
+        self.logger[metadataKey: LogKey.session] = "\(hello.session.rawValue)"
+        if hello.resumed {
+            self.logger.info("reconnected; session resumed", metadata: ["attempts": "\(self.attempt)"])
+            self.becomeReady(channel)
+        } else {
+            self.logger.info(
+                "reconnected to a new session; reopening files",
+                metadata: ["previous": "\(previous.rawValue)", "open": "\(self.openFiles.count)", "attempts": "\(self.attempt)"])
+            self.restore(on: channel)
+        }
+    }
+
+    /// A new session knows none of this client's open files: REOPEN each under its old id,
+    /// then carry on. A file that cannot be reopened (removed meanwhile) is forgotten; requests
+    /// on it then fail with EBADF.
+    private func restore(on channel: any Channel) {
+        self.state = .restoring(channel)
+        let files = self.openFiles.all
+        guard !files.isEmpty else { return self.becomeReady(channel) }
+        self.restorePending = files.count
+        for (file, entry) in files {
+            let request = ReopenRequest(
+                file: file, handle: entry.handle, flags: entry.flags, caching: entry.caching,
+                isDirectory: entry.isDirectory)
+            let transaction = self.transactions.next()
+            let frame = FrameEncoding.request(
+                request, caller: entry.caller, transaction: transaction, allocator: channel.allocator)
+            let outbound = OutboundRequest(transaction: transaction, frame: frame) { result in
+                self.onLoop {
+                    guard case .restoring(let current) = self.state, current === channel else { return }
+                    if case .success(let reply) = result {
+                        self.liveness.heard()
+                        if reply.header.status != 0 {
+                            self.logger.warning(
+                                "cannot reopen a file on the new session",
+                                metadata: ["file": "\(file)", "error": "\(Errno(wire: reply.header.status))"])
+                            self.openFiles.forget(file)
+                        }
+                    }
+                    self.restorePending -= 1
+                    if self.restorePending == 0 { self.becomeReady(channel) }
+                }
+            }
+            channel.writeAndFlush(outbound, promise: nil)
+        }
+    }
+
+    private func becomeReady(_ channel: any Channel) {
+        self.state = .ready(channel)
+        self.softTimer?.cancel()
+        self.softTimer = nil
+        self.lostAt = nil
+        self.reconnects.wrappingAdd(1, ordering: .relaxed)
+        self.reconnectedAt = .now()
+        self.liveness.heard()
+        self.startHeartbeat()
+        let resend = self.retained.inOrder
+        self.logger.info("resending unanswered requests", metadata: ["count": "\(resend.count)"])
+        for request in resend { self.write(request, on: channel) }
+    }
+
+    // MARK: - Timers
+
+    private func startHeartbeat() {
+        self.heartbeat?.cancel()
+        let interval = TimeAmount(self.policy.heartbeatInterval)
+        let timeout = UInt64(TimeAmount(self.policy.heartbeatTimeout).nanoseconds)
+        self.heartbeat = self.loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            guard case .ready(let channel) = self.state else { return }
+            let quiet = self.liveness.silence
+            if quiet >= timeout {
+                self.logger.warning("the server answered nothing for \(quiet / 1_000_000) ms; reconnecting")
+                channel.close(promise: nil)
+            } else if quiet >= UInt64(interval.nanoseconds) {
+                let transaction = self.transactions.next()
+                let frame = FrameEncoding.request(
+                    PingRequest(), caller: .root, transaction: transaction, allocator: channel.allocator)
+                let outbound = OutboundRequest(transaction: transaction, frame: frame) { result in
+                    if case .success = result { self.liveness.heard() }
+                }
+                channel.writeAndFlush(outbound, promise: nil)
+            }
+        }
+    }
+
+    /// While the server is away, fails requests that have waited out the soft timeout.
+    private func startSoftTimer() {
+        guard let timeout = self.policy.softTimeout, self.softTimer == nil else { return }
+        let limit = TimeAmount(timeout)
+        self.softTimer = self.loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) {
+            _ in
+            let lostAt = self.lostAt ?? .now()
+            let expired = self.retained.removeExpired(now: .now()) { max($0.submitted, lostAt) + limit }
+            guard !expired.isEmpty else { return }
+            self.logger.warning(
+                "soft mount: failing requests the server did not answer in time", metadata: ["count": "\(expired.count)"])
+            let reason = ClientError(.timedOut, "the server did not answer within the soft timeout")
+            for request in expired { request.completion(.failure(reason)) }
+        }
+    }
+
+    private static func milliseconds(since start: NIODeadline) -> Int64 {
+        (NIODeadline.now() - start).nanoseconds / 1_000_000
+    }
+}

@@ -1,0 +1,28 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The requests that keep a client going across faults: PING (its heartbeat) and REOPEN (its
+/// open files again, under their old ids, after a server restart).
+extension RequestRouter {
+    mutating func registerResilience() {
+        let store = self.store
+        let coherence = self.coherence
+        self.on(PingRequest.self) { _, _ in EmptyResponse() }
+        self.on(ReopenRequest.self) { request, context in
+            if request.isDirectory {
+                let directory = try store.opendir(OpendirRequest(handle: request.handle), caller: context.caller)
+                try context.session.register(.directory(directory), as: request.file)
+            } else {
+                // The file exists and the client may hold unwritten data for it: never create,
+                // never truncate again.
+                let flags = request.flags & ~UInt32(O_CREAT | O_EXCL | O_TRUNC)
+                let open = OpenRequest(handle: request.handle, flags: flags, caching: request.caching)
+                let file = try store.open(open, caller: context.caller)
+                _ = coherence.opened(request.handle, by: context.session.id, caching: request.caching)
+                try context.session.register(.file(file), as: request.file)
+            }
+            return EmptyResponse()
+        }
+    }
+}

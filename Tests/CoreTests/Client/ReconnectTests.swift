@@ -1,0 +1,131 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PohmelfsCore
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A resilient `RPCClient` (the mount's) against a live server that drops replies, loses its
+/// connection or restarts: requests are kept, resent, and applied exactly once.
+final class ReconnectTests: XCTestCase {
+    private func policy(soft: Duration? = nil) -> ResiliencePolicy {
+        var logger = Logger(label: "test.client")
+        logger.logLevel = .critical
+        var policy = ResiliencePolicy(softTimeout: soft, logger: logger)
+        policy.initialBackoff = .milliseconds(10)
+        policy.maximumBackoff = .milliseconds(200)
+        return policy
+    }
+
+    private func connect(_ port: Int, soft: Duration? = nil) async throws -> RPCClient {
+        try await RPCClient.connect(
+            host: "127.0.0.1", port: port, clientName: "resilient", group: MultiThreadedEventLoopGroup.singleton,
+            resilience: self.policy(soft: soft))
+    }
+
+    func testDroppedRepliesOfCreateRenameAndAppendAreAnsweredFromTheReplyCache() async throws {
+        let live = try await LiveServer.start {
+            $0.faults = FaultInjection(dropReplyOnce: [.create, .rename, .write])
+        }
+        let client = try await self.connect(live.port)
+        try await self.cleaningUp(live, client) {
+        let root = client.hello.root.handle
+        // O_EXCL create: applied, reply dropped, resent; a second application would be EEXIST.
+        let created = try await client.call(
+            CreateRequest(parent: root, name: "log", mode: 0o644, flags: UInt32(O_RDWR | O_CREAT | O_EXCL | O_APPEND)))
+        XCTAssertEqual(client.reconnects, 1)
+        // O_APPEND write: a second application would append twice.
+        var data = ByteBuffer()
+        data.writeString("once\n")
+        let written = try await client.call(WriteRequest(file: created.file, offset: 0, data: data))
+        XCTAssertEqual(written.count, 5)
+        XCTAssertEqual(client.reconnects, 2)
+        // Rename: a second application would be ENOENT.
+        _ = try await client.call(
+            RenameRequest(oldParent: root, oldName: "log", newParent: root, newName: "renamed", flags: []))
+        XCTAssertEqual(client.reconnects, 3)
+        XCTAssertEqual(try onDiskContents(live.path("renamed")), Array("once\n".utf8))
+        XCTAssertThrowsError(try onDiskStat(live.path("log")))
+        // The file opened before the drops is still open on the resumed session.
+        let again = try await client.call(WriteRequest(file: created.file, offset: 0, data: data))
+        XCTAssertEqual(again.count, 5)
+        XCTAssertEqual(try onDiskContents(live.path("renamed")), Array("once\nonce\n".utf8))
+        }
+    }
+
+    /// Runs `body`, then closes the client and stops the server whether it threw or not.
+    private func cleaningUp(_ live: LiveServer, _ client: RPCClient, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            await client.close()
+            await live.stop()
+            throw error
+        }
+        await client.close()
+        await live.stop()
+    }
+
+    func testAClosedConnectionIsReplacedAndTheSessionResumed() async throws {
+        let live = try await LiveServer.start()
+        let client = try await self.connect(live.port)
+        try await self.cleaningUp(live, client) {
+        let created = try await client.createFile("f", contents: Array("abc".utf8))
+        try await client.channel.close()
+        // The next request waits for the new connection, on the same session and file handle.
+        try await client.write(Array("xyz".utf8), to: created.file, at: 3)
+        XCTAssertEqual(client.reconnects, 1)
+        let contents = try await client.readBytes(created.file)
+        XCTAssertEqual(contents, Array("abcxyz".utf8))
+        }
+    }
+
+    func testAfterAServerRestartOpenFilesAreReopenedUnderTheirOldHandles() async throws {
+        let live = try await LiveServer.start()
+        let port = live.port
+        let client = try await self.connect(port)
+        let created = try await client.createFile("kept", contents: Array("before".utf8))
+        // A new server over the same export and state directory (same handle key), same port.
+        await live.server.shutdown(gracePeriod: .milliseconds(100))
+        let store = try LocalDirectoryStore(export: live.export.path, stateDirectory: live.stateDirectory.path)
+        var logger = Logger(label: "test.server")
+        logger.logLevel = .critical
+        let restarted = try await PohmelfsServer.start(
+            store: store,
+            configuration: .init(host: "127.0.0.1", port: port, ioThreads: 2),
+            group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        defer {
+            Task {
+                await restarted.shutdown(gracePeriod: .milliseconds(100))
+                try? FileManager.default.removeItem(at: live.export.deletingLastPathComponent())
+            }
+        }
+        try await client.write(Array("-after".utf8), to: created.file, at: 6)
+        XCTAssertGreaterThanOrEqual(client.reconnects, 1)
+        XCTAssertEqual(try onDiskContents(live.path("kept")), Array("before-after".utf8))
+        await client.close()
+    }
+
+    func testASoftClientFailsRequestsWithTimedOutWhenTheServerStaysAway() async throws {
+        let live = try await LiveServer.start()
+        let client = try await self.connect(live.port, soft: .milliseconds(300))
+        let root = client.hello.root.handle
+        _ = try await client.call(GetattrRequest(handle: root))
+        await live.stop()
+        // Bounded, so a client that waited for ever (hard) fails the test instead of hanging it.
+        let outcome: String = try await withDeadline(.seconds(30), "soft timeout") {
+            do {
+                _ = try await client.call(GetattrRequest(handle: root))
+                return "answered"
+            } catch let error as ClientError {
+                return error.code.rawValue
+            }
+        }
+        XCTAssertEqual(outcome, ClientError.Code.timedOut.rawValue)
+        XCTAssertEqual(Errno(clientFailure: ClientError(.timedOut, "")), .io)
+        await client.close()
+    }
+}
