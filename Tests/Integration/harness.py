@@ -327,11 +327,18 @@ class ServerHandle:
     proc: subprocess.Popen
     log: Path
     notify: NotifyListener
+    crashed: bool = False  # killed on purpose by the test (`crash()`): teardown expects no clean exit
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM and wait (SIGKILL after `timeout`); returns the exit status, None if killed."""
         status = stop_process(self.proc, timeout)
         return status
+
+    def crash(self) -> None:
+        """SIGKILL the server, as a crash would, and reap it."""
+        self.crashed = True
+        kill_group(self.proc)
+        self.proc.wait(timeout=STOP_TIMEOUT)
 
     def log_text(self) -> str:
         return read_log(self.log)
