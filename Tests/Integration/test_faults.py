@@ -4,6 +4,7 @@ nothing is applied twice, nothing hangs."""
 
 import errno
 import hashlib
+import json
 import os
 import random
 import re
@@ -13,6 +14,10 @@ import time
 import pytest
 
 import harness
+from lock_agent import agent_factory  # noqa: F401  (a fixture)
+
+EAGAIN = errno.errorcode[errno.EAGAIN]
+EWOULDBLOCK = errno.errorcode[errno.EWOULDBLOCK]
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists("/dev/fuse"), reason="real mounts need root and /dev/fuse")
@@ -45,6 +50,12 @@ def wait_until(condition, timeout, step=0.01):
             return True
         time.sleep(step)
     return condition()
+
+
+def lock_table(run_pohmelfs, server):
+    result = run_pohmelfs("locks", server.address, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["locks"]
 
 
 def file_size(path):
@@ -233,3 +244,54 @@ def test_a_full_export_reports_enospc_and_keeps_what_was_synced(server_factory, 
     assert errors[0][1] == errno.ENOSPC, errors
     assert (mount.mountpoint / "kept").read_bytes() == kept
     assert (export / "kept").read_bytes() == kept
+
+
+# (e) Locks across a server restart ---------------------------------------------------------------
+
+GRACE = 5
+
+
+@pytest.mark.timeout_seconds(90)
+def test_locks_are_reclaimed_by_their_holders_after_a_restart(server_factory, mount_factory, agent_factory,
+                                                                run_pohmelfs):
+    """A holds an fcntl lock and a flock lock when the server is killed. The restarted server
+    gives A's client a grace period to reclaim them; B gets neither during it, nor after (A still
+    holds them); once A unlocks, B's blocked request is granted."""
+    server = server_factory(args=("--grace-period", str(GRACE)))
+    a, b = mount_factory(server), mount_factory(server)
+    (a.mountpoint / "f").write_bytes(b"x" * 100)
+    (a.mountpoint / "g").write_bytes(b"y" * 100)
+    holder, other = agent_factory("A"), agent_factory("B")
+    fa, ga = holder.open(a.mountpoint / "f"), holder.open(a.mountpoint / "g")
+    fb, gb = other.open(b.mountpoint / "f"), other.open(b.mountpoint / "g")
+    assert holder.fcntl(fa, "F_SETLK", "write", 10, 20)["ok"]
+    assert holder.flock(ga, "ex")["ok"]
+    server.crash()
+    time.sleep(1)
+    server = server_factory(export=server.export, state_dir=server.state_dir, port=server.port,
+                            args=("--grace-period", str(GRACE)))
+    assert "grace period" in server.log_text()
+    restarted = time.monotonic()
+    expected = sorted([("posix", 10, 29), ("flock", 0, None)], key=str)
+
+    def held():
+        table = lock_table(run_pohmelfs, server)
+        return sorted(((lock["kind"], lock["start"], lock["end"]) for lock in table if lock["state"] == "held"),
+                      key=str)
+
+    # A's client reconnects on its own (backoff) and reclaims both locks.
+    assert wait_until(lambda: held() == expected, GRACE, step=0.1), held()
+    # B, during the grace period: nothing new, not even a lock nobody holds.
+    assert other.fcntl(fb, "F_SETLK", "read", 50, 10)["errno"] == EAGAIN
+    assert other.fcntl(fb, "F_SETLK", "write", 0, 0)["errno"] == EAGAIN
+    assert other.flock(gb, "ex", nb=True)["errno"] in (EAGAIN, EWOULDBLOCK)
+    assert time.monotonic() - restarted < GRACE, "the checks above did not run inside the grace period"
+    # After it: A's reclaimed locks still stand; a lock nobody holds is granted.
+    time.sleep(max(0.0, GRACE + 0.5 - (time.monotonic() - restarted)))
+    assert other.fcntl(fb, "F_SETLK", "write", 0, 0)["errno"] == EAGAIN
+    assert other.flock(gb, "ex", nb=True)["errno"] in (EAGAIN, EWOULDBLOCK)
+    assert other.fcntl(fb, "F_SETLK", "read", 50, 10)["ok"]
+    other.send({"op": "fcntl", "fd": fb, "cmd": "F_SETLKW", "type": "write", "start": 10, "len": 20, "alarm": 0})
+    assert other.silent_for(0.5)
+    assert holder.fcntl(fa, "F_SETLK", "unlock", 10, 20)["ok"]
+    assert other.answer(timeout=10)["ok"]

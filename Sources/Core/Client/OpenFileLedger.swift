@@ -34,6 +34,20 @@ public final class OpenFileLedger: Sendable {
 
     public var count: Int { self.entries.withLock { $0.count } }
 
+    /// The object `file` is open on; nil when it is not open (or was opened before tracking).
+    func handle(of file: FileHandleID) -> ObjectHandle? {
+        self.entries.withLock { $0[file]?.handle }
+    }
+
+    /// Some open file (not directory) on `handle` other than `excluded`, and who opened it:
+    /// what a reclaim names.
+    func someFile(on handle: ObjectHandle, excluding excluded: FileHandleID? = nil) -> (FileHandleID, Entry)? {
+        self.entries.withLock { entries in
+            entries.first { $0.value.handle == handle && !$0.value.isDirectory && $0.key != excluded }
+                .map { ($0.key, $0.value) }
+        }
+    }
+
     func forget(_ file: FileHandleID) {
         _ = self.entries.withLock { $0.removeValue(forKey: file) }
     }

@@ -28,12 +28,15 @@ public final class RPCClient: Sendable {
     private let resilient: ResilientConnection?
     /// What to reopen after a server restart (kept only with a `ResiliencePolicy`).
     private let openFiles: OpenFileLedger?
+    /// What locks to reclaim after a server restart (kept only with a `ResiliencePolicy`).
+    private let heldLocks: HeldLockLedger?
 
     private init(
         channel: any Channel, hello: HelloResponse, serverDescription: String,
         transactions: TransactionCounter = TransactionCounter(),
-        resilient: ResilientConnection? = nil, openFiles: OpenFileLedger? = nil
+        resilient: ResilientConnection? = nil, openFiles: OpenFileLedger? = nil, heldLocks: HeldLockLedger? = nil
     ) {
+        self.heldLocks = heldLocks
         self.transactions = transactions
         self.channel = channel
         self.hello = hello
@@ -109,13 +112,14 @@ public final class RPCClient: Sendable {
         }
         guard let resilience else { return RPCClient(channel: channel, hello: hello, serverDescription: description) }
         let openFiles = OpenFileLedger()
+        let heldLocks = HeldLockLedger(openFiles: openFiles)
         let transactions = TransactionCounter()
         let reconnectBootstrap = ReconnectBootstrap(bootstrap)
         let client = RPCClient(
             channel: channel, hello: hello, serverDescription: description, transactions: transactions,
             resilient: ResilientConnection(
                 channel: channel, session: hello.session, policy: resilience, liveness: liveness,
-                openFiles: openFiles,
+                openFiles: openFiles, heldLocks: heldLocks,
                 connector: { reconnectBootstrap.bootstrap.connect(host: host, port: port) },
                 encodeHello: { session, allocator in
                     var resume = request
@@ -123,7 +127,7 @@ public final class RPCClient: Sendable {
                     return FrameEncoding.request(resume, caller: .root, transaction: TransactionID(0), allocator: allocator)
                 },
                 transactions: transactions),
-            openFiles: openFiles)
+            openFiles: openFiles, heldLocks: heldLocks)
         return client
     }
 
@@ -142,7 +146,10 @@ public final class RPCClient: Sendable {
     public func send<R: WireRequest>(
         _ request: R, caller: Caller, completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
     ) -> TransactionID {
-        let completion = self.openFiles?.tracking(request, caller: caller, completion) ?? completion
+        var completion = completion
+        // Locks first: a RELEASE must be seen while its file is still in the open-file ledger.
+        if let heldLocks = self.heldLocks { completion = heldLocks.tracking(request, completion) }
+        if let openFiles = self.openFiles { completion = openFiles.tracking(request, caller: caller, completion) }
         return self.send(R.self, caller: caller, encode: { request.encode(into: &$0) }, completion: completion)
     }
 

@@ -41,6 +41,7 @@ final class ResilientConnection: @unchecked Sendable {
     private let encodeHello: HelloEncoder
     private let transactions: TransactionCounter
     private let openFiles: OpenFileLedger
+    private let heldLocks: HeldLockLedger
     /// When a frame last arrived (notices are stamped by the handler's callback).
     private let liveness: LivenessClock
     private var logger: Logger
@@ -56,7 +57,7 @@ final class ResilientConnection: @unchecked Sendable {
     /// Set when a connection comes back, cleared by the first request answered afterwards: the
     /// reconnect timeline in the log.
     private var reconnectedAt: NIODeadline?
-    /// REOPENs not yet answered while restoring.
+    /// REOPENs or reclaims not yet answered while restoring.
     private var restorePending = 0
 
     /// Reconnects so far, for statistics and tests.
@@ -64,7 +65,7 @@ final class ResilientConnection: @unchecked Sendable {
 
     init(
         channel: any Channel, session: SessionID, policy: ResiliencePolicy, liveness: LivenessClock,
-        openFiles: OpenFileLedger, connector: @escaping Connector, encodeHello: @escaping HelloEncoder,
+        openFiles: OpenFileLedger, heldLocks: HeldLockLedger, connector: @escaping Connector, encodeHello: @escaping HelloEncoder,
         transactions: TransactionCounter
     ) {
         self.loop = channel.eventLoop
@@ -73,6 +74,7 @@ final class ResilientConnection: @unchecked Sendable {
         self.policy = policy
         self.liveness = liveness
         self.openFiles = openFiles
+        self.heldLocks = heldLocks
         self.connector = connector
         self.encodeHello = encodeHello
         self.transactions = transactions
@@ -242,21 +244,60 @@ final class ResilientConnection: @unchecked Sendable {
         }
     }
 
-    /// A new session knows none of this client's open files: REOPEN each under its old id,
-    /// then carry on. A file that cannot be reopened (removed meanwhile) is forgotten; requests
-    /// on it then fail with EBADF.
+    /// One request sent while restoring a new session, and what to do if the server refuses it.
+    private struct RestoreStep: Sendable {
+        var caller: Caller
+        var request: any WireRequest
+        var described: String
+        var refused: @Sendable () -> Void = {}
+    }
+
+    /// A new session knows none of this client's open files or locks: REOPEN each file under
+    /// its old id, then reclaim each held lock (SETLK `reclaim`, granted in the server's grace
+    /// period), then carry on. A file that cannot be reopened (removed meanwhile) is forgotten;
+    /// requests on it then fail with EBADF. A lock that cannot be reclaimed is logged as lost.
     private func restore(on channel: any Channel) {
         self.state = .restoring(channel)
-        let files = self.openFiles.all
-        guard !files.isEmpty else { return self.becomeReady(channel) }
-        self.restorePending = files.count
-        for (file, entry) in files {
-            let request = ReopenRequest(
-                file: file, handle: entry.handle, flags: entry.flags, caching: entry.caching,
-                isDirectory: entry.isDirectory)
+        let openFiles = self.openFiles
+        let reopens = openFiles.all.map { file, entry in
+            RestoreStep(
+                caller: entry.caller,
+                request: ReopenRequest(
+                    file: file, handle: entry.handle, flags: entry.flags, caching: entry.caching,
+                    isDirectory: entry.isDirectory),
+                described: "reopen \(file)", refused: { openFiles.forget(file) })
+        }
+        self.sendAll(reopens, on: channel) {
+            self.sendAll(self.reclaims(), on: channel) { self.becomeReady(channel) }
+        }
+    }
+
+    /// A reclaiming SETLK for every lock in the ledger, through some open file of its object.
+    private func reclaims() -> [RestoreStep] {
+        var steps: [RestoreStep] = []
+        for (handle, locks) in self.heldLocks.all {
+            guard let (file, entry) = self.openFiles.someFile(on: handle) else { continue }
+            for lock in locks {
+                let request = SetlkRequest(
+                    file: file, owner: lock.owner.owner, flavor: lock.kind == .flock ? .flock : .posix,
+                    type: lock.mode == .exclusive ? .write : .read,
+                    range: WireLockRange(start: lock.range.start, end: lock.range.end),
+                    pid: UInt32(bitPattern: lock.owner.pid ?? 0), wait: false, reclaim: true)
+                steps.append(RestoreStep(caller: entry.caller, request: request, described: "reclaim \(lock)"))
+            }
+        }
+        return steps
+    }
+
+    /// Sends `steps` on `channel` while restoring and runs `next` once all are answered. Stops
+    /// quietly if the connection is lost meanwhile (the next one starts over).
+    private func sendAll(_ steps: [RestoreStep], on channel: any Channel, then next: @escaping @Sendable () -> Void) {
+        guard !steps.isEmpty else { return next() }
+        self.restorePending = steps.count
+        for step in steps {
             let transaction = self.transactions.next()
             let frame = FrameEncoding.request(
-                request, caller: entry.caller, transaction: transaction, allocator: channel.allocator)
+                step.request, caller: step.caller, transaction: transaction, allocator: channel.allocator)
             let outbound = OutboundRequest(transaction: transaction, frame: frame) { result in
                 self.onLoop {
                     guard case .restoring(let current) = self.state, current === channel else { return }
@@ -264,13 +305,13 @@ final class ResilientConnection: @unchecked Sendable {
                         self.liveness.heard()
                         if reply.header.status != 0 {
                             self.logger.warning(
-                                "cannot reopen a file on the new session",
-                                metadata: ["file": "\(file)", "error": "\(Errno(wire: reply.header.status))"])
-                            self.openFiles.forget(file)
+                                "the new session refused a request restoring the old one's state",
+                                metadata: ["what": "\(step.described)", "error": "\(Errno(wire: reply.header.status))"])
+                            step.refused()
                         }
                     }
                     self.restorePending -= 1
-                    if self.restorePending == 0 { self.becomeReady(channel) }
+                    if self.restorePending == 0 { next() }
                 }
             }
             channel.writeAndFlush(outbound, promise: nil)

@@ -33,6 +33,11 @@ extension LockService {
         _ request: SetlkRequest, file: ObjectHandle, session: SessionID, transaction: TransactionID,
         allocator: ByteBufferAllocator, respond: @escaping @Sendable (ByteBuffer) -> Void
     ) throws -> ByteBuffer? {
+        if try self.holdForGrace(
+            request, file: file, session: session, transaction: transaction, allocator: allocator, respond: respond)
+        {
+            return nil
+        }
         if request.flavor == .posix && request.type != .unlock {
             self.waiters.withLock { waiters in
                 _ = waiters.ownersByFile[FileKey(session: session, file: request.file), default: []].insert(request.owner)
@@ -80,6 +85,7 @@ extension LockService {
     /// again, since the process was already told it failed.
     func cancel(_ transaction: TransactionID, session: SessionID) {
         let key = RequestKey(session: session, transaction: transaction)
+        if self.cancelGraceHold(key) { return }
         let (ticket, granted): (LockTicket?, LockRequest<ObjectHandle>?) = self.waiters.withLock { waiters in
             (waiters.ticketsByRequest[key], waiters.recentlyGranted.removeValue(forKey: key))
         }

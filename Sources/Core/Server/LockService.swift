@@ -78,11 +78,19 @@ public final class LockService: Sendable {
 
     let waiters = Mutex(Waiters())
     let sessions = Mutex<[SessionID: SessionInfo]>([:])
+    /// When the grace period after start ends (`LockService+Grace`); nil: no grace period.
+    let graceEnds: ContinuousClock.Instant?
+    /// Blocking lock requests held back until the grace period ends, for CANCEL.
+    let heldForGrace = Mutex<[RequestKey: GraceHold]>([:])
 
-    public init(transactionLocking: Bool = true, lease: Duration = .seconds(10), logger: Logger) {
+    public init(
+        transactionLocking: Bool = true, lease: Duration = .seconds(10), gracePeriod: Duration = .zero,
+        logger: Logger
+    ) {
         self.transactionLocking = transactionLocking
         self.lease = lease
         self.logger = logger
+        self.graceEnds = gracePeriod > .zero ? self.clock.now + gracePeriod : nil
     }
 
     var now: ContinuousClock.Instant { self.clock.now }

@@ -44,6 +44,9 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         /// authentication (a later release), anyone who can reach the port can use the export,
         /// so this needs `serve --insecure`.
         public var insecure = false
+        /// How long after start only reclaiming lock requests are granted (`LockService+Grace`);
+        /// zero for none. `serve` sets it only when `ReclaimMarker` says clients may hold locks.
+        public var gracePeriod: Duration = .zero
         /// Test-only faults (`serve --test-drop-reply-once`); none by default.
         public var faults = FaultInjection()
 
@@ -64,11 +67,16 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
     private let threadPool: NIOThreadPool
     private let connections: ConnectionRegistry
     private let logger: Logger
+    private let locks: LockService
+
+    /// Whether any client still holds a lock (for `ReclaimMarker` at shutdown).
+    public var holdsClientLocks: Bool { self.locks.holdsClientLocks }
 
     private init(
         localAddress: SocketAddress, statistics: ServerStatistics, serverChannel: any Channel,
-        threadPool: NIOThreadPool, connections: ConnectionRegistry, logger: Logger
+        threadPool: NIOThreadPool, connections: ConnectionRegistry, logger: Logger, locks: LockService
     ) {
+        self.locks = locks
         self.localAddress = localAddress
         self.statistics = statistics
         self.serverChannel = serverChannel
@@ -99,7 +107,11 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         threadPool.start()
         let statistics = ServerStatistics()
         let locks = LockService(
-            transactionLocking: configuration.transactionLocking, lease: configuration.lockLease, logger: logger)
+            transactionLocking: configuration.transactionLocking, lease: configuration.lockLease,
+            gracePeriod: configuration.gracePeriod, logger: logger)
+        if configuration.gracePeriod > .zero {
+            logger.info("grace period: only lock reclaims are granted", metadata: ["duration": "\(configuration.gracePeriod)"])
+        }
         let coherence = CacheCoherence(
             enabled: configuration.invalidation, timeout: configuration.invalidationTimeout, logger: logger)
         let shared = ServerShared(
@@ -147,7 +159,7 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         }
         let server = PohmelfsServer(
             localAddress: channel.localAddress ?? address, statistics: statistics, serverChannel: channel,
-            threadPool: threadPool, connections: connections, logger: logger)
+            threadPool: threadPool, connections: connections, logger: logger, locks: locks)
         logger.info("listening", metadata: [LogKey.address: "\(server.localAddress)"])
         return server
     }

@@ -15,7 +15,9 @@ final class ServerShared<Store: BackingStore>: Sendable {
     let metrics: ServerMetrics?
     let locks: LockService
     let coherence: CacheCoherence
-    let nextSession = Atomic<UInt64>(1)
+    /// Session ids start at a random point per server run, so a client resuming a session of an
+    /// earlier run (before a restart) cannot name, and take over, a session of this one.
+    let nextSession = Atomic<UInt64>(UInt64.random(in: 1...(1 << 48)) << 8)
     let maximumInFlight: Int
     let maximumInFlightBytes: Int
     let helloTimeout: TimeAmount
@@ -269,7 +271,10 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         }
         self.state = .negotiating
         let shared = self.shared
-        let resumed = request.resumeSession.flatMap { shared.sessions.resume($0) }
+        // A session is resumed only by the client that had it (same name), never by a stranger.
+        let resumed = request.resumeSession.flatMap {
+            shared.sessions.resume($0, clientName: String(decoding: request.clientName, as: UTF8.self))
+        }
         let session =
             resumed
             ?? ClientSession<Store>(

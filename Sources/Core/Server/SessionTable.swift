@@ -25,10 +25,10 @@ final class SessionTable<Store: BackingStore>: Sendable {
     }
 
     /// The session `id` names, marked attached again; nil when the server does not have it
-    /// (restarted, or the lease ran out).
-    func resume(_ id: SessionID) -> ClientSession<Store>? {
+    /// (restarted, or the lease ran out) or it belongs to a client of another name.
+    func resume(_ id: SessionID, clientName: String) -> ClientSession<Store>? {
         self.entries.withLock { entries in
-            guard var entry = entries[id] else { return nil }
+            guard var entry = entries[id], entry.session.clientName == clientName else { return nil }
             entry.generation &+= 1
             entry.detached = false
             entries[id] = entry

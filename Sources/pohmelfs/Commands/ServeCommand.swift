@@ -76,6 +76,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a disconnected client's POSIX and flock locks are kept before they are released.")
     var lockLease: Double = 10
 
+    @Option(name: .long, help: "Seconds after a restart in which clients reclaim the locks they held and other lock requests wait (0: none). Only after a run that may have left locks behind.")
+    var gracePeriod: Double = 5
+
     /// Test-only: READ and WRITE without transaction locks, to prove the torn-read checker fails.
     @Flag(name: .long, help: .private)
     var unsafeNoTransactionLocks = false
@@ -137,6 +140,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard self.lockLease >= 0, self.lockLease <= 86400 else {
             throw fail("serve", "--lock-lease must be 0...86400 seconds")
         }
+        guard self.gracePeriod >= 0, self.gracePeriod <= 3600 else {
+            throw fail("serve", "--grace-period must be 0...3600 seconds")
+        }
         if let list = self.testDropReplyOnce, case .failure(let error) = FaultInjection.opcodes(named: list) {
             throw fail("serve", "--test-drop-reply-once: \(error)")
         }
@@ -152,6 +158,10 @@ struct ServeCommand: AsyncParsableCommand {
             throw fail("serve", "\(error)")
         }
         var configuration = self.configuration(address)
+        let marker = ReclaimMarker(stateDirectory: self.stateDirectory)
+        if marker.begin() {
+            configuration.gracePeriod = .milliseconds(Int64(self.gracePeriod * 1000))
+        }
         // The metrics listener first: a port in use is then reported before anything else started.
         var endpoint: MetricsEndpoint?
         if let metricsAddress = self.metricsAddress {
@@ -193,6 +203,7 @@ struct ServeCommand: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
+        marker.end(locksHeld: server.holdsClientLocks)
     }
 
     private func configuration(_ address: ServerAddress) -> PohmelfsServer<LocalDirectoryStore>.Configuration {

@@ -98,7 +98,7 @@ enum WireSamples {
                 range: WireLockRange(start: 4096, end: .max), pid: 4242),
             .setlk: SetlkRequest(
                 file: FileHandleID(17), owner: LockOwner(0xABCE), flavor: .flock, type: .read, range: .wholeFile,
-                pid: 7, wait: true),
+                pid: 7, wait: true, reclaim: true),
             .cancel: CancelRequest(transaction: TransactionID(0x55)),
             .lockTable: LockTableRequest(pathPrefix: Array("/dir".utf8)),
             .invalidateDone: InvalidateDoneRequest(notice: TransactionID(0x77)),

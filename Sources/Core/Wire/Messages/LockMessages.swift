@@ -123,11 +123,16 @@ public struct SetlkRequest: WireRequest {
     public var range: WireLockRange
     public var pid: UInt32
     public var wait: Bool
+    /// The client held this lock before the server restarted and takes it back: granted during
+    /// the server's grace period, when other lock requests wait. Travels as bit 1 of the byte
+    /// whose bit 0 is `wait`.
+    public var reclaim: Bool
 
     public init(
         file: FileHandleID, owner: LockOwner, flavor: FileLockFlavor, type: FileLockType, range: WireLockRange,
-        pid: UInt32, wait: Bool
+        pid: UInt32, wait: Bool, reclaim: Bool = false
     ) {
+        self.reclaim = reclaim
         self.file = file
         self.owner = owner
         self.flavor = flavor
@@ -143,7 +148,7 @@ public struct SetlkRequest: WireRequest {
         buffer.writeWire(self.type.rawValue)
         buffer.writeWire(self.range)
         buffer.writeWire(self.pid)
-        buffer.writeWire(self.wait)
+        buffer.writeWire(UInt8(self.wait ? 1 : 0) | UInt8(self.reclaim ? 2 : 0))
     }
     public init(from buffer: inout ByteBuffer) throws {
         self.file = try buffer.readWireFileHandle(field: "file")
@@ -152,7 +157,10 @@ public struct SetlkRequest: WireRequest {
         self.type = try buffer.readWireEnum(FileLockType.self, field: "type")
         self.range = try buffer.readWireLockRange(field: "range")
         self.pid = try buffer.readWire(field: "pid")
-        self.wait = try buffer.readWireBool(field: "wait")
+        let flags: UInt8 = try buffer.readWire(field: "wait")
+        guard flags <= 3 else { throw WireError(.invalidValue, "field 'wait' is \(flags)") }
+        self.wait = flags & 1 != 0
+        self.reclaim = flags & 2 != 0
     }
 }
 
