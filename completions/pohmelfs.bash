@@ -188,7 +188,7 @@ _pohmelfs_serve() {
     repeating_flags=()
     non_repeating_flags=(--insecure --read-only --root-squash --all-squash --version -h --help)
     repeating_options=(--allow)
-    non_repeating_options=(--export --listen --anonuid --anongid --max-connections --max-in-flight --hello-timeout --stall-timeout --state-dir --io-threads --lock-lease --metrics --status-interval --log-level)
+    non_repeating_options=(--export --listen --anonuid --anongid --max-connections --max-in-flight --hello-timeout --stall-timeout --state-dir --io-threads --lock-lease --grace-period --metrics --status-interval --log-level)
     __pohmelfs_offer_flags_options 0
 
     # Offer option value completions
@@ -227,6 +227,9 @@ _pohmelfs_serve() {
         return
         ;;
     '--lock-lease')
+        return
+        ;;
+    '--grace-period')
         return
         ;;
     '--metrics')

@@ -23,7 +23,7 @@ function __pohmelfs_parse_tokens -S
         __pohmelfs_parse_subcommand 0 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'serve'
-            __pohmelfs_parse_subcommand 0 'export=' 'listen=' 'insecure' 'read-only' 'allow=+' 'root-squash' 'all-squash' 'anonuid=' 'anongid=' 'max-connections=' 'max-in-flight=' 'hello-timeout=' 'stall-timeout=' 'state-dir=' 'io-threads=' 'lock-lease=' 'metrics=' 'status-interval=' 'log-level=' 'version' 'h/help'
+            __pohmelfs_parse_subcommand 0 'export=' 'listen=' 'insecure' 'read-only' 'allow=+' 'root-squash' 'all-squash' 'anonuid=' 'anongid=' 'max-connections=' 'max-in-flight=' 'hello-timeout=' 'stall-timeout=' 'state-dir=' 'io-threads=' 'lock-lease=' 'grace-period=' 'metrics=' 'status-interval=' 'log-level=' 'version' 'h/help'
         case 'mount'
             __pohmelfs_parse_subcommand 2 'o=+' 'f' 'status-interval=' 'log-level=' 'version' 'h/help'
         case 'locks'
@@ -108,6 +108,7 @@ complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_opti
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" state-dir' -l 'state-dir' -d 'Where the server keeps its handle key (default: /var/lib/pohmelfs as root, else ~/.local/state/pohmelfs).' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" io-threads' -l 'io-threads' -d 'Threads doing file I/O.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" lock-lease' -l 'lock-lease' -d 'Seconds a disconnected client\'s POSIX and flock locks are kept before they are released.' -rfka ''
+complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" grace-period' -l 'grace-period' -d 'Seconds after a restart in which clients reclaim the locks they held and other lock requests wait (0: none). Only after a run that may have left locks behind.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" metrics' -l 'metrics' -d 'Serve Prometheus metrics over HTTP at http://HOST:PORT/metrics.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" status-interval' -l 'status-interval' -d 'Seconds between STATUS= updates to systemd (live figures).' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" log-level' -l 'log-level' -d 'Log level: trace, debug, info, notice, warning, error, critical.' -rfka 'trace debug info notice warning error critical'
