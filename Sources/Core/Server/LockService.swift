@@ -109,20 +109,24 @@ public final class LockService: Sendable {
     }
 
     /// The connection of `id` dropped: its blocked requests are withdrawn (the client resends
-    /// them if it comes back); its locks stay until `sessionExpired`.
-    func sessionDetached(_ id: SessionID) {
+    /// them if it comes back); its locks stay until `sessionExpired`. Returns the transactions
+    /// withdrawn, which will never be answered (the reply cache must forget them, or their
+    /// resent copies would wait for nothing).
+    @discardableResult
+    func sessionDetached(_ id: SessionID) -> [TransactionID] {
         let tickets = self.waiters.withLock { waiters in
             let keys = waiters.ticketsByRequest.keys.filter { $0.session == id }
             waiters.recentlyGranted = waiters.recentlyGranted.filter { $0.key.session != id }
-            return keys.compactMap { key -> LockTicket? in
+            return keys.compactMap { key -> (LockTicket, TransactionID)? in
                 let ticket = waiters.ticketsByRequest.removeValue(forKey: key)
                 if let ticket { waiters.records[ticket] = nil }
-                return ticket
+                return ticket.map { ($0, key.transaction) }
             }
         }
-        for ticket in tickets {
+        for (ticket, _) in tickets {
             if let grants = try? self.records.cancel(ticket, at: self.now) { self.deliverRecordGrants(grants) }
         }
+        return tickets.map(\.1)
     }
 
     /// `id` did not come back within the lease: its locks are released and waiters woken.

@@ -190,7 +190,9 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
     private func detach(_ session: ClientSession<Store>, from channel: any Channel, on eventLoop: any EventLoop) {
         guard session.detach(channel) else { return }
         let shared = self.shared
-        shared.locks.sessionDetached(session.id)
+        // Blocked lock requests withdrawn now will never be answered: forget them in the reply
+        // cache, so their resent copies are performed (queued again) rather than ignored.
+        for withdrawn in shared.locks.sessionDetached(session.id) { session.replies.abandon(withdrawn) }
         shared.coherence.sessionEnded(session.id)
         shared.sessions.detach(session, lease: shared.sessionLease, on: eventLoop) { [logger] in
             session.releaseAll()

@@ -129,3 +129,45 @@ final class ReconnectTests: XCTestCase {
         await client.close()
     }
 }
+
+extension ReconnectTests {
+    func testABlockedLockRequestIsResentAfterTheConnectionDropsAndGrantedLater() async throws {
+        let live = try await LiveServer.start()
+        let holder = try await live.connect(name: "holder")
+        let client = try await self.connect(live.port)
+        do {
+            let created = try await holder.createFile("f")
+            let mine = try await client.call(OpenRequest(handle: created.entry.handle, flags: UInt32(O_RDWR)))
+            func lock(_ file: FileHandleID, _ owner: UInt64, _ type: FileLockType, wait: Bool) -> SetlkRequest {
+                SetlkRequest(
+                    file: file, owner: LockOwner(owner), flavor: .posix, type: type, range: .wholeFile, pid: 1,
+                    wait: wait)
+            }
+            _ = try await holder.call(lock(created.file, 1, .write, wait: false))
+            let waiting = Task { try await client.call(lock(mine.file, 2, .write, wait: true)) }
+            let waiterQueued: @Sendable () async throws -> Void = {
+                while try await holder.call(LockTableRequest()).entries.filter(\.waiting).isEmpty {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
+            try await withDeadline(.seconds(20), "the blocked SETLK queued", waiterQueued)
+            // The connection drops: the server withdraws the waiting request; the client resends
+            // it on its resumed session, where it waits again.
+            try await client.channel.close()
+            try await withDeadline(.seconds(20), "the reconnect") {
+                while client.reconnects == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            try await withDeadline(.seconds(20), "the resent SETLK queued again", waiterQueued)
+            _ = try await holder.call(lock(created.file, 1, .unlock, wait: false))
+            _ = try await withDeadline(.seconds(20), "the resent blocked SETLK") { try await waiting.value }
+        } catch {
+            await holder.close()
+            await client.close()
+            await live.stop()
+            throw error
+        }
+        await holder.close()
+        await client.close()
+        await live.stop()
+    }
+}
