@@ -66,6 +66,28 @@ public final class CacheCoherence: Sendable {
         finished.forEach { $0() }
     }
 
+    /// The files `session` caches now: kept across a detach, to regrant on resume.
+    func cachedFiles(of session: SessionID) -> [ObjectHandle] {
+        self.state.withLock { state in state.cachers.filter { $0.value.contains(session) }.map(\.key) }
+    }
+
+    /// `session` is back after missing invalidations (a resumed session, or a file reopened on
+    /// a restarted server): it caches `files` again, and each is invalidated whole on its side
+    /// now, since others may have changed them meanwhile. Notice id 0: nothing waits for the
+    /// acknowledgement.
+    func refresh(_ files: [ObjectHandle], for session: SessionID) {
+        guard self.enabled, !files.isEmpty else { return }
+        let peer: Peer? = self.state.withLock { state in
+            for file in files { state.cachers[file, default: []].insert(session) }
+            return state.peers[session]
+        }
+        guard let peer else { return }
+        for file in files {
+            let notice = InvalidateNotice(handle: file, offset: 0, length: 0)
+            peer.send(FrameEncoding.notice(notice, id: .none, allocator: peer.allocator))
+        }
+    }
+
     /// OPEN or CREATE by `session`. Returns whether the session's cached pages from before are
     /// still valid (it has been a cacher of the file all along).
     func opened(_ file: ObjectHandle, by session: SessionID, caching: Bool) -> Bool {

@@ -29,6 +29,9 @@ public final class ClientSession<Store: BackingStore>: Sendable {
     let connection = Mutex<(any Channel)?>(nil)
     /// Replies to replay-unsafe requests, for resent copies.
     let replies = ReplyCache()
+    /// The files the session cached when its connection dropped, regranted (and invalidated)
+    /// when it is resumed.
+    let cachedWhenDetached = Mutex<[ObjectHandle]>([])
 
     init(id: SessionID, peer: String, clientName: String) {
         self.id = id

@@ -19,8 +19,10 @@ extension RequestRouter {
                 let flags = request.flags & ~UInt32(O_CREAT | O_EXCL | O_TRUNC)
                 let open = OpenRequest(handle: request.handle, flags: flags, caching: request.caching)
                 let file = try store.open(open, caller: context.caller)
-                _ = coherence.opened(request.handle, by: context.session.id, caching: request.caching)
                 try context.session.register(.file(file), as: request.file)
+                // The client's pages of the file predate the restart: others may have changed it
+                // since, so they go (a notice right before this reply) and the grant starts anew.
+                if request.caching { coherence.refresh([request.handle], for: context.session.id) }
             }
             return EmptyResponse()
         }

@@ -193,6 +193,8 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         // Blocked lock requests withdrawn now will never be answered: forget them in the reply
         // cache, so their resent copies are performed (queued again) rather than ignored.
         for withdrawn in shared.locks.sessionDetached(session.id) { session.replies.abandon(withdrawn) }
+        let cached = shared.coherence.cachedFiles(of: session.id)
+        session.cachedWhenDetached.withLock { $0 = cached }
         shared.coherence.sessionEnded(session.id)
         shared.sessions.detach(session, lease: shared.sessionLease, on: eventLoop) { [logger] in
             session.releaseAll()
@@ -312,6 +314,14 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                 session.attach(channel)?.close(promise: nil)
                 shared.coherence.sessionStarted(session.id, allocator: channel.allocator) {
                     channel.writeAndFlush($0, promise: nil)
+                }
+                if resumed != nil {
+                    // Changes made while it was away were not invalidated on its side: they are
+                    // now, right after the HELLO reply (sent first, below).
+                    let cached = session.cachedWhenDetached.withLock { $0 }
+                    context.eventLoop.assumeIsolated().execute {
+                        shared.coherence.refresh(cached, for: session.id)
+                    }
                 }
                 self.logger[metadataKey: LogKey.session] = "\(session.id.rawValue)"
                 self.logger.info(

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PohmelfsCore
+import Synchronization
 import XCTest
 
 #if canImport(Glibc)
@@ -169,5 +170,37 @@ extension ReconnectTests {
         await holder.close()
         await client.close()
         await live.stop()
+    }
+}
+
+extension ReconnectTests {
+    func testAResumedSessionHasTheFilesItCachedInvalidatedWhole() async throws {
+        let live = try await LiveServer.start()
+        let notices = NoticeLog()
+        let client = try await RPCClient.connect(
+            host: "127.0.0.1", port: live.port, clientName: "cacher", group: MultiThreadedEventLoopGroup.singleton,
+            resilience: self.policy(), onNotice: { notices.append($0) })
+        try await self.cleaningUp(live, client) {
+            let created = try await client.createFile("cached")
+            _ = try await client.call(OpenRequest(handle: created.entry.handle, flags: UInt32(O_RDONLY), caching: true))
+            XCTAssertTrue(notices.invalidated.isEmpty)
+            // While it is away, others' changes are not invalidated on its side: on resume the
+            // whole file is.
+            try await client.channel.close()
+            try await withDeadline(.seconds(20), "the resumed session's invalidation") {
+                while notices.invalidated.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            XCTAssertEqual(notices.invalidated, [InvalidateNotice(handle: created.entry.handle, offset: 0, length: 0)])
+            XCTAssertEqual(client.reconnects, 1)
+        }
+    }
+}
+
+/// Notices a client received, from any thread.
+private final class NoticeLog: Sendable {
+    private let frames = Mutex<[Frame]>([])
+    func append(_ frame: Frame) { self.frames.withLock { $0.append(frame) } }
+    var invalidated: [InvalidateNotice] {
+        self.frames.withLock { $0 }.compactMap { try? InvalidateNotice.decode(payload: $0.payload) }
     }
 }
