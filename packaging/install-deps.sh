@@ -7,7 +7,8 @@
 #
 # Debian packages: libfuse3-dev fuse3 libsystemd-dev pkg-config (build: the CFuse3 and CSystemd
 # system-library targets; fusermount3 for the mount tests), attr (getfattr/setfattr for the
-# xattr tests), python3 python3-pytest (the integration suite), and for the packaging tests and
+# xattr tests), python3 python3-pytest (the integration suite), iproute2 (`ip netns` and veth
+# pairs for the network-cut test), and for the packaging tests and
 # `make deb`: systemd (systemd-analyze verify), man-db (verify looks up the units' man pages),
 # groff-base (the man page check), dpkg-dev (dpkg-shlibdeps), binutils (strip). `apt-get update`
 # runs once, and only when something is missing.
@@ -22,7 +23,7 @@
 # The Swift toolchain is not installed here: it is expected on PATH.
 set -euo pipefail
 
-PACKAGES=(libfuse3-dev fuse3 libsystemd-dev pkg-config attr python3 python3-pytest
+PACKAGES=(libfuse3-dev fuse3 libsystemd-dev pkg-config attr python3 python3-pytest iproute2
     systemd man-db groff-base dpkg-dev binutils)
 DEBIAN_PYTHON=/usr/bin/python3
 
