@@ -15,6 +15,8 @@ import Synchronization
 /// Every request is answered exactly once: with the reply, the server's errno, or a
 /// `ClientError` when the connection fails (all outstanding requests fail together).
 public final class RPCClient: Sendable {
+    /// The first connection. A client with a `ResiliencePolicy` replaces it when it fails;
+    /// closing it makes such a client reconnect.
     public let channel: any Channel
     /// The server's answer to HELLO: version, capabilities, transaction size, export root.
     public let hello: HelloResponse

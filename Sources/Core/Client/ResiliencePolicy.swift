@@ -16,6 +16,8 @@ public struct ResiliencePolicy: Sendable {
     /// replaced. Generous: a loaded server may take a while, and a silent network cut shorter than
     /// this is ridden out by TCP itself.
     public var heartbeatTimeout: Duration = .seconds(20)
+    /// A new connection whose HELLO is not answered this long is closed and another tried.
+    public var helloTimeout: Duration = .seconds(10)
     /// nil: hard, a request waits for the server for ever (a signal still interrupts the
     /// waiting call). Otherwise soft: a request not answered this long after it was sent, or
     /// after the connection was lost, whichever is later, fails with EIO.

@@ -199,9 +199,14 @@ final class ResilientConnection: @unchecked Sendable {
     }
 
     /// HELLO on a fresh connection, naming the session to resume. Fails if the connection
-    /// closes first (a write to a closed channel never reaches the handler).
+    /// closes first (a write to a closed channel never reaches the handler), or is closed for
+    /// not answering within the HELLO timeout (a hung server accepts but never answers).
     private func hello(on channel: any Channel) -> EventLoopFuture<HelloResponse> {
         let promise = self.loop.makePromise(of: HelloResponse.self)
+        let timeout = self.loop.scheduleTask(in: TimeAmount(self.policy.helloTimeout)) {
+            channel.close(promise: nil)
+        }
+        promise.futureResult.whenComplete { _ in timeout.cancel() }
         let once = Atomic<Bool>(false)
         let complete: @Sendable (Result<HelloResponse, any Error>) -> Void = { result in
             guard once.exchange(true, ordering: .acquiringAndReleasing) == false else { return }

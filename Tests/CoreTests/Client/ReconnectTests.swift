@@ -204,3 +204,60 @@ private final class NoticeLog: Sendable {
         self.frames.withLock { $0 }.compactMap { try? InvalidateNotice.decode(payload: $0.payload) }
     }
 }
+
+extension ReconnectTests {
+    func testAServerThatAcceptsButNeverAnswersHelloIsGivenUpOn() async throws {
+        let live = try await LiveServer.start()
+        let port = live.port
+        var policy = self.policy()
+        policy.helloTimeout = .milliseconds(200)
+        let client = try await RPCClient.connect(
+            host: "127.0.0.1", port: port, clientName: "patient", group: MultiThreadedEventLoopGroup.singleton,
+            resilience: policy)
+        let root = client.hello.root.handle
+        await live.server.shutdown(gracePeriod: .milliseconds(100))
+        // A listener that accepts and then says nothing; its accepted connections stay open
+        // after the listener itself closes.
+        let accepted = AcceptedChannels()
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                accepted.append(channel)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: port).get()
+        try await withDeadline(.seconds(20), "a connection to the silent listener") {
+            while accepted.count == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        try await silent.close()
+        let store = try LocalDirectoryStore(export: live.export.path, stateDirectory: live.stateDirectory.path)
+        var logger = Logger(label: "test.server")
+        logger.logLevel = .critical
+        let restarted = try await PohmelfsServer.start(
+            store: store, configuration: .init(host: "127.0.0.1", port: port, ioThreads: 2),
+            group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        do {
+            // Only a client that gave the silent connection up reaches the real server.
+            _ = try await withDeadline(.seconds(20), "a request after the silent server") {
+                try await client.call(GetattrRequest(handle: root))
+            }
+        } catch {
+            await client.close()
+            await restarted.shutdown(gracePeriod: .milliseconds(100))
+            accepted.closeAll()
+            throw error
+        }
+        await client.close()
+        await restarted.shutdown(gracePeriod: .milliseconds(100))
+        accepted.closeAll()
+        try? FileManager.default.removeItem(at: live.export.deletingLastPathComponent())
+    }
+}
+
+/// Connections a test listener accepted, kept open until the test closes them.
+private final class AcceptedChannels: Sendable {
+    private let channels = Mutex<[any Channel]>([])
+    func append(_ channel: any Channel) { self.channels.withLock { $0.append(channel) } }
+    var count: Int { self.channels.withLock { $0.count } }
+    func closeAll() { self.channels.withLock { $0 }.forEach { $0.close(promise: nil) } }
+}
