@@ -149,6 +149,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        EarlySignals.hold()
         let logger = self.logging.makeLogger(label: "pohmelfs.serve")
         let address = ServerAddress(parsing: self.listen)!
         let store: LocalDirectoryStore
@@ -196,7 +197,7 @@ struct ServeCommand: AsyncParsableCommand {
         // Graceful shutdown runs in reverse order: the server drains first, the metrics
         // listener closes last.
         let services: [ServiceGroupConfiguration.ServiceConfiguration] =
-            (endpoint.map { [.init(service: $0)] } ?? []) + [.init(service: service)]
+            [.init(service: EarlySignalReplay())] + (endpoint.map { [.init(service: $0)] } ?? []) + [.init(service: service)]
         let group = ServiceGroup(
             configuration: .init(
                 services: services,
