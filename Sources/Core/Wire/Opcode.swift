@@ -37,10 +37,13 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case cancel = 33
     case lockTable = 34
     case invalidateDone = 35
+    case writebackGrant = 36
+    case grantRelease = 37
 
     /// Server-to-client notices live above 0x8000.
     case invalidate = 0x8001
     case lockGranted = 0x8002
+    case recall = 0x8003
 
     public enum Direction: Sendable {
         /// Sent by the client; the server answers exactly once, with the same transaction id.
@@ -105,8 +108,11 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .cancel: Self.request("CANCEL", CancelRequest.self)
         case .lockTable: Self.request("LOCK_TABLE", LockTableRequest.self)
         case .invalidateDone: Self.request("INVALIDATE_DONE", InvalidateDoneRequest.self)
+        case .writebackGrant: Self.request("WRITEBACK_GRANT", WritebackGrantRequest.self)
+        case .grantRelease: Self.request("GRANT_RELEASE", GrantReleaseRequest.self)
         case .invalidate: Self.notice("INVALIDATE", InvalidateNotice.self)
         case .lockGranted: Self.notice("LOCK_GRANTED", LockGrantedNotice.self)
+        case .recall: Self.notice("RECALL", RecallNotice.self)
         }
     }
 

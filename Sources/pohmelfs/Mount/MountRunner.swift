@@ -46,6 +46,8 @@ struct MountRunner {
         let operations = FileSystemOperations(
             client: client, root: root.handle, options: self.options, notifier: kernelNotifier, logger: self.logger)
         notices.setHandler { operations.handleNotice($0) }
+        // Buffered writes reach the server within two seconds even when nobody fsyncs or closes.
+        let writebackTimer = operations.writeback?.startTimer(every: .seconds(2), on: client.channel.eventLoop)
         let initialized = DispatchSemaphore(value: 0)
         let bridge = FUSEBridge(operations: operations, logger: self.logger, maximumIO: maximumIO) {
             initialized.signal()
@@ -113,6 +115,10 @@ struct MountRunner {
         // Closing the connection answers every request still in flight (with ENOTCONN), on the
         // event loop, before `close` returns; only then may the session be destroyed.
         kernelNotifier.attach(nil)
+        writebackTimer?.cancel()
+        // Files are closed (and written back) before an unmount completes; a lazy unmount of a
+        // busy mount leaves bytes behind: send them before the connection goes.
+        await operations.writeback?.writeBackAll()
         await client.close()
         operations.inodes.forgetAll()
         session.unmountAndDestroy()

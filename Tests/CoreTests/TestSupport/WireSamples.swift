@@ -102,6 +102,9 @@ enum WireSamples {
             .cancel: CancelRequest(transaction: TransactionID(0x55)),
             .lockTable: LockTableRequest(pathPrefix: Array("/dir".utf8)),
             .invalidateDone: InvalidateDoneRequest(notice: TransactionID(0x77)),
+            .writebackGrant: WritebackGrantRequest(file: FileHandleID(0x1234)),
+            .grantRelease: GrantReleaseRequest(notice: TransactionID(0x78)),
+            .recall: RecallNotice(handle: handle),
             .invalidate: InvalidateNotice(handle: handle, offset: 4096, length: 0),
             .lockGranted: LockGrantedNotice(transaction: TransactionID(0x0102_0304)),
         ]
@@ -147,6 +150,8 @@ enum WireSamples {
         .setlk: EmptyResponse(),
         .cancel: EmptyResponse(),
         .invalidateDone: EmptyResponse(),
+        .writebackGrant: WritebackGrantResponse(granted: true),
+        .grantRelease: EmptyResponse(),
         .lockTable: LockTableResponse(
             entries: [
                 LockTableEntry(
