@@ -32,7 +32,9 @@ extension FileSystemOperations {
         if let node, let bytes = self.writeback?.cachedBytes(node, offset: offset, size: size) {
             return reply.data(ByteBuffer(bytes: bytes))
         }
-        self.afterWriteback(of: node, offset: offset, length: size) {
+        // Any dirty byte, not only those in the range: buffered writes past the server's end of
+        // file would make its reply short, and the kernel takes a short read for the file's end.
+        self.afterWriteback(of: node) {
             self.perform(ReadRequest(file: file, offset: offset, size: UInt32(size)), caller: caller, reply: reply) {
                 reply.data($0.data)
             }
@@ -91,8 +93,10 @@ extension FileSystemOperations {
     public func fallocate(
         file: FileHandleID, mode: UInt32, offset: UInt64, length: UInt64, caller: Caller, reply: EmptyReply
     ) {
-        self.replyEmpty(
-            FallocateRequest(file: file, mode: mode, offset: offset, length: length), caller: caller, reply: reply)
+        self.afterWriteback(of: self.openFiles[file]?.node) {
+            self.replyEmpty(
+                FallocateRequest(file: file, mode: mode, offset: offset, length: length), caller: caller, reply: reply)
+        }
     }
 
     public func copyFileRange(
