@@ -23,7 +23,10 @@ extension PageCache {
     /// dirty range reaches its end while the second one's starts at its beginning, so an extent
     /// never carries a byte that was not written. Changes nothing: the pages stay dirty until
     /// `completeWriteback`.
-    public func planWriteback(_ node: NodeID, maximumTransaction: Int) -> [WritebackExtent] {
+    ///
+    /// With `budget`, planning stops at the first extent that brings the total to `budget` bytes
+    /// or more (the rest waits for the next plan): a writeback holds a bounded copy of the bytes.
+    public func planWriteback(_ node: NodeID, maximumTransaction: Int, budget: Int = .max) -> [WritebackExtent] {
         precondition(maximumTransaction >= Self.pageSize, "a transaction must hold a page")
         let dirty = (self.pagesOfNode[node] ?? []).sorted().compactMap { index -> (PageIndex, CachedPage)? in
             guard let page = self.pages[PageKey(node: node, index: index)], page.isDirty else { return nil }
@@ -33,13 +36,18 @@ extension PageCache {
         var current: WritebackExtent?
         var currentEndsPage = false
         var previousIndex: PageIndex?
+        var planned = 0
         for (index, page) in dirty {
             let joins =
                 current != nil && currentEndsPage && previousIndex.map { $0.rawValue + 1 == index.rawValue } == true
                 && page.valid.lowerBound == 0
                 && current!.bytes.count + page.valid.count <= maximumTransaction
             if !joins {
-                if let finished = current { extents.append(finished) }
+                if let finished = current {
+                    extents.append(finished)
+                    planned += finished.bytes.count
+                    if planned >= budget { return extents }
+                }
                 current = WritebackExtent(
                     node: node, offset: index.offset + UInt64(page.valid.lowerBound), bytes: [], sources: [])
                 current!.bytes.reserveCapacity(min(maximumTransaction, Self.pageSize * dirty.count))

@@ -66,11 +66,17 @@ extension WritebackBuffer {
         }
     }
 
+    /// The bytes one round copies out of the cache and sends: four transactions' worth in flight
+    /// at a time, so a writeback of a large dirty set never doubles the memory it holds.
+    static var roundBudget: Int { 4 << 20 }
+
     /// One round: plans the node's extents, sends them all (pipelined), and when every reply is
     /// in, runs another round if asked for meanwhile or completes the waiters.
     private func round(_ node: NodeID) {
         let plan: (extents: [WritebackExtent], file: FileHandleID?, caller: Caller) = self.state.withLock { state in
-            let extents = state.cache.planWriteback(node, maximumTransaction: self.maximumTransaction)
+            let extents = state.cache.planWriteback(
+                node, maximumTransaction: self.maximumTransaction, budget: Self.roundBudget)
+            state.nodes[node]!.leftBehind = extents.reduce(0) { $0 + $1.bytes.count } >= Self.roundBudget
             let entry = state.nodes[node]!
             return (extents, entry.handles.keys.first, entry.caller)
         }
@@ -85,9 +91,15 @@ extension WritebackBuffer {
         }
         let remaining = Countdown(plan.extents.count)
         for extent in plan.extents {
-            let data = ByteBuffer(bytes: extent.bytes)
-            self.client.send(WriteRequest(file: file, offset: extent.offset, data: data), caller: plan.caller) {
-                result in
+            // Straight from the extent into the frame: one copy.
+            self.client.send(
+                WriteRequest.self, caller: plan.caller, sizeHint: extent.bytes.count + 32,
+                encode: { buffer in
+                    extent.bytes.withUnsafeBytes {
+                        WriteRequest.encode(file: file, offset: extent.offset, bytes: $0, into: &buffer)
+                    }
+                }
+            ) { result in
                 let error: Errno?
                 switch result {
                 case .success(let written) where written.count == UInt64(extent.bytes.count): error = nil
@@ -107,7 +119,10 @@ extension WritebackBuffer {
 
     private func finishRound(_ node: NodeID) {
         let finished: (waiters: [Waiter], error: Errno?)? = self.state.withLock { state in
-            if state.nodes[node]!.again {
+            // Another round when asked for meanwhile, or when the budget left pages behind. (No
+            // endless rounds: the kernel holds the inode lock over fsync and flush, so the waiters'
+            // node gets no new writes.)
+            if state.nodes[node]!.again || (state.nodes[node]!.leftBehind && state.cache.hasDirtyPages(of: node)) {
                 state.nodes[node]!.again = false
                 return nil
             }

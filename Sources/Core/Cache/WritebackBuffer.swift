@@ -43,6 +43,8 @@ public final class WritebackBuffer: Sendable {
         var flushing = false
         /// A writeback was asked for while one was in flight: run another round after it.
         var again = false
+        /// The round in flight left dirty pages unplanned (its budget was spent).
+        var leftBehind = false
         var waiters: [Waiter] = []
         /// The first error of a write-back WRITE not yet reported.
         var error: Errno?

@@ -140,4 +140,18 @@ final class PageCacheTests: XCTestCase {
         XCTAssertEqual(cache.read(self.node, offset: UInt64(self.page), size: self.page)?.count, 3)
         XCTAssertEqual(cache.read(self.node, offset: 0, size: 3 * self.page)?.count, self.page + 3)
     }
+
+    func testABudgetStopsThePlanAfterTheExtentThatReachesIt() {
+        var cache = PageCache(capacity: 1 << 20)
+        // Four separate dirty runs of two pages each (a clean gap page between them).
+        for run in 0..<4 {
+            XCTAssertTrue(self.write(&cache, self.node, at: UInt64(run * 3 * self.page), self.pattern(2 * self.page, seed: 1)))
+        }
+        XCTAssertEqual(cache.planWriteback(self.node, maximumTransaction: 1 << 20).count, 4)
+        let first = cache.planWriteback(self.node, maximumTransaction: 1 << 20, budget: 3 * self.page)
+        XCTAssertEqual(first.map(\.offset), [0, UInt64(3 * self.page)])
+        first.forEach { cache.completeWriteback($0) }
+        let rest = cache.planWriteback(self.node, maximumTransaction: 1 << 20, budget: 3 * self.page)
+        XCTAssertEqual(rest.map(\.offset), [UInt64(6 * self.page), UInt64(9 * self.page)])
+    }
 }
