@@ -37,8 +37,8 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case cancel = 33
     case lockTable = 34
     case invalidateDone = 35
-    case writebackGrant = 36
-    case grantRelease = 37
+    case writebackGrant = 38
+    case grantRelease = 39
 
     /// Server-to-client notices live above 0x8000.
     case invalidate = 0x8001
