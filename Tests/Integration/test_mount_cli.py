@@ -137,7 +137,8 @@ def test_busy_mountpoint(run_pohmelfs, server, mount_factory):
         assert sum(1 for line in f if line.split()[4] == str(mount.mountpoint)) == 1
 
 
-@pytest.mark.parametrize("option", ["bogus_option", "attr_timeout=soon", "cache=sometimes", "fsname="])
+@pytest.mark.parametrize("option", ["bogus_option", "attr_timeout=soon", "cache=sometimes", "fsname=", "cache_size=10K",
+                                    "writeback=maybe"])
 def test_unknown_or_malformed_option(run_pohmelfs, server, tmp_path, option):
     mountpoint = tmp_path / "mnt"
     mountpoint.mkdir()

@@ -22,6 +22,10 @@ public struct ResiliencePolicy: Sendable {
     /// waiting call). Otherwise soft: a request not answered this long after it was sent, or
     /// after the connection was lost, whichever is later, fails with EIO.
     public var softTimeout: Duration?
+    /// Called when a reconnect had to start a new session (the server restarted and forgot the
+    /// old one), before files are reopened and locks reclaimed: whatever else the old session
+    /// held on the server, such as write-back grants, must be given up by the caller.
+    public var onNewSession: @Sendable () -> Void = {}
     public var logger: Logger
 
     public init(softTimeout: Duration? = nil, logger: Logger) {

@@ -245,6 +245,7 @@ final class ResilientConnection: @unchecked Sendable {
             self.logger.info(
                 "reconnected to a new session; reopening files",
                 metadata: ["previous": "\(previous.rawValue)", "open": "\(self.openFiles.count)", "attempts": "\(self.attempt)"])
+            self.policy.onNewSession()
             self.restore(on: channel)
         }
     }

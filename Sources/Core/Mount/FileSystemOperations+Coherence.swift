@@ -3,6 +3,7 @@
 extension FileSystemOperations {
     /// Handles one notice from the server (called on the network thread).
     public func handleNotice(_ frame: Frame) {
+        if frame.header.opcode == .recall { return self.handleRecall(frame) }
         guard frame.header.opcode == .invalidate else {
             self.logger.debug("ignoring notice", metadata: [LogKey.opcode: "\(frame.header.opcode)"])
             return

@@ -6,6 +6,7 @@ extension FileSystemOperations {
         guard let handle = self.handle(node, reply) else { return }
         let request = OpenRequest(handle: handle, flags: flags, caching: self.caches(flags: flags))
         self.perform(request, caller: caller, reply: reply) { response in
+            self.registerOpen(response.file, node: node, flags: flags)
             reply.opened(self.openParameters(response.file, flags: flags, cacheValid: response.cacheValid))
         }
     }
@@ -17,16 +18,26 @@ extension FileSystemOperations {
         let request = CreateRequest(
             parent: parentHandle, name: name, mode: mode, flags: flags, caching: self.caches(flags: flags))
         self.perform(request, caller: caller, reply: reply) { response in
-            reply.created(
-                self.entryParameters(response.entry), self.openParameters(response.file, flags: flags, cacheValid: true))
+            let entry = self.entryParameters(response.entry)
+            self.registerOpen(response.file, node: entry.node, flags: flags)
+            reply.created(entry, self.openParameters(response.file, flags: flags, cacheValid: true))
         }
     }
 
     /// Answers with the reply's payload slice: no copy between the socket buffer and the kernel.
+    /// Bytes written here and still buffered are answered from the buffer, or written back first.
     public func read(file: FileHandleID, offset: UInt64, size: Int, caller: Caller, reply: DataReply) {
         let size = min(size, Int(self.client.hello.maximumTransaction))
-        self.perform(ReadRequest(file: file, offset: offset, size: UInt32(size)), caller: caller, reply: reply) {
-            reply.data($0.data)
+        let node = self.openFiles[file]?.node
+        if let node, let bytes = self.writeback?.cachedBytes(node, offset: offset, size: size) {
+            return reply.data(ByteBuffer(bytes: bytes))
+        }
+        // Any dirty byte, not only those in the range: buffered writes past the server's end of
+        // file would make its reply short, and the kernel takes a short read for the file's end.
+        self.afterWriteback(of: node) {
+            self.perform(ReadRequest(file: file, offset: offset, size: UInt32(size)), caller: caller, reply: reply) {
+                reply.data($0.data)
+            }
         }
     }
 
@@ -34,6 +45,12 @@ extension FileSystemOperations {
     /// request frame, before this returns.
     public func write(file: FileHandleID, offset: UInt64, bytes: UnsafeRawBufferPointer, caller: Caller, reply: WriteReply) {
         guard bytes.count <= Int(self.client.hello.maximumTransaction) else { return reply.error(.invalid) }
+        let buffered = self.bufferWrite(file: file, offset: offset, bytes: bytes, caller: caller, reply: reply) { data in
+            self.perform(WriteRequest(file: file, offset: offset, data: data), caller: caller, reply: reply) {
+                reply.written($0.count)
+            }
+        }
+        guard !buffered else { return }
         self.client.send(
             WriteRequest.self, caller: caller, sizeHint: bytes.count + 32,
             encode: { WriteRequest.encode(file: file, offset: offset, bytes: bytes, into: &$0) }
@@ -45,25 +62,41 @@ extension FileSystemOperations {
         }
     }
 
+    /// Buffered bytes go to the server first; a write-back error is this close's error.
     public func flush(file: FileHandleID, owner: LockOwner, caller: Caller, reply: EmptyReply) {
-        self.replyEmpty(FlushRequest(file: file, owner: owner), caller: caller, reply: reply)
+        self.writeBackReportingErrors(file) { writebackError in
+            self.perform(FlushRequest(file: file, owner: owner), caller: caller, reply: reply) { _ in
+                if let writebackError { reply.error(writebackError) } else { reply.ok() }
+            }
+        }
     }
 
     /// The last close of an open file; `flockOwner` is set when the kernel asks for that
     /// owner's flock locks to be dropped with it.
     public func release(file: FileHandleID, flockOwner: LockOwner?, caller: Caller, reply: EmptyReply) {
-        self.replyEmpty(ReleaseRequest(file: file, flockOwner: flockOwner), caller: caller, reply: reply)
+        let node = self.openFiles[file]?.node
+        self.afterWriteback(of: node) {
+            if let node { self.writeback?.released(file, node: node) }
+            self.openFiles.released(file)
+            self.replyEmpty(ReleaseRequest(file: file, flockOwner: flockOwner), caller: caller, reply: reply)
+        }
     }
 
+    /// Buffered bytes go to the server first; a write-back error is fsync's error.
     public func fsync(file: FileHandleID, dataOnly: Bool, caller: Caller, reply: EmptyReply) {
-        self.replyEmpty(FsyncRequest(file: file, dataOnly: dataOnly), caller: caller, reply: reply)
+        self.writeBackReportingErrors(file) { writebackError in
+            if let writebackError { return reply.error(writebackError) }
+            self.replyEmpty(FsyncRequest(file: file, dataOnly: dataOnly), caller: caller, reply: reply)
+        }
     }
 
     public func fallocate(
         file: FileHandleID, mode: UInt32, offset: UInt64, length: UInt64, caller: Caller, reply: EmptyReply
     ) {
-        self.replyEmpty(
-            FallocateRequest(file: file, mode: mode, offset: offset, length: length), caller: caller, reply: reply)
+        self.afterWriteback(of: self.openFiles[file]?.node) {
+            self.replyEmpty(
+                FallocateRequest(file: file, mode: mode, offset: offset, length: length), caller: caller, reply: reply)
+        }
     }
 
     public func copyFileRange(
@@ -73,6 +106,10 @@ extension FileSystemOperations {
         let request = CopyFileRangeRequest(
             source: source, sourceOffset: sourceOffset, destination: destination,
             destinationOffset: destinationOffset, length: length)
-        self.perform(request, caller: caller, reply: reply) { reply.written($0.count) }
+        self.afterWriteback(of: self.openFiles[source]?.node) {
+            self.afterWriteback(of: self.openFiles[destination]?.node) {
+                self.perform(request, caller: caller, reply: reply) { reply.written($0.count) }
+            }
+        }
     }
 }

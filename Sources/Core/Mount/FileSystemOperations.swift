@@ -43,6 +43,10 @@ public final class FileSystemOperations: Sendable {
     /// Drops the kernel's cached pages when the server says so; nil when nothing is cached.
     let notifier: (any KernelNotifier)?
     let logger: Logger
+    /// Which node each open handle belongs to.
+    public let openFiles = OpenFileTable()
+    /// Buffered writes (`-o cache=strict` with write-back on); nil when every write goes through.
+    public let writeback: WritebackBuffer?
 
     public init(
         client: RPCClient, root: ObjectHandle, options: MountOptions, notifier: (any KernelNotifier)?, logger: Logger
@@ -52,6 +56,9 @@ public final class FileSystemOperations: Sendable {
         self.options = options
         self.notifier = notifier
         self.logger = logger
+        self.writeback =
+            options.cache == .strict && options.writeback
+            ? WritebackBuffer(client: client, capacity: options.cacheSize) : nil
     }
 
     /// Whether an open with `flags` keeps the file's pages in the kernel's cache.
@@ -133,8 +140,11 @@ public final class FileSystemOperations: Sendable {
     public func getattr(_ node: NodeID, caller: Caller, reply: AttributesReply) {
         guard let handle = self.handle(node, reply) else { return }
         let timeout = self.options.attributeTimeout
-        self.perform(GetattrRequest(handle: handle), caller: caller, reply: reply) {
-            reply.attributes($0, timeout: timeout)
+        // The size and times of a file with buffered writes are the server's once they are there.
+        self.afterWriteback(of: node) {
+            self.perform(GetattrRequest(handle: handle), caller: caller, reply: reply) {
+                reply.attributes($0, timeout: timeout)
+            }
         }
     }
 
@@ -144,7 +154,10 @@ public final class FileSystemOperations: Sendable {
             handle: handle, file: changes.file, mode: changes.mode, uid: changes.uid, gid: changes.gid,
             size: changes.size, accessTime: changes.accessTime, modificationTime: changes.modificationTime)
         let timeout = self.options.attributeTimeout
-        self.perform(request, caller: caller, reply: reply) { reply.attributes($0, timeout: timeout) }
+        // Buffered bytes land before a truncation, as they were written before it.
+        self.afterWriteback(of: node) {
+            self.perform(request, caller: caller, reply: reply) { reply.attributes($0, timeout: timeout) }
+        }
     }
 
     public func readlink(_ node: NodeID, caller: Caller, reply: ReadlinkReply) {

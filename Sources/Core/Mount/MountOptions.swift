@@ -7,7 +7,9 @@
 /// helpers do. Anything else is an error naming the option.
 public struct MountOptions: Sendable, Equatable {
     public enum CacheMode: String, Sendable {
-        /// Kernel page cache, dropped on every open (close-to-open).
+        /// Kernel page cache kept across opens while the server says it is valid, invalidated by
+        /// the server before any other client's write is acknowledged; writes buffered while the
+        /// file's write-back grant is held (unless `writeback=off`).
         case strict
         /// Direct I/O: no client data cache at all; every read and write is one request.
         case none
@@ -17,6 +19,15 @@ public struct MountOptions: Sendable, Equatable {
     public var entryTimeout: Double = 1
     public var negativeTimeout: Double = 1
     public var cache: CacheMode = .strict
+    /// The bound on the client's own page cache (buffered writes), `-o cache_size=` with K, M, G.
+    public var cacheSize = Self.defaultCacheSize
+    /// 256 MiB: room for a few hundred transactions of buffered writes, small next to the RAM
+    /// of any machine that mounts a network filesystem.
+    public static let defaultCacheSize = 256 << 20
+    /// The smallest `cache_size`: one transaction of the minimum size.
+    public static let minimumCacheSize = 1 << 20
+    /// Buffer writes while holding the file's write-back grant (`-o writeback=on|off`).
+    public var writeback = true
     public var readOnly = false
     public var fsname: String?
     /// `soft`: a request the server leaves unanswered for `timeout` seconds (while it is
@@ -78,6 +89,17 @@ public struct MountOptions: Sendable, Equatable {
         case "cache":
             guard let value, let mode = CacheMode(rawValue: value) else { throw MountOptionError(option: option) }
             self.cache = mode
+        case "cache_size":
+            guard let value, let size = ByteCount(parsing: value), size.bytes >= Self.minimumCacheSize else {
+                throw MountOptionError(option: option)
+            }
+            self.cacheSize = size.bytes
+        case "writeback":
+            switch value {
+            case "on": self.writeback = true
+            case "off": self.writeback = false
+            default: throw MountOptionError(option: option)
+            }
         default:
             throw MountOptionError(option: option)
         }

@@ -12,6 +12,7 @@ import Synchronization
 /// - A session that does not answer within `timeout` loses its grant for that file: its next
 ///   open gets `cacheValid` false and starts from an empty cache.
 /// - The writer itself is never asked: its kernel already holds what it wrote.
+/// - Exclusive write-back grants and their recall: `CacheCoherence+Grants`.
 ///
 /// Locking: `state` is protected by its mutex, never held while sending or completing.
 public final class CacheCoherence: Sendable {
@@ -37,11 +38,20 @@ public final class CacheCoherence: Sendable {
         var peers: [SessionID: Peer] = [:]
         var rounds: [UInt64: Round] = [:]
         var nextNotice: UInt64 = 1
+        /// Write-back grants (`CacheCoherence+Grants`): the holder of each file's grant.
+        var holders: [ObjectHandle: SessionID] = [:]
+        /// Recalls in progress, by file.
+        var recalls: [ObjectHandle: Recall] = [:]
+        /// How many handles each session has open on each file: a grant goes only to a session
+        /// that is alone with the file.
+        var openers: [ObjectHandle: [SessionID: Int]] = [:]
     }
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
     /// Invalidations sent, for STATUS= lines and tests.
     public let invalidationsSent = Atomic<UInt64>(0)
+    /// Write-back grants recalled, for tests.
+    public let recallsSent = Atomic<UInt64>(0)
 
     public init(enabled: Bool = true, timeout: Duration = .seconds(5), logger: Logger) {
         self.enabled = enabled
@@ -62,6 +72,7 @@ public final class CacheCoherence: Sendable {
                 if state.cachers[file]?.isEmpty == true { state.cachers[file] = nil }
             }
             return self.answer(session, rounds: Array(state.rounds.keys), in: &state)
+                + self.dropGrants(of: session, in: &state)
         }
         finished.forEach { $0() }
     }

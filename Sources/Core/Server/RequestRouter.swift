@@ -25,7 +25,7 @@ public struct RequestContext<Store: BackingStore>: Sendable {
 public struct RequestRouter<Store: BackingStore>: Sendable {
     public typealias Route = @Sendable (_ payload: ByteBuffer, _ context: RequestContext<Store>) throws -> ByteBuffer?
 
-    private var routes: [Opcode: Route] = [:]
+    var routes: [Opcode: Route] = [:]
     let store: Store
     let locks: LockService
     let coherence: CacheCoherence
@@ -47,6 +47,8 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         self.registerXattrs()
         self.registerLocks()
         self.registerResilience()
+        self.registerGrants()
+        self.applyRecalls()
         self.applyPolicy()
     }
 
@@ -141,11 +143,13 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         self.on(OpenRequest.self) { request, context in
             let file = try store.open(request, caller: context.caller)
             let valid = coherence.opened(store.objectHandle(of: file), by: context.session.id, caching: request.caching)
+            coherence.fileOpened(store.objectHandle(of: file), by: context.session.id)
             return OpenResponse(file: context.session.register(.file(file)), cacheValid: valid)
         }
         self.on(CreateRequest.self) { request, context in
             let (entry, file) = try store.create(request, caller: context.caller)
             _ = coherence.opened(entry.handle, by: context.session.id, caching: request.caching)
+            coherence.fileOpened(entry.handle, by: context.session.id)
             return CreateResponse(entry: entry, file: context.session.register(.file(file)))
         }
         self.onRaw(.read) { payload, context in
@@ -191,6 +195,7 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
                 file: store.objectHandle(of: file), handle: request.file, flockOwner: request.flockOwner,
                 session: context.session.id)
             try context.session.release(request.file)
+            coherence.fileReleased(store.objectHandle(of: file), by: context.session.id)
             return EmptyResponse()
         }
         self.on(FsyncRequest.self) { request, context in

@@ -386,6 +386,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
             eventLoop: context.eventLoop)
         let statistics = self.shared.statistics
         if opcode == .read { statistics.reads.add(1, ordering: .relaxed) }
+        if opcode == .write { statistics.writes.add(1, ordering: .relaxed) }
         statistics.inFlight.add(1, ordering: .relaxed)
         let body = payload
         let bytes = body.readableBytes

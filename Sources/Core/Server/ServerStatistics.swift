@@ -8,6 +8,8 @@ public final class ServerStatistics: Sendable {
     public let protocolErrors = Atomic<UInt64>(0)
     /// READ requests served: how a test tells that a cached re-read never reached the server.
     public let reads = Atomic<UInt64>(0)
+    /// WRITE requests served: how a test tells that buffered writes were coalesced.
+    public let writes = Atomic<UInt64>(0)
 
     public init() {}
 
@@ -16,6 +18,7 @@ public final class ServerStatistics: Sendable {
         "\(self.connections.load(ordering: .relaxed)) clients, "
             + "\(self.requests.load(ordering: .relaxed)) requests served, "
             + "\(self.inFlight.load(ordering: .relaxed)) in flight, "
-            + "\(self.reads.load(ordering: .relaxed)) reads"
+            + "\(self.reads.load(ordering: .relaxed)) reads, "
+            + "\(self.writes.load(ordering: .relaxed)) writes"
     }
 }

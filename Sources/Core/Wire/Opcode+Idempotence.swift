@@ -3,7 +3,8 @@ extension Opcode {
     /// have their replies kept in the server's per-session reply cache, so a copy the client
     /// resends after a lost reply is answered from the cache instead of being applied again.
     ///
-    /// Idempotent requests (reads, lookups, attribute and lock queries, PING) are simply
+    /// Idempotent requests (reads, lookups, attribute and lock queries, PING, write-back grant
+    /// requests and releases: asking twice or releasing twice leaves the same state) are simply
     /// performed again. WRITE is cached too: a positional write is idempotent on its own, but
     /// performed again after another client's write to the same range it would undo that one,
     /// and an O_APPEND write would append twice. OPEN and OPENDIR are cached so a resend does
@@ -14,7 +15,8 @@ extension Opcode {
             .opendir, .releasedir, .setxattr, .removexattr, .create, .fallocate, .copyFileRange, .setlk, .flush:
             true
         case .hello, .lookup, .getattr, .readlink, .read, .fsync, .readdir, .statfs, .getxattr, .listxattr,
-            .access, .getlk, .cancel, .lockTable, .invalidateDone, .ping, .reopen, .invalidate, .lockGranted:
+            .access, .getlk, .cancel, .lockTable, .invalidateDone, .ping, .reopen, .writebackGrant, .grantRelease,
+            .invalidate, .lockGranted, .recall:
             false
         }
     }

@@ -39,10 +39,13 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case invalidateDone = 35
     case ping = 36
     case reopen = 37
+    case writebackGrant = 38
+    case grantRelease = 39
 
     /// Server-to-client notices live above 0x8000.
     case invalidate = 0x8001
     case lockGranted = 0x8002
+    case recall = 0x8003
 
     public enum Direction: Sendable {
         /// Sent by the client; the server answers exactly once, with the same transaction id.
@@ -109,8 +112,11 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .invalidateDone: Self.request("INVALIDATE_DONE", InvalidateDoneRequest.self)
         case .ping: Self.request("PING", PingRequest.self)
         case .reopen: Self.request("REOPEN", ReopenRequest.self)
+        case .writebackGrant: Self.request("WRITEBACK_GRANT", WritebackGrantRequest.self)
+        case .grantRelease: Self.request("GRANT_RELEASE", GrantReleaseRequest.self)
         case .invalidate: Self.notice("INVALIDATE", InvalidateNotice.self)
         case .lockGranted: Self.notice("LOCK_GRANTED", LockGrantedNotice.self)
+        case .recall: Self.notice("RECALL", RecallNotice.self)
         }
     }
 

@@ -11,7 +11,9 @@ struct MountCommand: AsyncParsableCommand {
             the client keeps running in the background until unmounted (fusermount3 -u MOUNTPOINT) \
             or sent SIGTERM. With -f it stays in the foreground. Options (-o, comma-separated): \
             allow_other, default_permissions, ro, rw, fsname=NAME, attr_timeout=S, entry_timeout=S, \
-            negative_timeout=S (all default 1 s), cache=strict|none, hard (the default: requests wait \
+            negative_timeout=S (all default 1 s), cache=strict|none, cache_size=SIZE (the client's \
+            write-back buffer, K/M/G suffixes, default 256M), writeback=on|off (default on: small \
+            writes are buffered while the server grants it), hard (the default: requests wait \
             for the server, reconnecting, for ever; a signal still interrupts a waiting call), soft \
             and timeout=S (soft: EIO after S seconds, default 30, without the server), and the usual \
             nosuid, nodev, noexec, noatime; fstab's _netdev, nofail, noauto, x-systemd.* are accepted \

@@ -30,12 +30,15 @@ struct MountRunner {
     }
 
     private func serve(mountpoint: String, group: MultiThreadedEventLoopGroup, notices: NoticeDispatcher) async throws {
+        let renewals = SessionRenewalRelay()
+        var resilience = ResiliencePolicy(
+            softTimeout: self.options.soft ? .milliseconds(Int64(self.options.timeout * 1000)) : nil,
+            logger: self.logger)
+        resilience.onNewSession = { renewals.renewed() }
         let client = try await RPCClient.connect(
             host: self.source.server.host, port: self.source.server.port,
             clientName: "\(ProcessInfo.processInfo.hostName):\(mountpoint)", group: group,
-            resilience: ResiliencePolicy(
-                softTimeout: self.options.soft ? .milliseconds(Int64(self.options.timeout * 1000)) : nil,
-                logger: self.logger),
+            resilience: resilience,
             onNotice: { notices.dispatch($0) })
         let root: Entry
         do {
@@ -49,6 +52,9 @@ struct MountRunner {
         let operations = FileSystemOperations(
             client: client, root: root.handle, options: self.options, notifier: kernelNotifier, logger: self.logger)
         notices.setHandler { operations.handleNotice($0) }
+        renewals.setHandler { operations.writeback?.grantsLost() }
+        // Buffered writes reach the server within two seconds even when nobody fsyncs or closes.
+        let writebackTimer = operations.writeback?.startTimer(every: .seconds(2), on: client.channel.eventLoop)
         let initialized = DispatchSemaphore(value: 0)
         let bridge = FUSEBridge(operations: operations, logger: self.logger, maximumIO: maximumIO) {
             initialized.signal()
@@ -116,6 +122,10 @@ struct MountRunner {
         // Closing the connection answers every request still in flight (with ENOTCONN), on the
         // event loop, before `close` returns; only then may the session be destroyed.
         kernelNotifier.attach(nil)
+        writebackTimer?.cancel()
+        // Files are closed (and written back) before an unmount completes; a lazy unmount of a
+        // busy mount leaves bytes behind: send them before the connection goes.
+        await operations.writeback?.writeBackAll()
         await client.close()
         operations.inodes.forgetAll()
         session.unmountAndDestroy()

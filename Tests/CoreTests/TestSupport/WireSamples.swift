@@ -106,6 +106,9 @@ enum WireSamples {
             .reopen: ReopenRequest(
                 file: FileHandleID(0x66), handle: handle, flags: 0o2002, caching: true,
                 isDirectory: false),
+            .writebackGrant: WritebackGrantRequest(file: FileHandleID(0x1234)),
+            .grantRelease: GrantReleaseRequest(notice: TransactionID(0x78)),
+            .recall: RecallNotice(handle: handle),
             .invalidate: InvalidateNotice(handle: handle, offset: 4096, length: 0),
             .lockGranted: LockGrantedNotice(transaction: TransactionID(0x0102_0304)),
         ]
@@ -153,6 +156,8 @@ enum WireSamples {
         .invalidateDone: EmptyResponse(),
         .ping: EmptyResponse(),
         .reopen: EmptyResponse(),
+        .writebackGrant: WritebackGrantResponse(granted: true),
+        .grantRelease: EmptyResponse(),
         .lockTable: LockTableResponse(
             entries: [
                 LockTableEntry(

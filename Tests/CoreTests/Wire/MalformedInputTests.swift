@@ -197,7 +197,8 @@ final class MalformedInputTests: XCTestCase {
 
     func testUnknownOpcodeThrowsUnknownOpcode() {
         let firstUnusedRequest = Opcode.allCases.map(\.rawValue).filter { $0 < 0x8000 }.max()! + 1
-        for opcode: UInt16 in [0, firstUnusedRequest, 0x7FFF, 0x8000, 0x8003, 0xFFFF] {
+        let firstUnusedNotice = Opcode.allCases.map(\.rawValue).max()! + 1
+        for opcode: UInt16 in [0, firstUnusedRequest, 0x7FFF, 0x8000, firstUnusedNotice, 0xFFFF] {
             var header = self.headerBytes(opcode: opcode)
             self.assertWireError(.unknownOpcode, "opcode \(opcode)") { try MessageHeader(from: &header) }
         }

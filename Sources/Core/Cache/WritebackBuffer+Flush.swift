@@ -1,0 +1,142 @@
+import NIOCore
+
+/// Writing dirty pages back: one round of coalesced WRITEs per node at a time, rounds repeated
+/// while callers keep asking, errors kept for the next fsync or close.
+extension WritebackBuffer {
+    /// Writes back every dirty page of `node`; `completion` runs (on the event loop, or at once)
+    /// when the pages dirty at the time of the call are on the server or failed. With
+    /// `reportsErrors` it receives the node's deferred write error (and clears it).
+    public func writeBack(
+        _ node: NodeID, reportsErrors: Bool, completion: @escaping @Sendable (Errno?) -> Void
+    ) {
+        let waiter = Waiter(reportsErrors: reportsErrors, completion: completion)
+        enum Step {
+            case done(Errno?)
+            case joined
+            case start
+        }
+        let step: Step = self.state.withLock { state in
+            guard state.nodes[node] != nil || state.cache.hasDirtyPages(of: node) else { return .done(nil) }
+            var entry = state.nodes[node] ?? NodeState()
+            defer { state.nodes[node] = entry }
+            if entry.flushing {
+                entry.waiters.append(waiter)
+                entry.again = true
+                return .joined
+            }
+            guard state.cache.hasDirtyPages(of: node) else {
+                guard reportsErrors else { return .done(nil) }
+                defer { entry.error = nil }
+                return .done(entry.error)
+            }
+            entry.flushing = true
+            entry.waiters = [waiter]
+            return .start
+        }
+        switch step {
+        case .done(let error): completion(error)
+        case .joined: break
+        case .start: self.round(node)
+        }
+    }
+
+    /// Writes back every node with dirty pages; `completion` runs when all are done. Errors stay
+    /// with their nodes for fsync and close.
+    public func writeBackAll(completion: @escaping @Sendable () -> Void) {
+        let nodes = self.state.withLock { $0.cache.dirtyNodes }
+        guard !nodes.isEmpty else { return completion() }
+        let remaining = Countdown(nodes.count)
+        for node in nodes {
+            self.writeBack(node, reportsErrors: false) { _ in
+                if remaining.decrement() { completion() }
+            }
+        }
+    }
+
+    /// `writeBackAll` as an `async` function (unmount).
+    public func writeBackAll() async {
+        await withCheckedContinuation { continuation in self.writeBackAll { continuation.resume() } }
+    }
+
+    /// Starts writing back all dirty pages every `interval` on `eventLoop`, so buffered bytes
+    /// reach the server within about that long even when nobody calls fsync or close.
+    public func startTimer(every interval: TimeAmount, on eventLoop: any EventLoop) -> RepeatedTask {
+        eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            self.writeBackAll {}
+        }
+    }
+
+    /// The bytes one round copies out of the cache and sends: four transactions' worth in flight
+    /// at a time, so a writeback of a large dirty set never doubles the memory it holds.
+    static var roundBudget: Int { 4 << 20 }
+
+    /// One round: plans the node's extents, sends them all (pipelined), and when every reply is
+    /// in, runs another round if asked for meanwhile or completes the waiters.
+    private func round(_ node: NodeID) {
+        let plan: (extents: [WritebackExtent], file: FileHandleID?, caller: Caller) = self.state.withLock { state in
+            let extents = state.cache.planWriteback(
+                node, maximumTransaction: self.maximumTransaction, budget: Self.roundBudget)
+            state.nodes[node]!.leftBehind = extents.reduce(0) { $0 + $1.bytes.count } >= Self.roundBudget
+            let entry = state.nodes[node]!
+            return (extents, entry.handles.keys.first, entry.caller)
+        }
+        guard let file = plan.file else {
+            // Unreachable while handles are released only after their node's writeback; if it
+            // happens anyway, the bytes cannot be sent, and fsync or close says so.
+            self.state.withLock { state in
+                plan.extents.forEach { state.cache.completeWriteback($0) }
+                state.nodes[node]!.error = state.nodes[node]!.error ?? .io
+            }
+            return self.finishRound(node)
+        }
+        let remaining = Countdown(plan.extents.count)
+        for extent in plan.extents {
+            // Straight from the extent into the frame: one copy.
+            self.client.send(
+                WriteRequest.self, caller: plan.caller, sizeHint: extent.bytes.count + 32,
+                encode: { buffer in
+                    extent.bytes.withUnsafeBytes {
+                        WriteRequest.encode(file: file, offset: extent.offset, bytes: $0, into: &buffer)
+                    }
+                }
+            ) { result in
+                let error: Errno?
+                switch result {
+                case .success(let written) where written.count == UInt64(extent.bytes.count): error = nil
+                case .success: error = .io  // a short write: the rest did not land
+                case .failure(let failure as Errno): error = failure
+                case .failure: error = .io
+                }
+                self.state.withLock { state in
+                    state.cache.completeWriteback(extent)
+                    if let error, state.nodes[node]!.error == nil { state.nodes[node]!.error = error }
+                }
+                if remaining.decrement() { self.finishRound(node) }
+            }
+        }
+        if plan.extents.isEmpty { self.finishRound(node) }
+    }
+
+    private func finishRound(_ node: NodeID) {
+        let finished: (waiters: [Waiter], error: Errno?)? = self.state.withLock { state in
+            // Another round when asked for meanwhile, or when the budget left pages behind. (No
+            // endless rounds: the kernel holds the inode lock over fsync and flush, so the waiters'
+            // node gets no new writes.)
+            if state.nodes[node]!.again || (state.nodes[node]!.leftBehind && state.cache.hasDirtyPages(of: node)) {
+                state.nodes[node]!.again = false
+                return nil
+            }
+            var entry = state.nodes[node]!
+            let waiters = entry.waiters
+            let error = entry.error
+            if waiters.contains(where: \.reportsErrors) { entry.error = nil }
+            entry.waiters = []
+            entry.flushing = false
+            state.nodes[node] = entry
+            Self.forgetIfIdle(node, in: &state)
+            return (waiters, error)
+        }
+        guard let finished else { return self.round(node) }
+        for waiter in finished.waiters { waiter.completion(waiter.reportsErrors ? finished.error : nil) }
+    }
+}

@@ -1,0 +1,118 @@
+import NIOCore
+@testable import PohmelfsCore
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The write-back buffer against a real server: writes absorbed only under the grant, written
+/// back coalesced, and a failed writeback reported once to the next fsync or close.
+final class WritebackBufferTests: XCTestCase {
+    let node = NodeID(2)
+
+    private func write(_ buffer: WritebackBuffer, _ file: FileHandleID, at offset: UInt64, _ bytes: [UInt8])
+        -> WritebackBuffer.WriteDecision
+    {
+        bytes.withUnsafeBytes { buffer.write(self.node, file: file, offset: offset, bytes: $0, caller: .root) }
+    }
+
+    private func writeBack(_ buffer: WritebackBuffer, reportsErrors: Bool = true) async -> Errno? {
+        await withCheckedContinuation { continuation in
+            buffer.writeBack(self.node, reportsErrors: reportsErrors) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Waits (bounded) until the grant the open asked for has arrived.
+    private func waitForGrant(_ buffer: WritebackBuffer) async throws {
+        for _ in 0..<200 {
+            if buffer.state.withLock({ $0.nodes[self.node]?.granted == true }) { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        XCTFail("no write-back grant")
+    }
+
+    func testSmallWritesAreBufferedUnderTheGrantAndWrittenBackInOrder() async throws {
+        try await LiveServer.with { server, client in
+            let created = try await client.createFile(FileName("f"))
+            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
+            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
+            try await self.waitForGrant(buffer)
+            var expected: [UInt8] = []
+            for index in 0..<64 {
+                let block = [UInt8](repeating: UInt8(index), count: 4096)
+                guard case .absorbed(mustWait: false) = self.write(buffer, created.file, at: UInt64(index * 4096), block)
+                else { return XCTFail("write \(index) was not buffered") }
+                expected += block
+            }
+            XCTAssertEqual(buffer.usage.dirty, 64 * 4096)
+            XCTAssertEqual(buffer.cachedBytes(self.node, offset: 4096, size: 10), [UInt8](repeating: 1, count: 10))
+            let onServerBefore = try await client.readBytes(created.file)
+            XCTAssertEqual(onServerBefore, [], "nothing reaches the server before the writeback")
+            let error = await self.writeBack(buffer)
+            XCTAssertNil(error)
+            XCTAssertEqual(buffer.usage.used, 0)
+            let onServer = try await client.readBytes(created.file)
+            XCTAssertEqual(onServer, expected)
+        }
+    }
+
+    func testWritesGoThroughWithoutTheGrant() async throws {
+        try await LiveServer.with { server, client in
+            let created = try await client.createFile(FileName("f"))
+            let reader = try await server.connect(name: "reader")
+            _ = try await reader.call(OpenRequest(handle: created.entry.handle, flags: UInt32(O_RDONLY)))
+            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
+            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
+            // The server refuses: another session has the file open.
+            for _ in 0..<100 where buffer.state.withLock({ $0.nodes[self.node]?.grantRequested == true }) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            guard case .writeThrough(writeBackFirst: false) = self.write(buffer, created.file, at: 0, [1, 2, 3]) else {
+                await reader.close()
+                return XCTFail("a write was buffered without the grant")
+            }
+            await reader.close()
+        }
+    }
+
+    func testAFailedWritebackIsReportedOnceToTheNextFsync() async throws {
+        try await LiveServer.with { server, client in
+            let created = try await client.createFile(FileName("f"))
+            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
+            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
+            try await self.waitForGrant(buffer)
+            guard case .absorbed = self.write(buffer, created.file, at: 0, [1, 2, 3]) else {
+                return XCTFail("not buffered")
+            }
+            // The handle goes away on the server under the buffer's feet: its WRITE fails.
+            _ = try await client.call(ReleaseRequest(file: created.file))
+            let timerLike = await self.writeBack(buffer, reportsErrors: false)
+            XCTAssertNil(timerLike, "a writeback nobody waits on keeps the error")
+            let first = await self.writeBack(buffer)
+            XCTAssertEqual(first, .badFileHandle)
+            let second = await self.writeBack(buffer)
+            XCTAssertNil(second, "reported once")
+        }
+    }
+
+    func testMemoryPressureMakesTheWriterWait() async throws {
+        try await LiveServer.with { server, client in
+            let created = try await client.createFile(FileName("f"))
+            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
+            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
+            try await self.waitForGrant(buffer)
+            var waited = false
+            for index in 0..<200 {
+                let decision = self.write(buffer, created.file, at: UInt64(index * 4096), [UInt8](repeating: 7, count: 4096))
+                XCTAssertLessThanOrEqual(buffer.usage.used, buffer.usage.capacity)
+                if case .absorbed(mustWait: true) = decision {
+                    waited = true
+                    let error = await self.writeBack(buffer, reportsErrors: false)
+                    XCTAssertNil(error)
+                }
+            }
+            XCTAssertTrue(waited, "past half the cache, a writer must wait")
+        }
+    }
+}
