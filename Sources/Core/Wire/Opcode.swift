@@ -37,6 +37,7 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case cancel = 33
     case lockTable = 34
     case invalidateDone = 35
+    case auth = 36
 
     /// Server-to-client notices live above 0x8000.
     case invalidate = 0x8001
@@ -105,6 +106,7 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .cancel: Self.request("CANCEL", CancelRequest.self)
         case .lockTable: Self.request("LOCK_TABLE", LockTableRequest.self)
         case .invalidateDone: Self.request("INVALIDATE_DONE", InvalidateDoneRequest.self)
+        case .auth: Self.request("AUTH", AuthRequest.self)
         case .invalidate: Self.notice("INVALIDATE", InvalidateNotice.self)
         case .lockGranted: Self.notice("LOCK_GRANTED", LockGrantedNotice.self)
         }

@@ -102,6 +102,7 @@ enum WireSamples {
             .cancel: CancelRequest(transaction: TransactionID(0x55)),
             .lockTable: LockTableRequest(pathPrefix: Array("/dir".utf8)),
             .invalidateDone: InvalidateDoneRequest(notice: TransactionID(0x77)),
+            .auth: AuthRequest(secret: Array("0123456789abcdef".utf8) + [0x00, 0xFF]),
             .invalidate: InvalidateNotice(handle: handle, offset: 4096, length: 0),
             .lockGranted: LockGrantedNotice(transaction: TransactionID(0x0102_0304)),
         ]
@@ -147,6 +148,7 @@ enum WireSamples {
         .setlk: EmptyResponse(),
         .cancel: EmptyResponse(),
         .invalidateDone: EmptyResponse(),
+        .auth: EmptyResponse(),
         .lockTable: LockTableResponse(
             entries: [
                 LockTableEntry(
