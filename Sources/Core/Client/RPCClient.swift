@@ -31,7 +31,9 @@ public final class RPCClient: Sendable {
     }
 
     /// Connects and negotiates. Throws `ClientError` naming the address when the server cannot
-    /// be reached within `connectTimeout`, or speaks no common protocol version.
+    /// be reached within `connectTimeout`, or speaks no common protocol version; with `security`,
+    /// speaks TLS and authenticates (AUTH before HELLO when it has a secret), and throws
+    /// `SecurityError` with a one-line reason when either fails.
     public static func connect(
         host: String,
         port: Int,
@@ -39,10 +41,12 @@ public final class RPCClient: Sendable {
         group: any EventLoopGroup,
         connectTimeout: Duration = .seconds(5),
         maximumTransaction: UInt32 = ProtocolVersion.minimumTransactionSize,
+        security: ClientSecurity? = nil,
         onNotice: @escaping @Sendable (Frame) -> Void = { _ in }
     ) async throws -> RPCClient {
         let description = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let maximumPayload = max(maximumTransaction, ProtocolVersion.minimumTransactionSize) + 64 * 1024
+        let tlsErrors = TLSErrorRecorder()
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -51,6 +55,10 @@ public final class RPCClient: Sendable {
             )
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let security {
+                        try channel.pipeline.syncOperations.addHandler(try security.makeHandler(host: host))
+                        try channel.pipeline.syncOperations.addHandler(tlsErrors)
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(FrameDecoder(maximumPayload: maximumPayload)))
                     try channel.pipeline.syncOperations.addHandler(RPCClientHandler(onNotice: onNotice))
@@ -62,6 +70,8 @@ public final class RPCClient: Sendable {
         } catch {
             throw ClientError(.unreachable, "cannot reach pohmelfs server at \(description): \(Self.describe(error))")
         }
+        let handshake = SecureHandshake(security: security, tlsErrors: tlsErrors, server: description)
+        try await handshake.authenticate(on: channel)
         let request = HelloRequest(clientName: clientName)
         let transaction = TransactionID(0)
         let frame = FrameEncoding.request(request, caller: .root, transaction: transaction, allocator: channel.allocator)
@@ -79,7 +89,7 @@ public final class RPCClient: Sendable {
                 "server at \(description) does not speak protocol versions \(request.oldestVersion)...\(request.newestVersion)")
         } catch {
             try? await channel.close()
-            throw error
+            throw handshake.explain(error, during: .hello)
         }
         return RPCClient(channel: channel, hello: hello, serverDescription: description)
     }
@@ -133,7 +143,7 @@ public final class RPCClient: Sendable {
     /// Once a channel has closed, NIO removes its handlers, so a request written afterwards never
     /// reaches `RPCClientHandler` (which would fail it at once): the channel fails the write
     /// promise instead. That failure completes the request too; whichever comes first wins.
-    private static func write(
+    static func write(
         transaction: TransactionID, frame: ByteBuffer, on channel: any Channel,
         completion: @escaping @Sendable (Result<Frame, ClientError>) -> Void
     ) {
@@ -158,7 +168,7 @@ public final class RPCClient: Sendable {
         try? await self.channel.close()
     }
 
-    private static func decode<R: WireRequest>(
+    static func decode<R: WireRequest>(
         _ result: Result<Frame, ClientError>, as type: R.Type, channel: any Channel
     ) -> Result<R.Response, any Error> {
         switch result {
