@@ -19,6 +19,8 @@ public struct MountOptions: Sendable, Equatable {
     public var cache: CacheMode = .strict
     public var readOnly = false
     public var fsname: String?
+    /// `tls_dir=DIR`: connect with TLS and authenticate with the client bundle in DIR.
+    public var tlsDirectory: String?
     /// Passed to libfuse as `-o` options.
     public var kernelOptions: [String] = []
 
@@ -61,6 +63,9 @@ public struct MountOptions: Sendable, Equatable {
         case "fsname":
             guard let value, !value.isEmpty, !value.contains(",") else { throw MountOptionError(option: option) }
             self.fsname = value
+        case "tls_dir":
+            guard let value, !value.isEmpty else { throw MountOptionError(option: option) }
+            self.tlsDirectory = value
         case "subtype":
             // The type is always fuse.pohmelfs; mount.fuse3 passes subtype along, accept it.
             return

@@ -11,7 +11,8 @@ struct MountCommand: AsyncParsableCommand {
             the client keeps running in the background until unmounted (fusermount3 -u MOUNTPOINT) \
             or sent SIGTERM. With -f it stays in the foreground. Options (-o, comma-separated): \
             allow_other, default_permissions, ro, rw, fsname=NAME, attr_timeout=S, entry_timeout=S, \
-            negative_timeout=S (all default 1 s), cache=strict|none, and the usual nosuid, nodev, \
+            negative_timeout=S (all default 1 s), cache=strict|none, tls_dir=DIR (TLS, authenticating with \
+            the client bundle a server started with --tls-dir generated), and the usual nosuid, nodev, \
             noexec, noatime; fstab's _netdev, nofail, noauto, x-systemd.* are accepted and ignored.
             """
     )

@@ -30,10 +30,11 @@ struct MountRunner {
     }
 
     private func serve(mountpoint: String, group: MultiThreadedEventLoopGroup, notices: NoticeDispatcher) async throws {
+        let security = try self.options.tlsDirectory.map { try ClientSecurity(directory: TLSDirectory($0)) }
         let client = try await RPCClient.connect(
             host: self.source.server.host, port: self.source.server.port,
             clientName: "\(ProcessInfo.processInfo.hostName):\(mountpoint)", group: group,
-            onNotice: { notices.dispatch($0) })
+            security: security, onNotice: { notices.dispatch($0) })
         let root: Entry
         do {
             root = try await self.resolveSubdirectory(client)
