@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOPosix
 import PohmelfsCore
 import XCTest
@@ -144,6 +145,43 @@ final class TLSServerTests: XCTestCase {
         let stranger = try self.material("stranger")
         try await self.withServer(try ServerSecurity(directory: directory, authentication: .secret)) { live in
             await self.assertRefused(live, stranger.clientBundle, .untrustedServer, "is not trusted")
+        }
+    }
+
+    func testAClientThatNeverFinishesTheTLSHandshakeIsDropped() async throws {
+        let directory = try self.material("server")
+        let security = try ServerSecurity(directory: directory, authentication: .certificate)
+        let live = try await LiveServer.start {
+            $0.security = security
+            $0.helloTimeout = .milliseconds(300)
+        }
+        do {
+            let raw = try await RawConnection.connect(port: live.port)
+            // The first bytes of a TLS record header, then silence.
+            try await raw.send(ByteBuffer(bytes: [0x16, 0x03, 0x01]))
+            try await raw.waitForClose(timeout: .seconds(10))
+            XCTAssertTrue(raw.receivedFrames.isEmpty)
+        } catch {
+            await live.stop()
+            throw error
+        }
+        await live.stop()
+    }
+
+    func testAPlaintextLockTableRequestIsRefusedWithoutAnswer() async throws {
+        let directory = try self.material("server")
+        try await self.withServer(try ServerSecurity(directory: directory, authentication: .secret)) { live in
+            let raw = try await RawConnection.connect(port: live.port)
+            try await raw.send(
+                FrameEncoding.request(
+                    LockTableRequest(), caller: .root, transaction: TransactionID(5), allocator: raw.channel.allocator))
+            try await raw.waitForClose(timeout: .seconds(10))
+            // One frame: EACCES for that transaction, no lock table.
+            let frames = raw.receivedFrames
+            XCTAssertEqual(frames.count, 1)
+            XCTAssertEqual(frames.first?.header.status, UInt32(EACCES))
+            XCTAssertEqual(frames.first?.header.transaction, TransactionID(5))
+            XCTAssertEqual(frames.first?.payload.readableBytes, 0)
         }
     }
 
