@@ -19,7 +19,7 @@ public enum TLSFailure {
         if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
             return SecurityError(
                 .untrustedServer,
-                "the server certificate of \(server) does not name this host; regenerate it with serve --tls-name for the name you connect to")
+                "the server certificate of \(server) is not issued for that host name or address; connect by a name it lists, or regenerate it with serve --tls-name NAME")
         }
         if text.contains("CERTIFICATE_VERIFY_FAILED") {
             return SecurityError(

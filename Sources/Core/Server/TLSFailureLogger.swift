@@ -14,8 +14,15 @@ final class TLSFailureLogger: ChannelInboundHandler {
     private let logger: Logger
     private var logged = false
     private var handshakeDone = false
+    /// Taken when the connection becomes active: once it has failed the address may be gone.
+    private var peer = "unknown"
 
     init(logger: Logger) { self.logger = logger }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.peer = context.remoteAddress.map { "\($0)" } ?? "unknown"
+        context.fireChannelActive()
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted? = event as? TLSUserEvent { self.handshakeDone = true }
@@ -27,7 +34,7 @@ final class TLSFailureLogger: ChannelInboundHandler {
         guard TLSFailure.isTLS(error) else { return context.fireErrorCaught(error) }
         if !self.logged {
             self.logged = true
-            let peer = context.remoteAddress.map { "\($0)" } ?? "unknown"
+            let peer = context.remoteAddress.map { "\($0)" } ?? self.peer
             if self.handshakeDone {
                 self.logger.info("TLS error, closing connection", metadata: [LogKey.peer: "\(peer)", LogKey.error: "\(error)"])
             } else {

@@ -185,6 +185,24 @@ final class TLSServerTests: XCTestCase {
         }
     }
 
+    func testACertificateServerRefusesAClientWithOnlyASecret() async throws {
+        let directory = try self.material("server")
+        let bundle = directory.clientBundle
+        try FileManager.default.removeItem(atPath: bundle.clientCertificate)
+        try FileManager.default.removeItem(atPath: bundle.clientKey)
+        try await self.withServer(try ServerSecurity(directory: directory, authentication: .certificate)) { live in
+            await self.assertRefused(live, bundle, .authenticationFailed, "requires a client certificate")
+        }
+    }
+
+    func testAServerCertificateForAnotherNameIsRefused() async throws {
+        let directory = TLSDirectory(self.base + "/named")
+        try TLSMaterialGenerator.generateIfMissing(in: directory, serverNames: ["fileserver.example"])
+        try await self.withServer(try ServerSecurity(directory: directory, authentication: .certificate)) { live in
+            await self.assertRefused(live, directory.clientBundle, .untrustedServer, "not issued for that host")
+        }
+    }
+
     func testTLSClientAgainstAPlainServerFailsClearly() async throws {
         let directory = try self.material("server")
         let live = try await LiveServer.start()
