@@ -41,27 +41,26 @@ struct SecureHandshake: Sendable {
         if let security = self.security, let tls = self.tlsErrors.error {
             return TLSFailure.clientError(tls, server: self.server, security: security)
         }
-        guard let errno = error as? Errno, errno == .accessDenied else {
+        switch error as? Errno {
+        case .credentialsRequired?:
+            guard let security = self.security else {
+                return SecurityError(
+                    .authenticationFailed,
+                    "authentication failed: the server at \(self.server) requires TLS and authentication; give this client the server's client bundle (mount -o tls_dir=DIR, locks --tls-dir DIR)")
+            }
+            return SecurityError(
+                .authenticationFailed,
+                "authentication failed: the server at \(self.server) requires a shared secret and \(security.directory.path) has no secret file")
+        case .credentialsRejected? where step == .auth:
+            return SecurityError(
+                .authenticationFailed,
+                "authentication failed: the server at \(self.server) rejected the shared secret in \(self.security?.directory.secret ?? "the secret file")")
+        default:
             if let security = self.security, let closed = error as? ClientError, closed.code == .connectionClosed {
                 // Closed without a TLS error: the handshake never finished.
                 return TLSFailure.clientError(closed, server: self.server, security: security)
             }
             return error
-        }
-        guard let security = self.security else {
-            return SecurityError(
-                .authenticationFailed,
-                "authentication failed: the server at \(self.server) requires TLS and authentication; give this client the server's client bundle (mount -o tls_dir=DIR, locks --tls-dir DIR)")
-        }
-        switch step {
-        case .auth:
-            return SecurityError(
-                .authenticationFailed,
-                "authentication failed: the server at \(self.server) rejected the shared secret in \(security.directory.secret)")
-        case .hello:
-            return SecurityError(
-                .authenticationFailed,
-                "authentication failed: the server at \(self.server) requires a shared secret and \(security.directory.path) has no secret file")
         }
     }
 }

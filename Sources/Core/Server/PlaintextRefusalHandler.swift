@@ -6,7 +6,7 @@ import NIOCore
 ///
 /// It looks at the first bytes a connection sends. A TLS record (anything but a pohmelfs frame
 /// header) is handed on untouched and this handler leaves the pipeline. A plaintext pohmelfs
-/// frame is answered, in plaintext, with `EACCES` for its transaction (the client then says the
+/// frame is answered, in plaintext, with `ENOKEY` (credentials required) for its transaction (the client then says the
 /// server requires TLS and authentication), logged with the peer, and the connection closed.
 /// Nothing in such a frame is acted on.
 ///
@@ -49,7 +49,7 @@ final class PlaintextRefusalHandler: ChannelInboundHandler, RemovableChannelHand
         // The TLS handler after us will report the connection closing mid-handshake: already said.
         context.fireUserInboundEventTriggered(PlaintextRefused())
         let reply = FrameEncoding.errorReply(
-            .accessDenied, opcode: parsed.opcode, transaction: parsed.transaction, allocator: context.channel.allocator)
+            .credentialsRequired, opcode: parsed.opcode, transaction: parsed.transaction, allocator: context.channel.allocator)
         context.writeAndFlush(self.wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }

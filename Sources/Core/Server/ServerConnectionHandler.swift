@@ -195,7 +195,9 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                 return self.violation(context, WireError(.unexpectedFrame, "\(frame.header.opcode) before HELLO"))
             }
             guard self.authenticated else {
-                return self.refuse(context, frame, "no credentials: HELLO without AUTH, and the server requires a shared secret")
+                return self.refuse(
+                    context, frame, .credentialsRequired,
+                    "no credentials: HELLO without AUTH, and the server requires a shared secret")
             }
             self.hello(context, frame)
         case .negotiating:
@@ -232,7 +234,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
     }
 
     /// AUTH: the shared secret, compared in constant time. Accepted: an empty reply, and HELLO
-    /// may follow. Refused: EACCES, a warning with the peer and the reason, and the connection
+    /// may follow. Refused: EKEYREJECTED, a warning with the peer and the reason, and the connection
     /// closes.
     private func authenticate(_ context: ChannelHandlerContext, _ frame: Frame) {
         var payload = frame.payload
@@ -250,16 +252,16 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                 EmptyResponse(), opcode: .auth, transaction: frame.header.transaction, allocator: context.channel.allocator)
             context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil)
         case .refused(let reason):
-            self.refuse(context, frame, reason)
+            self.refuse(context, frame, .credentialsRejected, reason)
         }
     }
 
-    /// Answers `frame` with EACCES, logs the failed authentication with the peer, and closes.
-    private func refuse(_ context: ChannelHandlerContext, _ frame: Frame, _ reason: String) {
+    /// Answers `frame` with `errno`, logs the failed authentication with the peer, and closes.
+    private func refuse(_ context: ChannelHandlerContext, _ frame: Frame, _ errno: Errno, _ reason: String) {
         self.logger.warning("authentication failed, closing connection", metadata: [LogKey.error: "\(reason)"])
         self.state = .closed
         let reply = FrameEncoding.errorReply(
-            .accessDenied, opcode: frame.header.opcode, transaction: frame.header.transaction,
+            errno, opcode: frame.header.opcode, transaction: frame.header.transaction,
             allocator: context.channel.allocator)
         context.writeAndFlush(self.wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)

@@ -176,10 +176,10 @@ final class TLSServerTests: XCTestCase {
                 FrameEncoding.request(
                     LockTableRequest(), caller: .root, transaction: TransactionID(5), allocator: raw.channel.allocator))
             try await raw.waitForClose(timeout: .seconds(10))
-            // One frame: EACCES for that transaction, no lock table.
+            // One frame: ENOKEY (credentials required) for that transaction, no lock table.
             let frames = raw.receivedFrames
             XCTAssertEqual(frames.count, 1)
-            XCTAssertEqual(frames.first?.header.status, UInt32(EACCES))
+            XCTAssertEqual(frames.first?.header.status, UInt32(ENOKEY))
             XCTAssertEqual(frames.first?.header.transaction, TransactionID(5))
             XCTAssertEqual(frames.first?.payload.readableBytes, 0)
         }

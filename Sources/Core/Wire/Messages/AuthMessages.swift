@@ -4,9 +4,9 @@ import NIOCore
 /// one (`pohmelfs serve --auth secret`). Only ever sent inside TLS.
 ///
 /// The server compares the secret in constant time and answers with an empty reply, or with
-/// `EACCES` and closes the connection. A server that requires a secret answers a HELLO without
-/// a successful AUTH before it with `EACCES` too. A server that does not use secrets refuses
-/// AUTH with `EACCES` as well, so a client never believes it authenticated when it did not.
+/// `EKEYREJECTED` and closes the connection. A server that requires a secret answers a HELLO
+/// without a successful AUTH before it with `ENOKEY`. A server without TLS refuses AUTH with
+/// `EKEYREJECTED`, so a secret is never accepted in the clear.
 public struct AuthRequest: WireRequest {
     public typealias Response = EmptyResponse
     public static let opcode = Opcode.auth
