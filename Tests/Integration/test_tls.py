@@ -261,3 +261,18 @@ def test_the_bytes_on_the_wire_are_tls_not_plaintext(server_factory, mount_facto
         assert stream[:2] == b"\x16\x03", stream[:16]  # a TLS handshake record
         for plain in (b"PHFS", name.encode(), b"PLAINTEXT-MARKER"):
             assert plain not in stream, plain
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--auth", "secret"], "need --tls-dir"),
+    (["--tls-name", "fileserver"], "need --tls-dir"),
+    (["--tls-dir", "TLS", "--auth", "password"], "not certificate or secret"),
+])
+def test_bad_tls_options_fail_in_one_line(run_pohmelfs, tmp_path, free_port, args, expected):
+    export = tmp_path / "export"
+    export.mkdir()
+    args = [str(tmp_path / "tls") if a == "TLS" else a for a in args]
+    line = one_line_failure(run_pohmelfs("serve", "--export", str(export), "--state-dir", str(tmp_path / "state"),
+                                         "--listen", f"127.0.0.1:{free_port()}", *args, timeout=60))
+    assert line.startswith("pohmelfs serve:") and expected in line, line
+    assert not (tmp_path / "tls").exists()
