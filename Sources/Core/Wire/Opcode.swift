@@ -37,7 +37,7 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case cancel = 33
     case lockTable = 34
     case invalidateDone = 35
-    case auth = 36
+    case auth = 40
 
     /// Server-to-client notices live above 0x8000.
     case invalidate = 0x8001
