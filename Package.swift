@@ -6,8 +6,9 @@ import PackageDescription
 /// Targets (see README "Map of the tree"):
 /// - `pohmelfs`: the executable; argument parsing, bootstraps, libfuse trampolines. Thin.
 /// - `PohmelfsCore` (`Sources/Core`): the protocol, client library, server, inode table,
-///   range locks, sd_notify, the Prometheus metrics endpoint. Everything with an invariant worth
-///   testing.
+///   range locks, sd_notify, the Prometheus metrics endpoint, TLS (swift-nio-ssl) with its
+///   generated certificates (swift-certificates, swift-crypto). Everything with an invariant
+///   worth testing.
 /// - `CFuse3`, `CSystemd`: system-library targets over libfuse3 and libsystemd.
 /// - `CLinux`: `static inline` wrappers for Linux syscalls glibc does not export to Swift
 ///   (`openat2`, per-thread `setgroups`, file handles), in the manner of NIO's `CNIOLinux`.
@@ -21,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         .systemLibrary(
@@ -48,6 +53,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             path: "Sources/Core"
         ),

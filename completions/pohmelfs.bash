@@ -187,8 +187,8 @@ _pohmelfs() {
 _pohmelfs_serve() {
     repeating_flags=()
     non_repeating_flags=(--insecure --read-only --root-squash --all-squash --version -h --help)
-    repeating_options=(--allow)
-    non_repeating_options=(--export --listen --anonuid --anongid --max-connections --max-in-flight --hello-timeout --stall-timeout --state-dir --io-threads --lock-lease --grace-period --metrics --status-interval --log-level)
+    repeating_options=(--tls-name --allow)
+    non_repeating_options=(--export --listen --tls-dir --auth --anonuid --anongid --max-connections --max-in-flight --hello-timeout --stall-timeout --state-dir --io-threads --lock-lease --grace-period --metrics --status-interval --log-level)
     __pohmelfs_offer_flags_options 0
 
     # Offer option value completions
@@ -197,6 +197,15 @@ _pohmelfs_serve() {
         return
         ;;
     '--listen')
+        return
+        ;;
+    '--tls-dir')
+        return
+        ;;
+    '--auth')
+        return
+        ;;
+    '--tls-name')
         return
         ;;
     '--allow')
@@ -271,7 +280,7 @@ _pohmelfs_locks() {
     repeating_flags=()
     non_repeating_flags=(--json --watch --version -h --help)
     repeating_options=()
-    non_repeating_options=(--interval --path)
+    non_repeating_options=(--interval --path --tls-dir)
     __pohmelfs_offer_flags_options 1
 
     # Offer option value completions
@@ -280,6 +289,9 @@ _pohmelfs_locks() {
         return
         ;;
     '--path')
+        return
+        ;;
+    '--tls-dir')
         return
         ;;
     esac

@@ -52,10 +52,13 @@ public final class RPCClient: Sendable {
 
 
     /// Connects and negotiates. Throws `ClientError` naming the address when the server cannot
-    /// be reached within `connectTimeout`, or speaks no common protocol version.
+    /// be reached within `connectTimeout`, or speaks no common protocol version; with `security`,
+    /// speaks TLS and authenticates (AUTH before HELLO when it has a secret), and throws
+    /// `SecurityError` with a one-line reason when either fails.
     ///
     /// With `resilience`, the first connection must succeed but later ones are the client's
-    /// business: it reconnects and resends instead of failing requests (`ResilientConnection`).
+    /// business: it reconnects (with TLS and AUTH again) and resends instead of failing requests
+    /// (`ResilientConnection`).
     public static func connect(
         host: String,
         port: Int,
@@ -64,6 +67,7 @@ public final class RPCClient: Sendable {
         connectTimeout: Duration = .seconds(5),
         maximumTransaction: UInt32 = ProtocolVersion.minimumTransactionSize,
         resilience: ResiliencePolicy? = nil,
+        security: ClientSecurity? = nil,
         onNotice: @escaping @Sendable (Frame) -> Void = { _ in }
     ) async throws -> RPCClient {
         let liveness = LivenessClock()
@@ -73,6 +77,7 @@ public final class RPCClient: Sendable {
         }
         let description = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let maximumPayload = max(maximumTransaction, ProtocolVersion.minimumTransactionSize) + 64 * 1024
+        let tlsErrors = TLSErrorRecorder()
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -82,6 +87,10 @@ public final class RPCClient: Sendable {
             )
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let security {
+                        try channel.pipeline.syncOperations.addHandler(try security.makeHandler(host: host))
+                        try channel.pipeline.syncOperations.addHandler(tlsErrors)
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(FrameDecoder(maximumPayload: maximumPayload)))
                     try channel.pipeline.syncOperations.addHandler(RPCClientHandler(onNotice: onNotice))
@@ -93,6 +102,8 @@ public final class RPCClient: Sendable {
         } catch {
             throw ClientError(.unreachable, "cannot reach pohmelfs server at \(description): \(Self.describe(error))")
         }
+        let handshake = SecureHandshake(security: security, tlsErrors: tlsErrors, server: description)
+        try await handshake.authenticate(on: channel)
         let request = HelloRequest(clientName: clientName)
         let transaction = TransactionID(0)
         let frame = FrameEncoding.request(request, caller: .root, transaction: transaction, allocator: channel.allocator)
@@ -110,7 +121,7 @@ public final class RPCClient: Sendable {
                 "server at \(description) does not speak protocol versions \(request.oldestVersion)...\(request.newestVersion)")
         } catch {
             try? await channel.close()
-            throw error
+            throw handshake.explain(error, during: .hello)
         }
         guard let resilience else { return RPCClient(channel: channel, hello: hello, serverDescription: description) }
         let openFiles = OpenFileLedger()
@@ -122,7 +133,25 @@ public final class RPCClient: Sendable {
             resilient: ResilientConnection(
                 channel: channel, session: hello.session, policy: resilience, liveness: liveness,
                 openFiles: openFiles, heldLocks: heldLocks,
-                connector: { reconnectBootstrap.bootstrap.connect(host: host, port: port) },
+                connector: {
+                    // A new connection speaks TLS again (the bootstrap's initializer) and, with a
+                    // shared secret, authenticates before the resuming HELLO.
+                    let connected = reconnectBootstrap.bootstrap.connect(host: host, port: port)
+                    guard security?.secret != nil else { return connected }
+                    return connected.flatMap { channel in
+                        let authenticated = channel.eventLoop.makePromise(of: (any Channel).self)
+                        authenticated.completeWithTask {
+                            do {
+                                try await handshake.authenticate(on: channel)
+                            } catch {
+                                channel.close(promise: nil)
+                                throw error
+                            }
+                            return channel
+                        }
+                        return authenticated.futureResult
+                    }
+                },
                 encodeHello: { session, allocator in
                     var resume = request
                     resume.resumeSession = session
@@ -196,7 +225,7 @@ public final class RPCClient: Sendable {
     /// Once a channel has closed, NIO removes its handlers, so a request written afterwards never
     /// reaches `RPCClientHandler` (which would fail it at once): the channel fails the write
     /// promise instead. That failure completes the request too; whichever comes first wins.
-    private static func write(
+    static func write(
         transaction: TransactionID, frame: ByteBuffer, on channel: any Channel,
         completion: @escaping @Sendable (Result<Frame, ClientError>) -> Void
     ) {
@@ -224,7 +253,7 @@ public final class RPCClient: Sendable {
         try? await self.channel.close()
     }
 
-    private static func decode<R: WireRequest>(
+    static func decode<R: WireRequest>(
         _ result: Result<Frame, ClientError>, as type: R.Type, channel: (any Channel)?
     ) -> Result<R.Response, any Error> {
         switch result {

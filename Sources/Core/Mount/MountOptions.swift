@@ -35,6 +35,8 @@ public struct MountOptions: Sendable, Equatable {
     /// ever; a signal still interrupts the waiting call.
     public var soft = false
     public var timeout: Double = 30
+    /// `tls_dir=DIR`: connect with TLS and authenticate with the client bundle in DIR.
+    public var tlsDirectory: String?
     /// Passed to libfuse as `-o` options.
     public var kernelOptions: [String] = []
 
@@ -83,6 +85,9 @@ public struct MountOptions: Sendable, Equatable {
             let seconds = try Self.seconds(option, value)
             guard seconds > 0 else { throw MountOptionError(option: option) }
             self.timeout = seconds
+        case "tls_dir":
+            guard let value, !value.isEmpty else { throw MountOptionError(option: option) }
+            self.tlsDirectory = value
         case "subtype":
             // The type is always fuse.pohmelfs; mount.fuse3 passes subtype along, accept it.
             return

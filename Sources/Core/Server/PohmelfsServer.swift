@@ -40,15 +40,17 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         public var helloTimeout: Duration = .seconds(10)
         /// How long a frame may stay half-received before the connection is dropped.
         public var stallTimeout: Duration = .seconds(30)
-        /// Whether the server may listen on an address other than loopback. Without
-        /// authentication (a later release), anyone who can reach the port can use the export,
-        /// so this needs `serve --insecure`.
+        /// Whether the server may listen on an address other than loopback without `security`:
+        /// then anyone who can reach the port can use the export, so this needs `serve --insecure`.
         public var insecure = false
         /// How long after start only reclaiming lock requests are granted (`LockService+Grace`);
         /// zero for none. `serve` sets it only when `ReclaimMarker` says clients may hold locks.
         public var gracePeriod: Duration = .zero
         /// Test-only faults (`serve --test-drop-reply-once`); none by default.
         public var faults = FaultInjection()
+        /// TLS on every connection and how clients authenticate (`serve --tls-dir`, `--auth`);
+        /// nil serves the plain protocol, on loopback only unless `insecure`.
+        public var security: ServerSecurity? = nil
 
         public init(
             host: String = "127.0.0.1", port: Int = ProtocolVersion.defaultPort,
@@ -96,12 +98,8 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         } catch {
             throw ServerError(.badAddress, "cannot listen on \(configuration.host):\(configuration.port): \(error)")
         }
-        guard configuration.insecure || CIDR.isLoopback(address) else {
-            throw ServerError(
-                .insecure,
-                "refusing to listen on \(configuration.host): clients are not authenticated yet (TLS and "
-                    + "authentication come in a later release), so only loopback is served; pass --insecure "
-                    + "to export to the network anyway")
+        guard configuration.insecure || configuration.security != nil || CIDR.isLoopback(address) else {
+            throw ServerError(.insecure, ServerError.insecureListenMessage(configuration.host))
         }
         let threadPool = NIOThreadPool(numberOfThreads: configuration.ioThreads)
         threadPool.start()
@@ -142,6 +140,11 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
                     return channel.eventLoop.makeFailedFuture(refusal)
                 }
                 return channel.eventLoop.makeCompletedFuture {
+                    if let security = configuration.security {
+                        try channel.pipeline.syncOperations.addHandler(PlaintextRefusalHandler(logger: logger))
+                        try channel.pipeline.syncOperations.addHandler(security.makeHandler())
+                        try channel.pipeline.syncOperations.addHandler(TLSFailureLogger(logger: logger))
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(StallWatchingDecoder(maximumPayload: maximumPayload)))
                     try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(shared: shared))
@@ -160,7 +163,17 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         let server = PohmelfsServer(
             localAddress: channel.localAddress ?? address, statistics: statistics, serverChannel: channel,
             threadPool: threadPool, connections: connections, logger: logger, locks: locks)
-        logger.info("listening", metadata: [LogKey.address: "\(server.localAddress)"])
+        if let security = configuration.security {
+            logger.info(
+                "listening with TLS; clients authenticate with a \(security.authentication == .secret ? "shared secret" : "client certificate")",
+                metadata: [LogKey.address: "\(server.localAddress)", "tls-dir": "\(security.directory.path)"])
+        } else if CIDR.isLoopback(server.localAddress) {
+            logger.info(
+                "listening on loopback only: no TLS or authentication configured (serve --tls-dir DIR to serve the network)",
+                metadata: [LogKey.address: "\(server.localAddress)"])
+        } else {
+            logger.info("listening", metadata: [LogKey.address: "\(server.localAddress)"])
+        }
         return server
     }
 

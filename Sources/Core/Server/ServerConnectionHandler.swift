@@ -27,6 +27,7 @@ final class ServerShared<Store: BackingStore>: Sendable {
     let faults: FaultInjection
     /// How long a detached session is kept for its client (the lock lease).
     let sessionLease: TimeAmount
+    let authentication: AuthenticationGate
 
     init(
         store: Store, locks: LockService, coherence: CacheCoherence, threadPool: NIOThreadPool, logger: Logger,
@@ -39,6 +40,7 @@ final class ServerShared<Store: BackingStore>: Sendable {
         self.stallTimeout = TimeAmount(configuration.stallTimeout)
         self.faults = configuration.faults
         self.sessionLease = TimeAmount(locks.lease)
+        self.authentication = AuthenticationGate(security: configuration.security)
         self.store = store
         self.locks = locks
         self.coherence = coherence
@@ -90,10 +92,13 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
     private var readPending = false
     private var helloTimer: Scheduled<Void>?
     private var stallTimer: Scheduled<Void>?
+    /// Whether HELLO may proceed: from the start, or once AUTH presented the shared secret.
+    private var authenticated: Bool
 
     init(shared: ServerShared<Store>) {
         self.shared = shared
         self.logger = shared.logger
+        self.authenticated = shared.authentication.admitsHelloWithoutAuth
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -211,8 +216,14 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         }
         switch self.state {
         case .awaitingHello:
+            if frame.header.opcode == .auth { return self.authenticate(context, frame) }
             guard frame.header.opcode == .hello else {
                 return self.violation(context, WireError(.unexpectedFrame, "\(frame.header.opcode) before HELLO"))
+            }
+            guard self.authenticated else {
+                return self.refuse(
+                    context, frame, .credentialsRequired,
+                    "no credentials: HELLO without AUTH, and the server requires a shared secret")
             }
             self.hello(context, frame)
         case .negotiating:
@@ -245,6 +256,41 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
             self.state = .closed
             context.close(promise: nil)
             return
+        }
+    }
+
+    /// AUTH: the shared secret, compared in constant time. Accepted: an empty reply, and HELLO
+    /// may follow. Refused: EKEYREJECTED, a warning with the peer and the reason, and the connection
+    /// closes.
+    private func authenticate(_ context: ChannelHandlerContext, _ frame: Frame) {
+        var payload = frame.payload
+        let request: AuthRequest
+        do {
+            _ = try Caller(from: &payload)
+            request = try AuthRequest.decode(payload: payload)
+        } catch {
+            return self.violation(context, (error as? WireError) ?? WireError(.invalidValue, "\(error)"))
+        }
+        switch self.shared.authentication.verdict(onSecret: request.secret) {
+        case .accepted:
+            self.authenticated = true
+            let reply = FrameEncoding.reply(
+                EmptyResponse(), opcode: .auth, transaction: frame.header.transaction, allocator: context.channel.allocator)
+            context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil)
+        case .refused(let reason):
+            self.refuse(context, frame, .credentialsRejected, reason)
+        }
+    }
+
+    /// Answers `frame` with `errno`, logs the failed authentication with the peer, and closes.
+    private func refuse(_ context: ChannelHandlerContext, _ frame: Frame, _ errno: Errno, _ reason: String) {
+        self.logger.warning("authentication failed, closing connection", metadata: [LogKey.error: "\(reason)"])
+        self.state = .closed
+        let reply = FrameEncoding.errorReply(
+            errno, opcode: frame.header.opcode, transaction: frame.header.transaction,
+            allocator: context.channel.allocator)
+        context.writeAndFlush(self.wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
         }
     }
 

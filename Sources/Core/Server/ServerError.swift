@@ -31,3 +31,12 @@ public struct ServerError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { self.message }
 }
+
+extension ServerError {
+    /// Why a non-loopback `--listen` address is refused without TLS and authentication.
+    public static func insecureListenMessage(_ listen: String) -> String {
+        "refusing to listen on \(listen) without authentication: anyone who reaches the port could use the export as "
+            + "any uid; use --tls-dir DIR (TLS with client certificates or a shared secret, generated on first use), "
+            + "or pass --insecure to serve the network unauthenticated anyway"
+    }
+}

@@ -41,6 +41,7 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case reopen = 37
     case writebackGrant = 38
     case grantRelease = 39
+    case auth = 40
 
     /// Server-to-client notices live above 0x8000.
     case invalidate = 0x8001
@@ -114,6 +115,7 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .reopen: Self.request("REOPEN", ReopenRequest.self)
         case .writebackGrant: Self.request("WRITEBACK_GRANT", WritebackGrantRequest.self)
         case .grantRelease: Self.request("GRANT_RELEASE", GrantReleaseRequest.self)
+        case .auth: Self.request("AUTH", AuthRequest.self)
         case .invalidate: Self.notice("INVALIDATE", InvalidateNotice.self)
         case .lockGranted: Self.notice("LOCK_GRANTED", LockGrantedNotice.self)
         case .recall: Self.notice("RECALL", RecallNotice.self)

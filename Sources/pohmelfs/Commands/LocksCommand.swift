@@ -8,7 +8,7 @@ struct LocksCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "locks",
         abstract: "Show a server's live lock table: held and waiting locks with their holders.",
-        discussion: "Columns: file path, byte range, mode, kind (transaction, posix, ofd, flock), held or waiting (and behind whom), holder (session, client, address), pid, age."
+        discussion: "Columns: file path, byte range, mode, kind (transaction, posix, ofd, flock), held or waiting (and behind whom), holder (session, client, address), pid, age. A server started with --tls-dir answers only clients that authenticate: pass --tls-dir with the client bundle."
     )
 
     @Argument(help: "HOST[:PORT] of the server (default port \(ProtocolVersion.defaultPort)).")
@@ -26,6 +26,9 @@ struct LocksCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Only locks on files whose path (relative to the export) starts with this.")
     var path: String?
 
+    @Option(name: .long, help: ArgumentHelp("Connect with TLS and authenticate with the client bundle in this directory (as mount -o tls_dir=).", valueName: "dir"))
+    var tlsDir: String?
+
     func validate() throws {
         guard ServerAddress(parsing: self.server) != nil else {
             throw ValidationError("'\(self.server)' is not HOST[:PORT]")
@@ -37,9 +40,10 @@ struct LocksCommand: AsyncParsableCommand {
         let address = ServerAddress(parsing: self.server)!
         let client: RPCClient
         do {
+            let security = try self.tlsDir.map { try ClientSecurity(directory: TLSDirectory($0)) }
             client = try await RPCClient.connect(
                 host: address.host, port: address.port, clientName: "pohmelfs locks",
-                group: MultiThreadedEventLoopGroup.singleton)
+                group: MultiThreadedEventLoopGroup.singleton, security: security)
         } catch {
             throw fail("locks", "\(error)")
         }

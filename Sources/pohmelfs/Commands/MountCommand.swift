@@ -15,9 +15,10 @@ struct MountCommand: AsyncParsableCommand {
             write-back buffer, K/M/G suffixes, default 256M), writeback=on|off (default on: small \
             writes are buffered while the server grants it), hard (the default: requests wait \
             for the server, reconnecting, for ever; a signal still interrupts a waiting call), soft \
-            and timeout=S (soft: EIO after S seconds, default 30, without the server), and the usual \
-            nosuid, nodev, noexec, noatime; fstab's _netdev, nofail, noauto, x-systemd.* are accepted \
-            and ignored.
+            and timeout=S (soft: EIO after S seconds, default 30, without the server), tls_dir=DIR \
+            (TLS, authenticating with the client bundle a server started with --tls-dir generated), \
+            and the usual nosuid, nodev, noexec, noatime; fstab's _netdev, nofail, noauto, \
+            x-systemd.* are accepted and ignored.
             """
     )
 

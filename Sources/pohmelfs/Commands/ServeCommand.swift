@@ -20,9 +20,14 @@ struct ServeCommand: AsyncParsableCommand {
             With --metrics HOST[:PORT] (default port \(MetricsEndpoint.defaultPort)) it also serves Prometheus \
             metrics over HTTP at http://HOST:PORT/metrics: requests, errors and latency by opcode, bytes read \
             and written, connected clients, locks held and waiting, invalidations sent. \
-            Clients are not authenticated yet (TLS and authentication come in a later release): \
-            whoever reaches the port can use the export as any uid. So the server listens on loopback \
-            only, and refuses a --listen address off loopback unless --insecure is given. \
+            With --tls-dir DIR every connection is TLS and clients must authenticate: with a client \
+            certificate signed by DIR/ca.pem (--auth certificate, the default) or with the shared secret \
+            in DIR/secret (--auth secret). On first use the server generates DIR: a CA, a server certificate \
+            for the --tls-name names (default: localhost, 127.0.0.1, ::1 and this host's name), and the client \
+            bundle DIR/client (CA, client certificate and key, secret) to copy to each client, which mounts \
+            with -o tls_dir=BUNDLE. Without --tls-dir clients are not authenticated: whoever reaches the port \
+            can use the export as any uid, so the server listens on loopback only and refuses a --listen \
+            address off loopback unless --insecure is given. \
             Squashing (--root-squash, --all-squash) is off by default; --allow admits every peer \
             unless given.
             """
@@ -34,8 +39,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Address to listen on: HOST, HOST:PORT or [IPv6]:PORT.")
     var listen: String = "127.0.0.1:\(ProtocolVersion.defaultPort)"
 
-    @Flag(name: .long, help: "Allow a --listen address other than loopback although clients are not authenticated.")
+    @Flag(name: .long, help: "Allow a --listen address other than loopback without --tls-dir, although clients are then not authenticated.")
     var insecure = false
+
+    @Option(name: .long, help: ArgumentHelp("Serve TLS with the certificates, keys and secret in this directory, generated on first use; clients must authenticate.", valueName: "dir"))
+    var tlsDir: String?
+
+    @Option(name: .long, help: ArgumentHelp("How clients authenticate with --tls-dir: certificate (mutual TLS) or secret (the shared secret in DIR/secret).", valueName: "mode"))
+    var auth: String = ServerSecurity.Authentication.certificate.rawValue
+
+    @Option(name: .long, help: ArgumentHelp("A DNS name or IP address the generated server certificate is valid for (repeatable; default: localhost, 127.0.0.1, ::1 and this host's name).", valueName: "name"))
+    var tlsName: [String] = []
 
     @Flag(name: .long, help: "Refuse every change to the export with EROFS.")
     var readOnly = false
@@ -114,12 +128,16 @@ struct ServeCommand: AsyncParsableCommand {
             throw fail("serve", "--metrics '\(metrics)' is not HOST, HOST:PORT or [IPv6]:PORT with a port in 1...65535")
         }
         let address = ServerAddress(parsing: self.listen)!
-        if !self.insecure, let resolved = try? SocketAddress.makeAddressResolvingHost(address.host, port: address.port),
+        guard ServerSecurity.Authentication(rawValue: self.auth) != nil else {
+            throw fail("serve", "--auth '\(self.auth)' is not certificate or secret")
+        }
+        if self.tlsDir == nil, self.auth != ServerSecurity.Authentication.certificate.rawValue || !self.tlsName.isEmpty {
+            throw fail("serve", "--auth and --tls-name need --tls-dir DIR")
+        }
+        if !self.insecure, self.tlsDir == nil, let resolved = try? SocketAddress.makeAddressResolvingHost(address.host, port: address.port),
             !CIDR.isLoopback(resolved)
         {
-            throw fail(
-                "serve",
-                "refusing to listen on \(self.listen): clients are not authenticated yet (TLS and authentication come later), so only loopback is allowed; pass --insecure to serve the network anyway")
+            throw fail("serve", ServerError.insecureListenMessage(self.listen))
         }
         for range in self.allow where CIDR(range) == nil {
             throw fail("serve", "--allow '\(range)' is not an IPv4 or IPv6 ADDRESS[/PREFIX]")
@@ -159,6 +177,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw fail("serve", "\(error)")
         }
         var configuration = self.configuration(address)
+        if let tlsDir = self.tlsDir {
+            configuration.security = try self.loadSecurity(TLSDirectory(tlsDir), listenHost: address.host, logger: logger)
+        }
         let marker = ReclaimMarker(stateDirectory: self.stateDirectory)
         if marker.begin() {
             configuration.gracePeriod = .milliseconds(Int64(self.gracePeriod * 1000))
@@ -188,7 +209,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw fail("serve", "\(error)")
         }
         logger.info("exporting", metadata: [LogKey.export: "\(self.export)"])
-        if self.insecure {
+        if self.insecure && self.tlsDir == nil {
             logger.warning("--insecure: clients are not authenticated; anyone who reaches the port can use the export")
         }
         let service = ServerService(
@@ -226,6 +247,27 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.helloTimeout = .milliseconds(Int64(self.helloTimeout * 1000))
         configuration.stallTimeout = .milliseconds(Int64(self.stallTimeout * 1000))
         return configuration
+    }
+
+    /// Generates `directory` on first use (saying so, and what to copy to clients), then loads it.
+    private func loadSecurity(_ directory: TLSDirectory, listenHost: String, logger: Logger) throws -> ServerSecurity {
+        do {
+            var names = self.tlsName
+            if names.isEmpty {
+                var hostName = [CChar](repeating: 0, count: 256)
+                gethostname(&hostName, hostName.count - 1)
+                names = TLSMaterialGenerator.defaultServerNames(hostName: String(cString: hostName))
+                if !["0.0.0.0", "::", "localhost"].contains(listenHost), !names.contains(listenHost) { names.append(listenHost) }
+            }
+            if try TLSMaterialGenerator.generateIfMissing(in: directory, serverNames: names) {
+                logger.notice(
+                    "generated TLS material; copy \(directory.clientBundle.path) to each client and mount with -o tls_dir=<copy>",
+                    metadata: ["tls-dir": "\(directory.path)", "names": "\(names.joined(separator: ","))"])
+            }
+            return try ServerSecurity(directory: directory, authentication: .init(rawValue: self.auth)!)
+        } catch {
+            throw fail("serve", "\(error)")
+        }
     }
 
     private var metricsAddress: ServerAddress? {

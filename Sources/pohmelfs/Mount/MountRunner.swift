@@ -30,6 +30,7 @@ struct MountRunner {
     }
 
     private func serve(mountpoint: String, group: MultiThreadedEventLoopGroup, notices: NoticeDispatcher) async throws {
+        let security = try self.options.tlsDirectory.map { try ClientSecurity(directory: TLSDirectory($0)) }
         let renewals = SessionRenewalRelay()
         var resilience = ResiliencePolicy(
             softTimeout: self.options.soft ? .milliseconds(Int64(self.options.timeout * 1000)) : nil,
@@ -38,7 +39,7 @@ struct MountRunner {
         let client = try await RPCClient.connect(
             host: self.source.server.host, port: self.source.server.port,
             clientName: "\(ProcessInfo.processInfo.hostName):\(mountpoint)", group: group,
-            resilience: resilience,
+            resilience: resilience, security: security,
             onNotice: { notices.dispatch($0) })
         let root: Entry
         do {
