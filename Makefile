@@ -6,8 +6,10 @@
 #   make test         deps, build, Swift tests, then the pytest integration suite
 #   make run          release build, serve ./run/export on 127.0.0.1:7646, mount it at ./run/mnt, show it working
 #   make stop         unmount ./run/mnt and stop that server
-#   make bench        release build, then `pohmelfs bench` over a local directory, a pohmelfs mount and
-#                     an sshfs mount on loopback (BENCH_ARGS='--size 256M --runs 1' to shorten)
+#   make bench        release build, then packaging/bench-setup.sh: `pohmelfs bench`, tar -xf, cp -r and
+#                     dbench over a local directory, passthrough_ll, a pohmelfs and an sshfs mount on
+#                     loopback, and the performance issue's targets, met or missed
+#                     (BENCH_ARGS='--size 256M --files 2000 --runs 1 --dbench-seconds 10' to shorten)
 #   make fuzz         build the libFuzzer target (Tests/Fuzz/build.sh) and fuzz the frame decoder and
 #                     the server's request path for FUZZ_SECONDS (default 60); a crashing input lands
 #                     in Tests/Fuzz/crashes/ (commit it: `make test` replays it from then on)

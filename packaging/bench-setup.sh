@@ -1,21 +1,34 @@
 #!/usr/bin/env bash
-# `make bench`: runs `pohmelfs bench` over a local directory, a pohmelfs mount and an sshfs mount,
-# all on this machine over loopback, and tears everything down afterwards, whatever happens.
+# `make bench`: measures every workload of the performance issue on four directories of this
+# machine side by side: a local directory, libfuse's passthrough_ll over a local directory (the
+# FUSE ceiling), a pohmelfs mount and an sshfs mount, both over loopback. Then prints every
+# figure and the issue's targets, met or missed. Tears everything down afterwards, whatever
+# happens.
 #
-#   POHMELFS_BIN=.build/release/pohmelfs packaging/bench-setup.sh [pohmelfs bench options...]
+#   POHMELFS_BIN=.build/release/pohmelfs packaging/bench-setup.sh [options] [pohmelfs bench options...]
 #
-# Builds nothing. Everything lives in one temporary directory (under $POHMELFS_BENCH_DIR, default
-# $TMPDIR or /tmp, so that the local directory, the pohmelfs export and the sshfs export share one
-# disk): the local target, the pohmelfs export, state and mountpoint, the sshfs export and
-# mountpoint, a private sshd with a throwaway host key and client key, and the logs.
+# Its own options (the rest go to `pohmelfs bench`, e.g. --size 256M --runs 1 --files 2000):
+#   --dbench-seconds S   length of each dbench run (default 20; 0 leaves dbench out)
+#   --dbench-clients N   dbench's clients (default 4)
+#   --tar-source DIR     the tree whose tarball tar -xf extracts (default /usr/include)
+# --runs N is also the number of runs of tar -xf, cp -r and dbench.
 #
-# sshfs: installs sshfs and openssh-server with apt-get when missing (as root, without letting the
-# package start the system's sshd), runs its own sshd on 127.0.0.1 on a free port, and mounts with
-# the settings of the performance issue (max_conns=4, AES-GCM, no compression). Without sshfs it
-# says so and compares the other two. Every address is loopback.
+# Pieces: `pohmelfs bench --json` times the copies, cold and cached reads, random reads and the
+# metadata rates itself; packaging/bench_external.py times tar -xf, cp -r and dbench; a sampler
+# here reads the RSS of the pohmelfs client and server (and sshfs, passthrough_ll) every 0.5 s;
+# packaging/bench_targets.py prints the table. POHMELFS_BENCH_OUT=DIR keeps the raw JSON and the
+# RSS samples there.
 #
-# Extra arguments go to `pohmelfs bench` (e.g. --size 256M --runs 1 --plot bench.svg); the exit
-# status is the bench's.
+# Builds only passthrough_ll (packaging/bench-passthrough.sh) and the tarball, once each, into
+# .build/bench (or $POHMELFS_BENCH_CACHE). Everything else lives in one temporary directory (under
+# $POHMELFS_BENCH_DIR, default $TMPDIR or /tmp, so all exports share one disk): the local
+# target, the exports, state and mountpoints, a private sshd with throwaway keys, and the logs.
+#
+# Bench-only Debian packages (sshfs, openssh-server, dbench, gcc) are installed when missing, as
+# root, without letting a package start the system's sshd; `make test` needs none of them. sshfs
+# mounts with the settings of the performance issue (max_conns=4, AES-GCM, no compression).
+# Without sshfs, passthrough_ll or dbench the bench says so and measures the rest. Every address
+# is loopback. The exit status is pohmelfs bench's, or bench_external.py's when that failed.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,25 +37,47 @@ case "$bin" in /*) ;; *) bin="$top/$bin" ;; esac
 
 say() { echo "bench-setup: $*" >&2; }
 
+dbench_seconds=20
+dbench_clients=4
+tar_source=/usr/include
+runs=3
+bench_args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --dbench-seconds) dbench_seconds=$2; shift 2 ;;
+        --dbench-clients) dbench_clients=$2; shift 2 ;;
+        --tar-source) tar_source=$2; shift 2 ;;
+        --runs) runs=$2; bench_args+=("$1" "$2"); shift 2 ;;
+        --runs=*) runs=${1#--runs=}; bench_args+=("$1"); shift ;;
+        *) bench_args+=("$1"); shift ;;
+    esac
+done
+
 [ -x "$bin" ] || { say "$bin is not built (build it, or set POHMELFS_BIN)"; exit 1; }
 command -v fusermount3 >/dev/null || { say "fusermount3 is missing (apt-get install fuse3)"; exit 1; }
+[ -d "$tar_source" ] || { say "--tar-source $tar_source is not a directory"; exit 1; }
 
 base=${POHMELFS_BENCH_DIR:-${TMPDIR:-/tmp}}
 work=$(mktemp -d "$base/pohmelfs-bench-setup.XXXXXX")
+# passthrough_ll and the tarball are made once and kept here (tests point it elsewhere).
+cache=${POHMELFS_BENCH_CACHE:-"$top/.build/bench"}
 serve_pid=""
 sshd_pid=""
+passthrough_pid=""
+sampler_pid=""
 
 # Unmounts, stops and removes everything this script started, in reverse order. Runs on every
 # exit: success, failure, or a signal.
 teardown() {
     local status=$?
     set +e
-    for mountpoint in "$work/sshfs" "$work/pohmelfs"; do
+    [ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null && wait "$sampler_pid" 2>/dev/null
+    for mountpoint in "$work/sshfs" "$work/pohmelfs" "$work/passthrough"; do
         if grep -qs " $mountpoint fuse" /proc/mounts; then
             fusermount3 -u "$mountpoint" 2>/dev/null || fusermount3 -u -z "$mountpoint"
         fi
     done
-    for pid in "$sshd_pid" "$serve_pid"; do
+    for pid in "$passthrough_pid" "$sshd_pid" "$serve_pid"; do
         [ -n "$pid" ] || continue
         kill -TERM "$pid" 2>/dev/null
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -70,9 +105,67 @@ wait_for_port() {
     return 1
 }
 
+# Waits up to 10 s for a FUSE mount on $1.
+wait_for_mount() {
+    for _ in $(seq 100); do
+        grep -qs " $1 fuse" /proc/mounts && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# --- bench-only packages ----------------------------------------------------------------------
+# Installs whichever of sshfs, openssh-server, dbench and gcc is missing; failures are reported
+# and the bench goes on with what there is.
+ensure_bench_packages() {
+    local wanted=() package
+    command -v sshfs >/dev/null || wanted+=(sshfs)
+    [ -x /usr/sbin/sshd ] || wanted+=(openssh-server)
+    command -v dbench >/dev/null || wanted+=(dbench)
+    command -v gcc >/dev/null || wanted+=(gcc)
+    [ ${#wanted[@]} -gt 0 ] || return 0
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+        say "missing ${wanted[*]}, which cannot be installed here (needs root and apt-get)"
+        return 0
+    fi
+    say "installing ${wanted[*]}"
+    # Keep openssh-server from starting the system's sshd (which would listen on every address).
+    local policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+    fi
+    local install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends)
+    "${install[@]}" "${wanted[@]}" >"$work/apt.log" 2>&1 ||
+        { apt-get update -q >>"$work/apt.log" 2>&1 && "${install[@]}" "${wanted[@]}" >>"$work/apt.log" 2>&1; } ||
+        { tail -n 5 "$work/apt.log" >&2; say "could not install all of ${wanted[*]}"; }
+    [ -n "$policy" ] && rm -f "$policy"
+    return 0
+}
+ensure_bench_packages
+
 # --- the local directory ----------------------------------------------------------------------
-mkdir -p "$work/local"
+mkdir -p "$work/local" "$work/scratch"
 targets=("$work/local")
+names=(local)
+
+# --- the FUSE ceiling: passthrough_ll over a local directory -----------------------------------
+start_passthrough() {
+    local passthrough
+    passthrough=$("$top/packaging/bench-passthrough.sh" "$cache") || return 1
+    mkdir -p "$work/passthrough-export" "$work/passthrough"
+    "$passthrough" -f -o "source=$work/passthrough-export" "$work/passthrough" >"$work/passthrough.log" 2>&1 &
+    passthrough_pid=$!
+    wait_for_mount "$work/passthrough" || { cat "$work/passthrough.log" >&2; return 1; }
+    say "passthrough_ll: $work/passthrough-export mounted at $work/passthrough"
+}
+if start_passthrough; then
+    targets+=("$work/passthrough")
+    names+=(passthrough)
+else
+    say "without the FUSE ceiling: passthrough_ll could not be built or mounted"
+fi
 
 # --- pohmelfs over loopback -------------------------------------------------------------------
 mkdir -p "$work/export" "$work/state" "$work/pohmelfs"
@@ -89,39 +182,12 @@ grep -q "listening" "$work/serve.log" || { say "pohmelfs serve did not start lis
 "$bin" mount "127.0.0.1:$port" "$work/pohmelfs"
 grep -qs " $work/pohmelfs fuse.pohmelfs " /proc/mounts || { say "the pohmelfs mount is not there"; exit 1; }
 targets+=("$work/pohmelfs")
+names+=(pohmelfs)
 say "pohmelfs: $work/export served on 127.0.0.1:$port, mounted at $work/pohmelfs"
 
 # --- sshfs over loopback ----------------------------------------------------------------------
-# Installs sshfs and openssh-server when missing; returns non-zero when they cannot be had.
-ensure_sshfs() {
-    command -v sshfs >/dev/null && [ -x /usr/sbin/sshd ] && return 0
-    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
-        say "sshfs or sshd is missing and cannot be installed here (needs root and apt-get)"
-        return 1
-    fi
-    say "installing sshfs and openssh-server"
-    # Keep the package from starting the system's sshd (which would listen on every address).
-    local policy=""
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        policy=/usr/sbin/policy-rc.d
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-    fi
-    local ok=0
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends sshfs openssh-server \
-        >"$work/apt.log" 2>&1 ||
-        { apt-get update -q >>"$work/apt.log" 2>&1 &&
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends sshfs openssh-server \
-                >>"$work/apt.log" 2>&1; } || ok=1
-    [ -n "$policy" ] && rm -f "$policy"
-    if [ "$ok" -ne 0 ]; then
-        tail -n 5 "$work/apt.log" >&2
-        say "could not install sshfs and openssh-server"
-        return 1
-    fi
-}
-
 start_sshfs() {
+    command -v sshfs >/dev/null && [ -x /usr/sbin/sshd ] || { say "sshfs or sshd is missing"; return 1; }
     local ssh="$work/ssh"
     mkdir -p "$ssh" "$work/sshfs-export" "$work/sshfs"
     chmod 700 "$ssh"
@@ -131,7 +197,7 @@ start_sshfs() {
     chmod 600 "$ssh/authorized_keys"
     local ssh_port
     ssh_port=$(free_port)
-    cat >"$ssh/sshd_config" <<EOF
+    cat >"$ssh/sshd_config" <<CONFIG
 ListenAddress 127.0.0.1
 Port $ssh_port
 HostKey $ssh/host_key
@@ -146,7 +212,7 @@ UsePAM no
 X11Forwarding no
 AllowTcpForwarding no
 Subsystem sftp internal-sftp
-EOF
+CONFIG
     # sshd's privilege-separation directory.
     [ "$(id -u)" -ne 0 ] || mkdir -p /run/sshd
     /usr/sbin/sshd -D -e -f "$ssh/sshd_config" >"$work/sshd.log" 2>&1 &
@@ -171,15 +237,72 @@ EOF
     grep -qs " $work/sshfs fuse.sshfs " /proc/mounts || { say "the sshfs mount is not there"; return 1; }
     say "sshfs: $work/sshfs-export through sshd on 127.0.0.1:$ssh_port, mounted at $work/sshfs"
 }
-
-if ensure_sshfs && start_sshfs; then
+if start_sshfs; then
     targets+=("$work/sshfs")
+    names+=(sshfs)
 else
-    say "without sshfs: comparing the local directory and pohmelfs only"
+    say "without sshfs: the other targets only"
+fi
+
+# --- RSS sampling -----------------------------------------------------------------------------
+# The pid of the process whose command line has all of the given words, or nothing.
+pid_with_words() {
+    local process words
+    for process in /proc/[0-9]*; do
+        words=$(tr '\0' ' ' <"$process/cmdline" 2>/dev/null) || continue
+        local all=1 word
+        for word in "$@"; do [[ " $words " == *" $word "* ]] || { all=0; break; }; done
+        [ "$all" -eq 1 ] && { echo "${process#/proc/}"; return 0; }
+    done
+}
+client_pid=$(pid_with_words mount "127.0.0.1:$port" "$work/pohmelfs")
+sshfs_pid=$(pid_with_words sshfs "$work/sshfs")
+sample_rss() {
+    local name pid kib
+    while :; do
+        for name in pohmelfs-client:$client_pid pohmelfs-server:$serve_pid sshfs-client:$sshfs_pid \
+            passthrough_ll:$passthrough_pid; do
+            pid=${name#*:}
+            [ -n "$pid" ] || continue
+            kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || continue
+            [ -n "$kib" ] && echo "${name%%:*} $kib"
+        done
+        sleep 0.5
+    done >"$work/rss.log"
+}
+sample_rss &
+sampler_pid=$!
+
+# --- the tarball ------------------------------------------------------------------------------
+mkdir -p "$cache"
+tarball="$cache/tree-$(printf '%s' "$tar_source" | md5sum | cut -c1-8).tar"
+if [ ! -s "$tarball" ]; then
+    say "making $tarball from $tar_source (once)"
+    tar -cf "$tarball.tmp" -C "$tar_source" . && mv "$tarball.tmp" "$tarball"
 fi
 
 # --- the bench --------------------------------------------------------------------------------
-say "running: pohmelfs bench ${targets[*]} $*"
+say "running: pohmelfs bench ${targets[*]} --json ${bench_args[*]}"
 status=0
-"$bin" bench "${targets[@]}" "$@" || status=$?
+"$bin" bench "${targets[@]}" --json "${bench_args[@]}" >"$work/bench.json" || status=$?
+external=()
+for index in "${!targets[@]}"; do external+=(--target "${names[$index]}=${targets[$index]}"); done
+say "running: bench_external.py (tar -xf, cp -r, dbench)"
+external_status=0
+python3 "$top/packaging/bench_external.py" "${external[@]}" --tarball "$tarball" --scratch "$work/scratch" \
+    --runs "$runs" --dbench-seconds "$dbench_seconds" --dbench-clients "$dbench_clients" \
+    >"$work/external.json" || external_status=$?
+kill "$sampler_pid" 2>/dev/null
+wait "$sampler_pid" 2>/dev/null || true
+sampler_pid=""
+if [ -n "${POHMELFS_BENCH_OUT:-}" ]; then
+    mkdir -p "$POHMELFS_BENCH_OUT"
+    cp "$work/bench.json" "$work/external.json" "$work/rss.log" "$POHMELFS_BENCH_OUT/"
+fi
+if [ -s "$work/bench.json" ]; then
+    names_list=$(IFS=,; echo "${names[*]}")
+    python3 "$top/packaging/bench_targets.py" --bench "$work/bench.json" --names "$names_list" \
+        --external "$work/external.json" --rss "$work/rss.log"
+fi
+[ "$status" -ne 0 ] || status=$external_status
 exit "$status"

@@ -94,6 +94,9 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
     private var stallTimer: Scheduled<Void>?
     /// Whether HELLO may proceed: from the start, or once AUTH presented the shared secret.
     private var authenticated: Bool
+    /// Replies written since the last flush are flushed by one task queued on the event loop:
+    /// replies of requests that finish together leave in one `write` system call.
+    private var flushQueued = false
 
     init(shared: ServerShared<Store>) {
         self.shared = shared
@@ -452,7 +455,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                 if opcode.isReplayUnsafe {
                     deliver(reply)
                 } else {
-                    context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil)
+                    self.sendReply(reply, context)
                 }
             case .success(nil):
                 // The route answers later, through `RequestContext.respond`.
@@ -475,7 +478,11 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                     errno, opcode: opcode, transaction: requestContext.transaction,
                     allocator: context.channel.allocator)
                 metrics?.requestCompleted(opcode, reply: reply, since: started)
-                deliver(reply)
+                if opcode.isReplayUnsafe {
+                    deliver(reply)
+                } else {
+                    self.sendReply(reply, context)
+                }
             }
         }
     }
@@ -499,6 +506,22 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                 return
             }
             session.send(reply)
+        }
+    }
+
+    /// Writes a reply and makes sure a flush follows within this turn of the event loop.
+    ///
+    /// Pool threads hand finished requests to the event loop as tasks; at queue depth 16 several
+    /// are usually waiting together. Writing each and queueing one flush behind them sends all
+    /// their replies in one `write` (and wakes the client once), where a flush per reply costs a
+    /// system call and a wake-up each. A lone reply waits only for the tasks already queued.
+    private func sendReply(_ reply: ByteBuffer, _ context: ChannelHandlerContext) {
+        context.write(self.wrapOutboundOut(reply), promise: nil)
+        guard !self.flushQueued else { return }
+        self.flushQueued = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushQueued = false
+            context.flush()
         }
     }
 }
