@@ -276,3 +276,31 @@ def test_bad_tls_options_fail_in_one_line(run_pohmelfs, tmp_path, free_port, arg
                                          "--listen", f"127.0.0.1:{free_port()}", *args, timeout=60))
     assert line.startswith("pohmelfs serve:") and expected in line, line
     assert not (tmp_path / "tls").exists()
+
+
+@pytest.mark.timeout_seconds(180)
+@pytest.mark.parametrize("auth", ["secret", "certificate"])
+def test_a_tls_mount_reconnects_and_authenticates_again_after_a_server_restart(
+        server_factory, mount_factory, tmp_path, auth):
+    """The reconnect path speaks TLS and, with a shared secret, sends AUTH again before its
+    resuming HELLO: a file written before the server was killed reads back, and a file written
+    after the restart lands on the export."""
+    server, directory = tls_server(server_factory, tmp_path, auth=auth)
+    drop = ["client.pem", "client-key.pem"] if auth == "secret" else ["secret"]
+    bundle = bundle_copy(directory, tmp_path, "bundle", drop=drop)
+    mount = mount_factory(server, f"tls_dir={bundle}")
+    before = os.urandom(1 << 20)
+    with open(mount.mountpoint / "before.bin", "wb") as f:
+        f.write(before)
+        os.fsync(f.fileno())
+    server.crash()
+    server = server_factory(
+        export=server.export, state_dir=server.state_dir, port=server.port,
+        args=["--tls-dir", str(directory), "--auth", auth])
+    after = os.urandom(1 << 20)
+    with open(mount.mountpoint / "after.bin", "wb") as f:
+        f.write(after)
+        os.fsync(f.fileno())
+    assert (mount.mountpoint / "before.bin").read_bytes() == before
+    assert (server.export / "after.bin").read_bytes() == after
+    assert "reconnected to a new session" in mount.log_text()
