@@ -1,38 +1,19 @@
 """Data integrity: 256 MiB of random data copied into the mount and back out, with checksums
 compared at every step (the local original, the server's file, the copy read back)."""
 
-import hashlib
 import os
 import shutil
 
 import pytest
 
+from payloads import sha256_of, write_random_file
+
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists("/dev/fuse"), reason="real mounts need root and /dev/fuse")
 
 SIZE = 256 << 20
-CHUNK = 4 << 20
 
 
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_random_file(path, size):
-    digest = hashlib.sha256()
-    with open(path, "wb", buffering=0) as f:
-        for _ in range(size // CHUNK):
-            chunk = os.urandom(CHUNK)
-            digest.update(chunk)
-            f.write(chunk)
-        tail = os.urandom(size % CHUNK)
-        digest.update(tail)
-        f.write(tail)
-    return digest.hexdigest()
 
 
 @pytest.mark.timeout_seconds(200)

@@ -3,7 +3,6 @@ client resends, a soft mount whose server is gone, a full export. Nothing acknow
 nothing is applied twice, nothing hangs."""
 
 import errno
-import hashlib
 import json
 import os
 import random
@@ -14,6 +13,7 @@ import time
 import pytest
 
 import harness
+from payloads import sha256_of, write_random_file
 from lock_agent import agent_factory  # noqa: F401  (a fixture)
 
 EAGAIN = errno.errorcode[errno.EAGAIN]
@@ -22,25 +22,8 @@ EWOULDBLOCK = errno.errorcode[errno.EWOULDBLOCK]
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists("/dev/fuse"), reason="real mounts need root and /dev/fuse")
 
-CHUNK = 4 << 20
 
 
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_random_file(path, size):
-    digest = hashlib.sha256()
-    with open(path, "wb", buffering=0) as f:
-        for _ in range(size // CHUNK):
-            chunk = os.urandom(CHUNK)
-            digest.update(chunk)
-            f.write(chunk)
-    return digest.hexdigest()
 
 
 def wait_until(condition, timeout, step=0.01):
