@@ -55,7 +55,7 @@ enum FuzzServer {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        precondition(connected == 0, "cannot reach the fuzz server")
+        precondition(connected == 0, "cannot reach the fuzz server: \(String(cString: strerror(errno)))")
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let hello = FrameEncoding.request(
