@@ -35,7 +35,7 @@ struct MountRunner {
         var resilience = ResiliencePolicy(
             softTimeout: self.options.soft ? .milliseconds(Int64(self.options.timeout * 1000)) : nil,
             logger: self.logger)
-        resilience.onNewSession = { renewals.renewed() }
+        resilience.onNewSession = { renewals.dispatch(()) }
         let client = try await RPCClient.connect(
             host: self.source.server.host, port: self.source.server.port,
             clientName: "\(ProcessInfo.processInfo.hostName):\(mountpoint)", group: group,
@@ -53,7 +53,7 @@ struct MountRunner {
         let operations = FileSystemOperations(
             client: client, root: root.handle, options: self.options, notifier: kernelNotifier, logger: self.logger)
         notices.setHandler { operations.handleNotice($0) }
-        renewals.setHandler { operations.writeback?.grantsLost() }
+        renewals.setHandler { _ in operations.writeback?.grantsLost() }
         // Buffered writes reach the server within two seconds even when nobody fsyncs or closes.
         let writebackTimer = operations.writeback?.startTimer(every: .seconds(2), on: client.channel.eventLoop)
         let initialized = DispatchSemaphore(value: 0)
