@@ -15,9 +15,11 @@ extension ClientSession {
     }
 
     /// Detaches the session from `channel` if it is still attached there; false when another
-    /// connection has taken the session over meanwhile (then nothing ends).
-    func detach(_ channel: any Channel) -> Bool {
+    /// connection has taken the session over meanwhile (then nothing ends). `channel` nil: true
+    /// only when no connection holds the session (a resume whose connection ended mid-HELLO).
+    func detach(_ channel: (any Channel)?) -> Bool {
         self.connection.withLock { connection in
+            guard let channel else { return connection == nil }
             guard let current = connection, current === channel else { return false }
             connection = nil
             return true

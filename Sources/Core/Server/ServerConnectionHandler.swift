@@ -82,6 +82,10 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
     }
 
     private var state = State.awaitingHello
+    /// The session this connection attached, kept apart from `state`: however the connection
+    /// ends (clean close, reset, timeout, violation, server-side drop), `channelInactive`
+    /// detaches it, even when a violation already moved `state` to `.closed`.
+    private var attachedSession: ClientSession<Store>?
     private let shared: ServerShared<Store>
     private var logger: Logger
     private var peer = "unknown"
@@ -125,6 +129,13 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
     private func dropConnection(_ context: ChannelHandlerContext, _ reason: String) {
         self.shared.statistics.protocolErrors.add(1, ordering: .relaxed)
         self.logger.warning("dropping connection", metadata: [LogKey.error: "\(reason)"])
+        self.end(context)
+    }
+
+    /// The one way this handler ends its connection: no more frames are handled, and the close
+    /// reaches `channelInactive`, which releases what the connection held (its session detached
+    /// for the lease). Harmless when already closing.
+    private func end(_ context: ChannelHandlerContext) {
         self.state = .closed
         context.close(promise: nil)
     }
@@ -184,7 +195,12 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         self.shared.statistics.connections.subtract(1, ordering: .relaxed)
         self.helloTimer?.cancel()
         self.stallTimer?.cancel()
-        if case .ready(let session) = self.state {
+        self.helloTimer = nil
+        self.stallTimer = nil
+        // Every end of a connection arrives here, whatever closed it first: the session it
+        // attached is detached (its lease starts) in this one place.
+        if let session = self.attachedSession {
+            self.attachedSession = nil
             self.detach(session, from: context.channel, on: context.eventLoop)
         }
         self.state = .closed
@@ -195,7 +211,8 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
     /// This connection dropped: its session waits, detached, for the lease (files open, locks
     /// held, replies cached) and then ends, unless its client resumes it first. A session another
     /// connection has taken over is left alone.
-    private func detach(_ session: ClientSession<Store>, from channel: any Channel, on eventLoop: any EventLoop) {
+    /// `channel` nil: a resumed session whose new connection ended before it was attached.
+    private func detach(_ session: ClientSession<Store>, from channel: (any Channel)?, on eventLoop: any EventLoop) {
         guard session.detach(channel) else { return }
         let shared = self.shared
         // Blocked lock requests withdrawn now will never be answered: forget them in the reply
@@ -246,8 +263,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
             self.violation(context, wireError)
         } else {
             self.logger.info("closing connection", metadata: [LogKey.error: "\(error)"])
-            self.state = .closed
-            context.close(promise: nil)
+            self.end(context)
         }
     }
 
@@ -256,8 +272,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         guard case .closed = self.state else {
             self.shared.statistics.protocolErrors.add(1, ordering: .relaxed)
             self.logger.warning("protocol violation, closing connection", metadata: [LogKey.error: "\(error)"])
-            self.state = .closed
-            context.close(promise: nil)
+            self.end(context)
             return
         }
     }
@@ -349,8 +364,14 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         }.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let reply):
-                guard case .negotiating = self.state else { return }
+                guard case .negotiating = self.state, context.channel.isActive else {
+                    // The connection ended while HELLO was being answered: a resumed session
+                    // goes back to waiting for its client (a new one was never attached).
+                    if resumed != nil { self.detach(session, from: nil, on: context.eventLoop) }
+                    return
+                }
                 self.state = .ready(session)
+                self.attachedSession = session
                 self.helloTimer?.cancel()
                 self.helloTimer = nil
                 let channel = context.channel

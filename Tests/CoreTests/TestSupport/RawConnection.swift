@@ -76,3 +76,33 @@ final class RawConnection: Sendable {
         try? await self.channel.close()
     }
 }
+
+extension RawConnection {
+    /// Sends `request` as transaction `transaction` and waits (up to `timeout`) for its reply,
+    /// decoded; a failed reply throws its `Errno`.
+    func call<R: WireRequest>(
+        _ request: R, transaction: UInt64, caller: Caller = .root, timeout: Duration = .seconds(5)
+    ) async throws -> R.Response {
+        try await self.send(
+            FrameEncoding.request(request, caller: caller, transaction: TransactionID(transaction), allocator: self.channel.allocator))
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if let reply = self.receivedFrames.first(where: { $0.header.transaction == TransactionID(transaction) }) {
+                if reply.header.status != 0 { throw Errno(Int32(reply.header.status)) }
+                return try R.Response.decode(payload: reply.payload)
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw DeadlineExceeded(what: "reply to \(R.opcode)")
+    }
+
+    /// Ends the connection with a TCP reset (SO_LINGER 0, then close), as a killed client's
+    /// kernel does when unread data or a half-sent frame is left behind.
+    func reset() async {
+        if let provider = self.channel as? any SocketOptionProvider {
+            try? await provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+        }
+        await self.close()
+    }
+}
