@@ -62,4 +62,12 @@ public protocol BackingStore: Sendable {
     func getxattr(_ request: GetxattrRequest, caller: Caller) throws -> XattrResponse
     func listxattr(_ request: ListxattrRequest, caller: Caller) throws -> XattrResponse
     func removexattr(_ request: RemovexattrRequest, caller: Caller) throws
+
+    /// The objects gone for good (last link removed, no file of it open) since the last call, so
+    /// the server can drop what it keeps per object. The default reports none.
+    func takeRemovedObjects() -> [ObjectHandle]
+}
+
+extension BackingStore {
+    public func takeRemovedObjects() -> [ObjectHandle] { [] }
 }

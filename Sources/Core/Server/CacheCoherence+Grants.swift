@@ -123,7 +123,10 @@ extension CacheCoherence {
         self.state.withLock { state in
             guard let count = state.openers[file]?[session] else { return }
             state.openers[file]![session] = count > 1 ? count - 1 : nil
-            if state.openers[file]!.isEmpty { state.openers[file] = nil }
+            if state.openers[file]!.isEmpty {
+                state.openers[file] = nil
+                if state.removed.contains(file) { Self.drop(file, in: &state) }
+            }
         }
     }
 
@@ -133,7 +136,10 @@ extension CacheCoherence {
         for (file, holder) in state.holders where holder == session { state.holders[file] = nil }
         for file in Array(state.openers.keys) {
             state.openers[file]![session] = nil
-            if state.openers[file]!.isEmpty { state.openers[file] = nil }
+            if state.openers[file]!.isEmpty {
+                state.openers[file] = nil
+                if state.removed.contains(file) { Self.drop(file, in: &state) }
+            }
         }
         var waiters: [@Sendable () -> Void] = []
         for (file, recall) in state.recalls where recall.holder == session {

@@ -45,6 +45,9 @@ public final class CacheCoherence: Sendable {
         /// How many handles each session has open on each file: a grant goes only to a session
         /// that is alone with the file.
         var openers: [ObjectHandle: [SessionID: Int]] = [:]
+        /// Files removed for good while a session still had them open: forgotten at their last
+        /// release.
+        var removed: Set<ObjectHandle> = []
     }
 
     let state = Mutex(State())
@@ -75,6 +78,28 @@ public final class CacheCoherence: Sendable {
                 + self.dropGrants(of: session, in: &state)
         }
         finished.forEach { $0() }
+    }
+
+    /// `file` is gone for good (no link left): no one can open it again, so who cached it and
+    /// who held its grant is forgotten, now or at its last release if a session still has it
+    /// open. Without this the tables would grow by every file a long-lived session ever cached.
+    func forget(_ files: [ObjectHandle]) {
+        guard !files.isEmpty else { return }
+        self.state.withLock { state in
+            for file in files {
+                if state.openers[file] != nil {
+                    state.removed.insert(file)
+                } else {
+                    Self.drop(file, in: &state)
+                }
+            }
+        }
+    }
+
+    static func drop(_ file: ObjectHandle, in state: inout State) {
+        state.cachers[file] = nil
+        if state.recalls[file] == nil { state.holders[file] = nil }
+        state.removed.remove(file)
     }
 
     /// The files `session` caches now: kept across a detach, to regrant on resume.

@@ -115,6 +115,7 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
 
     private mutating func registerNamespace() {
         let store = self.store
+        let coherence = self.coherence
         self.on(LookupRequest.self) { try store.lookup($0, caller: $1.caller) }
         self.on(GetattrRequest.self) { try store.getattr($0, caller: $1.caller) }
         self.onChange(SetattrRequest.self) { request, context in
@@ -127,9 +128,21 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         self.on(SymlinkRequest.self) { try store.symlink($0, caller: $1.caller) }
         self.on(MknodRequest.self) { try store.mknod($0, caller: $1.caller) }
         self.on(MkdirRequest.self) { try store.mkdir($0, caller: $1.caller) }
-        self.on(UnlinkRequest.self) { try store.unlink($0, caller: $1.caller); return EmptyResponse() }
-        self.on(RmdirRequest.self) { try store.rmdir($0, caller: $1.caller); return EmptyResponse() }
-        self.on(RenameRequest.self) { try store.rename($0, caller: $1.caller); return EmptyResponse() }
+        self.on(UnlinkRequest.self) {
+            try store.unlink($0, caller: $1.caller)
+            coherence.forget(store.takeRemovedObjects())
+            return EmptyResponse()
+        }
+        self.on(RmdirRequest.self) {
+            try store.rmdir($0, caller: $1.caller)
+            coherence.forget(store.takeRemovedObjects())
+            return EmptyResponse()
+        }
+        self.on(RenameRequest.self) {
+            try store.rename($0, caller: $1.caller)
+            coherence.forget(store.takeRemovedObjects())
+            return EmptyResponse()
+        }
         self.on(LinkRequest.self) { try store.link($0, caller: $1.caller) }
         self.on(AccessRequest.self) { try store.access($0, caller: $1.caller); return EmptyResponse() }
         self.on(StatfsRequest.self) { try store.statfs($0, caller: $1.caller) }
@@ -196,6 +209,7 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
                 session: context.session.id)
             try context.session.release(request.file)
             coherence.fileReleased(store.objectHandle(of: file), by: context.session.id)
+            coherence.forget(store.takeRemovedObjects())
             return EmptyResponse()
         }
         self.on(FsyncRequest.self) { request, context in

@@ -5,14 +5,23 @@ import NIOCore
 import Glibc
 #endif
 
-/// An open regular file of a `LocalDirectoryStore`: closed when the last reference goes.
+/// An open regular file of a `LocalDirectoryStore`: closed when the last reference goes. The
+/// store counts it open while it lives, so a removed file's object is dropped (and its space
+/// freed) only after its last close.
 public final class LocalFile: Sendable {
     let descriptor: FileDescriptor
     let object: ObjectReference
+    private let store: LocalDirectoryStore
 
-    init(descriptor: FileDescriptor, object: ObjectReference) {
+    init(descriptor: FileDescriptor, object: ObjectReference, store: LocalDirectoryStore) {
         self.descriptor = descriptor
         self.object = object
+        self.store = store
+        store.objects.opened(object.handle)
+    }
+
+    deinit {
+        self.store.fileClosed(self.object)
     }
 
     var fd: Int32 { self.descriptor.rawValue }
@@ -41,7 +50,7 @@ extension LocalDirectoryStore {
             // file and the magic link reopens exactly that inode, so nothing else is followed.
             let path = try object.reopenPath()
             let fd = try systemCall { Glibc.open(path, flags | O_CLOEXEC) }
-            return LocalFile(descriptor: FileDescriptor(fd), object: object)
+            return LocalFile(descriptor: FileDescriptor(fd), object: object, store: self)
         }
     }
 
@@ -60,7 +69,7 @@ extension LocalDirectoryStore {
             let pathFD = try systemCall { Glibc.open(descriptor.procPath, POHMELFS_O_PATH | O_CLOEXEC) }
             let entry = try self.entry(for: FileDescriptor(pathFD))
             let object = try self.resolve(entry.handle)
-            return (entry, LocalFile(descriptor: descriptor, object: object))
+            return (entry, LocalFile(descriptor: descriptor, object: object, store: self))
         }
     }
 

@@ -122,7 +122,9 @@ extension LocalDirectoryStore {
         let name = try Self.validated(request.name)
         let parent = try self.resolveDirectory(request.parent)
         try ThreadIdentity.acting(as: caller) {
+            let victim = self.objectAbout(toLoseName: name, in: parent)
             _ = try withCName(name) { cName in try systemCall { unlinkat(parent.fd, cName, 0) } }
+            self.lostName(victim)
         }
     }
 
@@ -130,7 +132,9 @@ extension LocalDirectoryStore {
         let name = try Self.validated(request.name)
         let parent = try self.resolveDirectory(request.parent)
         try ThreadIdentity.acting(as: caller) {
+            let victim = self.objectAbout(toLoseName: name, in: parent)
             _ = try withCName(name) { cName in try systemCall { unlinkat(parent.fd, cName, AT_REMOVEDIR) } }
+            self.lostName(victim)
         }
     }
 
@@ -143,6 +147,10 @@ extension LocalDirectoryStore {
         let oldParent = try self.resolveDirectory(request.oldParent)
         let newParent = try self.resolveDirectory(request.newParent)
         try ThreadIdentity.acting(as: caller) {
+            // A rename that replaces its target takes the target's name (an exchange takes none).
+            let replaced =
+                request.flags.contains(.exchange) || request.flags.contains(.noReplace)
+                ? nil : self.objectAbout(toLoseName: newName, in: newParent)
             _ = try withCName(oldName) { cOld in
                 try withCName(newName) { cNew in
                     try systemCall {
@@ -150,6 +158,7 @@ extension LocalDirectoryStore {
                     }
                 }
             }
+            self.lostName(replaced)
         }
     }
 

@@ -1,5 +1,6 @@
 import CLinux
 import NIOCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -36,6 +37,8 @@ public final class LocalDirectoryStore: BackingStore {
     let objects: ObjectTable
     let root: ObjectReference
     public let exportPath: String
+    /// Objects gone for good, until the server takes them (`takeRemovedObjects`).
+    let removedObjects = Mutex<[ObjectHandle]>([])
 
     public var capabilities: ProtocolVersion.Capabilities {
         var capabilities: ProtocolVersion.Capabilities = [.readdirPlus]

@@ -33,6 +33,12 @@ final class ObjectReference: Sendable {
 /// on a known object costs no `open_by_handle_at`. Bounded: beyond `capacity` the least recently
 /// used half is dropped (their descriptors close when the last operation using them ends).
 ///
+/// An O_PATH descriptor keeps its inode alive: a removed file's blocks are freed only when the
+/// last descriptor to it closes. So the table also counts the open files of each object
+/// (`opened`/`closed`), and the store drops an object whose last link is gone as soon as no
+/// client has it open (`LocalDirectoryStore+Removal`): its space returns at once, as on a
+/// local disk after the last `close` of an unlinked file.
+///
 /// Locking: `entries` is protected by its own mutex; nothing else is done while holding it.
 final class ObjectTable: Sendable {
     private struct Slot {
@@ -43,6 +49,8 @@ final class ObjectTable: Sendable {
     private struct Entries {
         var slots: [ObjectHandle: Slot] = [:]
         var clock: UInt64 = 0
+        /// Open files of each object (any client, any reference); absent when none.
+        var opens: [ObjectHandle: Int] = [:]
     }
 
     private let entries = Mutex(Entries())
@@ -71,6 +79,31 @@ final class ObjectTable: Sendable {
             return Array(victims)
         }
         _ = evicted
+    }
+
+    /// Drops `handle` unless one of its files is open; returns whether it was dropped (or was not
+    /// there). The reference closes once operations still using it end.
+    func removeUnlessOpen(_ handle: ObjectHandle) -> Bool {
+        let removed: (Bool, Slot?) = self.entries.withLock { entries in
+            guard entries.opens[handle] == nil else { return (false, nil) }
+            return (true, entries.slots.removeValue(forKey: handle))
+        }
+        _ = removed.1
+        return removed.0
+    }
+
+    /// A file of `handle` was opened.
+    func opened(_ handle: ObjectHandle) {
+        self.entries.withLock { $0.opens[handle, default: 0] += 1 }
+    }
+
+    /// A file of `handle` was closed; true when it was the last one open.
+    func closed(_ handle: ObjectHandle) -> Bool {
+        self.entries.withLock { entries in
+            guard let count = entries.opens[handle] else { return false }
+            entries.opens[handle] = count > 1 ? count - 1 : nil
+            return count == 1
+        }
     }
 
     var count: Int { self.entries.withLock { $0.slots.count } }
