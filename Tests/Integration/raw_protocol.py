@@ -13,7 +13,7 @@ MAGIC = 0x53464850
 VERSION = 1
 HEADER = struct.Struct("<IBBHQII")  # magic version flags opcode transaction status payloadLength
 
-HELLO, UNLINK, OPEN, RELEASE, CREATE, SETLK, LOCK_TABLE = 1, 9, 13, 17, 28, 32, 34
+HELLO, LOOKUP, UNLINK, OPEN, RELEASE, CREATE, SETLK, LOCK_TABLE = 1, 2, 9, 13, 17, 28, 32, 34
 O_RDWR = 2
 F_WRLCK_WIRE = 1  # FileLockType.write
 
@@ -90,6 +90,18 @@ class RawClient:
         handle = reply[4: 4 + length]
         (file_id,) = struct.unpack_from("<Q", reply, len(reply) - 8)
         return handle, file_id
+
+    def lookup(self, name: str, parent: bytes | None = None) -> bytes:
+        """The handle of `name`."""
+        reply = self.request(LOOKUP, wire_bytes(parent or self.root) + wire_bytes(name.encode()))
+        (length,) = struct.unpack_from("<I", reply, 0)
+        return reply[4: 4 + length]
+
+    def open(self, handle: bytes, flags: int = 0) -> int:
+        """Opens the file `handle` names; returns the open file id."""
+        reply = self.request(OPEN, wire_bytes(handle) + struct.pack("<IB", flags, 0))
+        (file_id,) = struct.unpack_from("<Q", reply, 0)
+        return file_id
 
     def release(self, file_id: int) -> None:
         self.request(RELEASE, struct.pack("<QB", file_id, 0))

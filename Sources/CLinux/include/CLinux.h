@@ -39,6 +39,14 @@ int pohmelfs_install_interrupt_handler(int signo);
 int pohmelfs_unblock_signal(int signo);
 int pohmelfs_syncfs(int fd);
 
+/* The uid owning the TCP socket on this host whose local end is `source` (the connecting
+ * peer's address and port, network byte order not required: host order port) and remote end
+ * `destination`, asked of the kernel through NETLINK_SOCK_DIAG (inet_diag). `family` is AF_INET
+ * (4-byte addresses) or AF_INET6 (16-byte). Returns the uid, or -1 with errno set (ENOENT when
+ * no such socket exists on this host). */
+int64_t pohmelfs_tcp_socket_owner(int family, const uint8_t *source, uint16_t source_port,
+                                  const uint8_t *destination, uint16_t destination_port);
+
 /* Constants that Swift cannot import from macros with casts. */
 #define POHMELFS_RESOLVE_BENEATH 0x08
 #define POHMELFS_RESOLVE_NO_MAGICLINKS 0x02

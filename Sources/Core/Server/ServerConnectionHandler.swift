@@ -86,6 +86,10 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
     /// ends (clean close, reset, timeout, violation, server-side drop), `channelInactive`
     /// detaches it, even when a violation already moved `state` to `.closed`.
     private var attachedSession: ClientSession<Store>?
+    /// Who this connection's requests may act as (`CallerLimit`), learnt at HELLO.
+    private var callerLimit = CallerLimit.nobody
+    /// Whether a request's claimed identity has been replaced yet (logged once per connection).
+    private var loggedLimitedCaller = false
     private let shared: ServerShared<Store>
     private var logger: Logger
     private var peer = "unknown"
@@ -353,17 +357,21 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         let allocator = context.channel.allocator
         let maximumTransaction = max(
             ProtocolVersion.minimumTransactionSize, min(request.maximumTransaction, shared.maximumTransaction))
+        let remote = context.channel.remoteAddress
+        let local = context.channel.localAddress
+        let authenticated = shared.authentication.security != nil
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
+            let found = CallerLimit.forConnection(remote: remote, local: local, authenticated: authenticated)
             let response = HelloResponse(
                 version: version,
                 capabilities: shared.store.capabilities.union(shared.locks.transactionLocking ? .transactionLocks : [])
                     .union(.sessionResume),
                 maximumTransaction: maximumTransaction,
                 session: session.id, root: try shared.store.rootEntry(), resumed: resumed != nil)
-            return FrameEncoding.reply(response, opcode: .hello, transaction: transaction, allocator: allocator)
+            return (FrameEncoding.reply(response, opcode: .hello, transaction: transaction, allocator: allocator), found)
         }.assumeIsolated().whenComplete { result in
             switch result {
-            case .success(let reply):
+            case .success(let (reply, (limit, why))):
                 guard case .negotiating = self.state, context.channel.isActive else {
                     // The connection ended while HELLO was being answered: a resumed session
                     // goes back to waiting for its client (a new one was never attached).
@@ -372,6 +380,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                 }
                 self.state = .ready(session)
                 self.attachedSession = session
+                self.callerLimit = limit
                 self.helloTimer?.cancel()
                 self.helloTimer = nil
                 let channel = context.channel
@@ -396,7 +405,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                 self.logger[metadataKey: LogKey.session] = "\(session.id.rawValue)"
                 self.logger.info(
                     resumed == nil ? "session established" : "session resumed",
-                    metadata: ["client": "\(session.clientName)"])
+                    metadata: ["client": "\(session.clientName)", "callers": "\(why)"])
                 context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil)
             case .failure(let error):
                 self.logger.error("cannot describe export root", metadata: [LogKey.error: "\(error)"])
@@ -414,7 +423,14 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         var payload = frame.payload
         let caller: Caller
         do {
-            caller = try Caller(from: &payload)
+            let claimed = try Caller(from: &payload)
+            caller = self.callerLimit.apply(claimed)
+            if caller != claimed && !self.loggedLimitedCaller {
+                self.loggedLimitedCaller = true
+                self.logger.warning(
+                    "a request claimed an identity this connection may not use; it acts as its peer's user",
+                    metadata: ["claimed": "uid \(claimed.uid) gid \(claimed.gid)", "acting": "uid \(caller.uid) gid \(caller.gid)"])
+            }
         } catch {
             return self.violation(context, (error as? WireError) ?? WireError(.invalidValue, "\(error)"))
         }
