@@ -65,6 +65,7 @@ public final class RPCClient: Sendable {
         clientName: String,
         group: any EventLoopGroup,
         connectTimeout: Duration = .seconds(5),
+        helloTimeout: Duration = .seconds(10),
         maximumTransaction: UInt32 = ProtocolVersion.minimumTransactionSize,
         resilience: ResiliencePolicy? = nil,
         security: ClientSecurity? = nil,
@@ -76,6 +77,9 @@ public final class RPCClient: Sendable {
             onNotice(frame)
         }
         let description = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        // The first connection gets the HELLO deadline reconnects have, and names a peer that is
+        // not a pohmelfs server as such.
+        let firstContact = FirstContact(server: description, helloTimeout: resilience?.helloTimeout ?? helloTimeout)
         let maximumPayload = max(maximumTransaction, ProtocolVersion.minimumTransactionSize) + 64 * 1024
         let tlsErrors = TLSErrorRecorder()
         let bootstrap = ClientBootstrap(group: group)
@@ -91,6 +95,9 @@ public final class RPCClient: Sendable {
                         try channel.pipeline.syncOperations.addHandler(try security.makeHandler(host: host))
                         try channel.pipeline.syncOperations.addHandler(tlsErrors)
                     }
+                    if let recorder = firstContact.claimRecorder() {
+                        try channel.pipeline.syncOperations.addHandler(recorder)
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(FrameDecoder(maximumPayload: maximumPayload)))
                     try channel.pipeline.syncOperations.addHandler(RPCClientHandler(onNotice: onNotice))
@@ -103,7 +110,13 @@ public final class RPCClient: Sendable {
             throw ClientError(.unreachable, "cannot reach pohmelfs server at \(description): \(Self.describe(error))")
         }
         let handshake = SecureHandshake(security: security, tlsErrors: tlsErrors, server: description)
-        try await handshake.authenticate(on: channel)
+        let deadline = firstContact.armDeadline(on: channel)
+        defer { deadline.cancel() }
+        do {
+            try await handshake.authenticate(on: channel)
+        } catch {
+            throw Self.explainFirstContact(error, firstContact, tlsErrors)
+        }
         let request = HelloRequest(clientName: clientName)
         let transaction = TransactionID(0)
         let frame = FrameEncoding.request(request, caller: .root, transaction: transaction, allocator: channel.allocator)
@@ -121,8 +134,9 @@ public final class RPCClient: Sendable {
                 "server at \(description) does not speak protocol versions \(request.oldestVersion)...\(request.newestVersion)")
         } catch {
             try? await channel.close()
-            throw handshake.explain(error, during: .hello)
+            throw Self.explainFirstContact(handshake.explain(error, during: .hello), firstContact, tlsErrors)
         }
+        deadline.cancel()
         guard let resilience else { return RPCClient(channel: channel, hello: hello, serverDescription: description) }
         let openFiles = OpenFileLedger()
         let heldLocks = HeldLockLedger(openFiles: openFiles)
@@ -160,6 +174,16 @@ public final class RPCClient: Sendable {
                 transactions: transactions),
             openFiles: openFiles, heldLocks: heldLocks)
         return client
+    }
+
+    /// A failure before HELLO was answered, reworded when the peer is no pohmelfs server at all
+    /// (unless TLS itself failed, which `SecureHandshake` has already explained).
+    private static func explainFirstContact(
+        _ error: any Error, _ firstContact: FirstContact, _ tlsErrors: TLSErrorRecorder
+    ) -> any Error {
+        guard tlsErrors.error == nil, error is ClientError || error is SecurityError else { return error }
+        if let clientError = error as? ClientError, clientError.code == .versionMismatch { return error }
+        return firstContact.explain() ?? error
     }
 
     private static func describe(_ error: any Error) -> String {
