@@ -107,7 +107,7 @@ public final class RPCClient: Sendable {
         do {
             channel = try await bootstrap.connect(host: host, port: port).get()
         } catch {
-            throw ClientError(.unreachable, "cannot reach pohmelfs server at \(description): \(Self.describe(error))")
+            throw ClientError(.unreachable, "cannot reach pohmelfs server at \(description): \(NetworkErrorText.describe(error))")
         }
         let handshake = SecureHandshake(security: security, tlsErrors: tlsErrors, server: description)
         let deadline = firstContact.armDeadline(on: channel)
@@ -186,15 +186,6 @@ public final class RPCClient: Sendable {
         return firstContact.explain() ?? error
     }
 
-    private static func describe(_ error: any Error) -> String {
-        if let error = error as? IOError { return Errno(error.errnoCode).description }
-        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
-            return describe(first.error)
-        }
-        if error is ChannelError { return "connection timed out" }
-        return "\(error)"
-    }
-
     /// Sends `request`; `completion` runs once, on the event loop. Returns the transaction id
     /// (to CANCEL a blocked lock request).
     @discardableResult
@@ -257,7 +248,7 @@ public final class RPCClient: Sendable {
         let outbound = OutboundRequest(transaction: transaction, frame: frame) { once.complete($0) }
         let promise = channel.eventLoop.makePromise(of: Void.self)
         promise.futureResult.whenFailure { error in
-            once.complete(.failure((error as? ClientError) ?? ClientError(.connectionClosed, "cannot send: \(error)")))
+            once.complete(.failure((error as? ClientError) ?? ClientError(.connectionClosed, "cannot send: \(NetworkErrorText.describe(error))")))
         }
         channel.writeAndFlush(outbound, promise: promise)
     }

@@ -31,6 +31,9 @@ struct LocksCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard ServerAddress(parsing: self.server) != nil else {
+            if let meant = ServerAddress.bracketedSuggestion(for: self.server) {
+                throw ValidationError("'\(self.server)' is ambiguous: write an IPv6 address with a port in brackets, as in \(meant)")
+            }
             throw ValidationError("'\(self.server)' is not HOST[:PORT]")
         }
         guard self.interval > 0 else { throw ValidationError("--interval must be positive") }
