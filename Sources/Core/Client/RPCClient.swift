@@ -145,7 +145,7 @@ public final class RPCClient: Sendable {
         let client = RPCClient(
             channel: channel, hello: hello, serverDescription: description, transactions: transactions,
             resilient: ResilientConnection(
-                channel: channel, session: hello.session, policy: resilience, liveness: liveness,
+                channel: channel, server: description, session: hello.session, policy: resilience, liveness: liveness,
                 openFiles: openFiles, heldLocks: heldLocks,
                 connector: {
                     // A new connection speaks TLS again (the bootstrap's initializer) and, with a

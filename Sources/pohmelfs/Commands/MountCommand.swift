@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import PohmelfsCore
 
 /// `pohmelfs mount`: mount an export with FUSE.
@@ -67,11 +68,18 @@ struct MountCommand: AsyncParsableCommand {
             return
         }
         let reporter = ReadinessReporter()
+        let logger: Logger
+        do {
+            logger = try self.logging.makeLogger(label: "pohmelfs.mount", detached: reporter.isDaemon)
+        } catch {
+            reporter.failed("\(error)")
+            throw fail("mount", "\(error)")
+        }
         var runner = MountRunner(
             source: MountSource(parsing: self.source)!,
             mountpoint: self.mountpoint,
             options: try MountOptions(parsing: self.options.joined(separator: ",")),
-            logger: self.logging.makeLogger(label: "pohmelfs.mount"),
+            logger: logger,
             reporter: reporter)
         runner.statusInterval = .milliseconds(Int64(self.statusInterval * 1000))
         do {

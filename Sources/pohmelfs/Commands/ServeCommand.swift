@@ -167,7 +167,12 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         EarlySignals.hold()
-        let logger = self.logging.makeLogger(label: "pohmelfs.serve")
+        let logger: Logger
+        do {
+            logger = try self.logging.makeLogger(label: "pohmelfs.serve")
+        } catch {
+            throw fail("serve", "\(error)")
+        }
         let address = ServerAddress(parsing: self.listen)!
         let store: LocalDirectoryStore
         do {
