@@ -19,7 +19,7 @@ struct PohmelFS: AsyncParsableCommand {
             naming the bad value).
             """,
         version: "0.1.0",
-        subcommands: [ServeCommand.self, MountCommand.self, LocksCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, MountCommand.self, StatusCommand.self, LocksCommand.self, BenchCommand.self]
     )
 
     /// Parses and runs, reporting a command line that cannot run as one line with exit status 2

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -22,6 +23,8 @@ public final class RPCClient: Sendable {
     public let hello: HelloResponse
     /// "host:port" as given, for messages.
     public let serverDescription: String
+    /// When the first connection was made.
+    private let connectedAt: Date
     /// Requests in flight and answered, for STATUS= lines.
     public let statistics = ClientStatistics()
     private let transactions: TransactionCounter
@@ -45,10 +48,21 @@ public final class RPCClient: Sendable {
         self.serverDescription = serverDescription
         self.resilient = resilient
         self.openFiles = openFiles
+        self.connectedAt = Date()
     }
 
     /// How many times this client has reconnected (0 without a `ResiliencePolicy`).
     public var reconnects: Int { self.resilient?.reconnects.load(ordering: .relaxed) ?? 0 }
+
+    /// Requests sent again after reconnecting (0 without a `ResiliencePolicy`).
+    public var resent: Int { self.resilient?.resent.load(ordering: .relaxed) ?? 0 }
+
+    /// The connection's state and session now (a client without a `ResiliencePolicy` is
+    /// connected until it fails).
+    public var connection: ConnectionSnapshot {
+        if let resilient = self.resilient { return resilient.published.withLock { $0 } }
+        return ConnectionSnapshot(state: self.channel.isActive ? .connected : .closed, session: self.hello.session, since: self.connectedAt)
+    }
 
 
     /// Connects and negotiates. Throws `ClientError` naming the address when the server cannot

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import Synchronization
@@ -66,6 +67,10 @@ final class ResilientConnection: @unchecked Sendable {
 
     /// Reconnects so far, for statistics and tests.
     let reconnects = Atomic<Int>(0)
+    /// Requests sent again on a new connection, for `pohmelfs status`.
+    let resent = Atomic<Int>(0)
+    /// The state and session as `pohmelfs status` shows them, readable from any thread.
+    let published: Mutex<ConnectionSnapshot>
 
     init(
         channel: any Channel, server: String, session: SessionID, policy: ResiliencePolicy, liveness: LivenessClock,
@@ -85,6 +90,7 @@ final class ResilientConnection: @unchecked Sendable {
         self.transactions = transactions
         self.logger = policy.logger
         self.logger[metadataKey: LogKey.session] = "\(session.rawValue)"
+        self.published = Mutex(ConnectionSnapshot(state: .connected, session: session, since: Date()))
         self.onLoop {
             self.watch(channel)
             self.startHeartbeat()
@@ -147,6 +153,7 @@ final class ResilientConnection: @unchecked Sendable {
             case .connecting, .closed: channel = nil
             }
             self.state = .closed(reason)
+            self.publish(.closed)
             self.heartbeat?.cancel()
             self.softTimer?.cancel()
             self.outageReport?.cancel()
@@ -169,6 +176,7 @@ final class ResilientConnection: @unchecked Sendable {
             return
         }
         self.state = .connecting
+        self.publish(.reconnecting)
         self.heartbeat?.cancel()
         self.heartbeat = nil
         if self.lostAt == nil { self.lostAt = .now() }
@@ -272,6 +280,7 @@ final class ResilientConnection: @unchecked Sendable {
     /// requests on it then fail with EBADF. A lock that cannot be reclaimed is logged as lost.
     private func restore(on channel: any Channel) {
         self.state = .restoring(channel)
+        self.publish(.restoring)
         let openFiles = self.openFiles
         let reopens = openFiles.all.map { file, entry in
             RestoreStep(
@@ -334,6 +343,7 @@ final class ResilientConnection: @unchecked Sendable {
 
     private func becomeReady(_ channel: any Channel) {
         self.state = .ready(channel)
+        self.publish(.connected)
         self.softTimer?.cancel()
         self.softTimer = nil
         self.outageReport?.cancel()
@@ -344,8 +354,14 @@ final class ResilientConnection: @unchecked Sendable {
         self.liveness.heard()
         self.startHeartbeat()
         let resend = self.retained.inOrder
+        self.resent.wrappingAdd(resend.count, ordering: .relaxed)
         self.logger.info("resending unanswered requests", metadata: ["count": "\(resend.count)"])
         for request in resend { self.write(request, on: channel) }
+    }
+
+    private func publish(_ state: ConnectionSnapshot.State) {
+        let session = self.session
+        self.published.withLock { $0 = ConnectionSnapshot(state: state, session: session, since: Date()) }
     }
 
     // MARK: - Timers
