@@ -243,7 +243,7 @@ def test_metrics_address_errors_are_one_line(run_pohmelfs, tmp_path):
     export = tmp_path / "export"
     export.mkdir()
     bad = run_pohmelfs("serve", "--export", export, "--state-dir", tmp_path / "state", "--metrics", "127.0.0.1:99999")
-    assert bad.returncode == 1
+    assert bad.returncode == 2  # a usage error (README, "Exit status")
     assert bad.stderr.strip().startswith("pohmelfs serve: --metrics '127.0.0.1:99999' is not")
     assert len(bad.stderr.strip().splitlines()) == 1
 

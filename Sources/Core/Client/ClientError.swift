@@ -10,6 +10,9 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
         case protocolViolation
         /// No protocol version both sides speak.
         case versionMismatch
+        /// The peer at the address is not a pohmelfs server: it answered something else, or
+        /// nothing within the HELLO deadline (`FirstContact`).
+        case notPohmelfs
         /// A soft mount's request went unanswered for its timeout while the server was away.
         case timedOut
     }
@@ -28,7 +31,7 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
     public var errno: Errno {
         switch self.code {
         case .unreachable, .connectionClosed: return .notConnected
-        case .protocolViolation, .versionMismatch, .timedOut: return .io
+        case .protocolViolation, .versionMismatch, .notPohmelfs, .timedOut: return .io
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -22,6 +23,8 @@ public final class RPCClient: Sendable {
     public let hello: HelloResponse
     /// "host:port" as given, for messages.
     public let serverDescription: String
+    /// When the first connection was made.
+    private let connectedAt: Date
     /// Requests in flight and answered, for STATUS= lines.
     public let statistics = ClientStatistics()
     private let transactions: TransactionCounter
@@ -45,10 +48,21 @@ public final class RPCClient: Sendable {
         self.serverDescription = serverDescription
         self.resilient = resilient
         self.openFiles = openFiles
+        self.connectedAt = Date()
     }
 
     /// How many times this client has reconnected (0 without a `ResiliencePolicy`).
     public var reconnects: Int { self.resilient?.reconnects.load(ordering: .relaxed) ?? 0 }
+
+    /// Requests sent again after reconnecting (0 without a `ResiliencePolicy`).
+    public var resent: Int { self.resilient?.resent.load(ordering: .relaxed) ?? 0 }
+
+    /// The connection's state and session now (a client without a `ResiliencePolicy` is
+    /// connected until it fails).
+    public var connection: ConnectionSnapshot {
+        if let resilient = self.resilient { return resilient.published.withLock { $0 } }
+        return ConnectionSnapshot(state: self.channel.isActive ? .connected : .closed, session: self.hello.session, since: self.connectedAt)
+    }
 
 
     /// Connects and negotiates. Throws `ClientError` naming the address when the server cannot
@@ -65,6 +79,7 @@ public final class RPCClient: Sendable {
         clientName: String,
         group: any EventLoopGroup,
         connectTimeout: Duration = .seconds(5),
+        helloTimeout: Duration = .seconds(10),
         maximumTransaction: UInt32 = ProtocolVersion.minimumTransactionSize,
         resilience: ResiliencePolicy? = nil,
         security: ClientSecurity? = nil,
@@ -76,6 +91,9 @@ public final class RPCClient: Sendable {
             onNotice(frame)
         }
         let description = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        // The first connection gets the HELLO deadline reconnects have, and names a peer that is
+        // not a pohmelfs server as such.
+        let firstContact = FirstContact(server: description, helloTimeout: resilience?.helloTimeout ?? helloTimeout)
         let maximumPayload = max(maximumTransaction, ProtocolVersion.minimumTransactionSize) + 64 * 1024
         let tlsErrors = TLSErrorRecorder()
         let bootstrap = ClientBootstrap(group: group)
@@ -91,6 +109,9 @@ public final class RPCClient: Sendable {
                         try channel.pipeline.syncOperations.addHandler(try security.makeHandler(host: host))
                         try channel.pipeline.syncOperations.addHandler(tlsErrors)
                     }
+                    if let recorder = firstContact.claimRecorder() {
+                        try channel.pipeline.syncOperations.addHandler(recorder)
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(FrameDecoder(maximumPayload: maximumPayload)))
                     try channel.pipeline.syncOperations.addHandler(RPCClientHandler(onNotice: onNotice))
@@ -100,10 +121,16 @@ public final class RPCClient: Sendable {
         do {
             channel = try await bootstrap.connect(host: host, port: port).get()
         } catch {
-            throw ClientError(.unreachable, "cannot reach pohmelfs server at \(description): \(Self.describe(error))")
+            throw ClientError(.unreachable, "cannot reach pohmelfs server at \(description): \(NetworkErrorText.describe(error))")
         }
         let handshake = SecureHandshake(security: security, tlsErrors: tlsErrors, server: description)
-        try await handshake.authenticate(on: channel)
+        let deadline = firstContact.armDeadline(on: channel)
+        defer { deadline.cancel() }
+        do {
+            try await handshake.authenticate(on: channel)
+        } catch {
+            throw Self.explainFirstContact(error, firstContact, tlsErrors)
+        }
         let request = HelloRequest(clientName: clientName)
         let transaction = TransactionID(0)
         let frame = FrameEncoding.request(request, caller: .root, transaction: transaction, allocator: channel.allocator)
@@ -121,8 +148,9 @@ public final class RPCClient: Sendable {
                 "server at \(description) does not speak protocol versions \(request.oldestVersion)...\(request.newestVersion)")
         } catch {
             try? await channel.close()
-            throw handshake.explain(error, during: .hello)
+            throw Self.explainFirstContact(handshake.explain(error, during: .hello), firstContact, tlsErrors)
         }
+        deadline.cancel()
         guard let resilience else { return RPCClient(channel: channel, hello: hello, serverDescription: description) }
         let openFiles = OpenFileLedger()
         let heldLocks = HeldLockLedger(openFiles: openFiles)
@@ -131,7 +159,7 @@ public final class RPCClient: Sendable {
         let client = RPCClient(
             channel: channel, hello: hello, serverDescription: description, transactions: transactions,
             resilient: ResilientConnection(
-                channel: channel, session: hello.session, policy: resilience, liveness: liveness,
+                channel: channel, server: description, session: hello.session, policy: resilience, liveness: liveness,
                 openFiles: openFiles, heldLocks: heldLocks,
                 connector: {
                     // A new connection speaks TLS again (the bootstrap's initializer) and, with a
@@ -162,13 +190,14 @@ public final class RPCClient: Sendable {
         return client
     }
 
-    private static func describe(_ error: any Error) -> String {
-        if let error = error as? IOError { return Errno(error.errnoCode).description }
-        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
-            return describe(first.error)
-        }
-        if error is ChannelError { return "connection timed out" }
-        return "\(error)"
+    /// A failure before HELLO was answered, reworded when the peer is no pohmelfs server at all
+    /// (unless TLS itself failed, which `SecureHandshake` has already explained).
+    private static func explainFirstContact(
+        _ error: any Error, _ firstContact: FirstContact, _ tlsErrors: TLSErrorRecorder
+    ) -> any Error {
+        guard tlsErrors.error == nil, error is ClientError || error is SecurityError else { return error }
+        if let clientError = error as? ClientError, clientError.code == .versionMismatch { return error }
+        return firstContact.explain() ?? error
     }
 
     /// Sends `request`; `completion` runs once, on the event loop. Returns the transaction id
@@ -233,7 +262,7 @@ public final class RPCClient: Sendable {
         let outbound = OutboundRequest(transaction: transaction, frame: frame) { once.complete($0) }
         let promise = channel.eventLoop.makePromise(of: Void.self)
         promise.futureResult.whenFailure { error in
-            once.complete(.failure((error as? ClientError) ?? ClientError(.connectionClosed, "cannot send: \(error)")))
+            once.complete(.failure((error as? ClientError) ?? ClientError(.connectionClosed, "cannot send: \(NetworkErrorText.describe(error))")))
         }
         channel.writeAndFlush(outbound, promise: promise)
     }

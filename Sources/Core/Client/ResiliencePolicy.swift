@@ -18,6 +18,11 @@ public struct ResiliencePolicy: Sendable {
     public var heartbeatTimeout: Duration = .seconds(20)
     /// A new connection whose HELLO is not answered this long is closed and another tried.
     public var helloTimeout: Duration = .seconds(10)
+    /// While the server is away, the first "not responding, still trying" line comes this long
+    /// after the connection was lost, the next ones at doubling intervals up to
+    /// `outageReportEvery`.
+    public var outageReportFirst: Duration = .seconds(5)
+    public var outageReportEvery: Duration = .seconds(60)
     /// nil: hard, a request waits for the server for ever (a signal still interrupts the
     /// waiting call). Otherwise soft: a request not answered this long after it was sent, or
     /// after the connection was lost, whichever is later, fails with EIO.

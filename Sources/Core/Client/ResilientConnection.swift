@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import Synchronization
@@ -36,6 +37,8 @@ final class ResilientConnection: @unchecked Sendable {
     typealias HelloEncoder = @Sendable (SessionID, ByteBufferAllocator) -> ByteBuffer
 
     let loop: any EventLoop
+    /// The server as the user wrote it (`127.0.0.1:7646`), for the outage messages.
+    private let server: String
     private let policy: ResiliencePolicy
     private let connector: Connector
     private let encodeHello: HelloEncoder
@@ -54,6 +57,8 @@ final class ResilientConnection: @unchecked Sendable {
     private var lostAt: NIODeadline?
     private var heartbeat: RepeatedTask?
     private var softTimer: RepeatedTask?
+    /// The next "not responding, still trying" line while the server is away.
+    private var outageReport: Scheduled<Void>?
     /// Set when a connection comes back, cleared by the first request answered afterwards: the
     /// reconnect timeline in the log.
     private var reconnectedAt: NIODeadline?
@@ -62,13 +67,18 @@ final class ResilientConnection: @unchecked Sendable {
 
     /// Reconnects so far, for statistics and tests.
     let reconnects = Atomic<Int>(0)
+    /// Requests sent again on a new connection, for `pohmelfs status`.
+    let resent = Atomic<Int>(0)
+    /// The state and session as `pohmelfs status` shows them, readable from any thread.
+    let published: Mutex<ConnectionSnapshot>
 
     init(
-        channel: any Channel, session: SessionID, policy: ResiliencePolicy, liveness: LivenessClock,
+        channel: any Channel, server: String, session: SessionID, policy: ResiliencePolicy, liveness: LivenessClock,
         openFiles: OpenFileLedger, heldLocks: HeldLockLedger, connector: @escaping Connector, encodeHello: @escaping HelloEncoder,
         transactions: TransactionCounter
     ) {
         self.loop = channel.eventLoop
+        self.server = server
         self.state = .ready(channel)
         self.session = session
         self.policy = policy
@@ -80,6 +90,7 @@ final class ResilientConnection: @unchecked Sendable {
         self.transactions = transactions
         self.logger = policy.logger
         self.logger[metadataKey: LogKey.session] = "\(session.rawValue)"
+        self.published = Mutex(ConnectionSnapshot(state: .connected, session: session, since: Date()))
         self.onLoop {
             self.watch(channel)
             self.startHeartbeat()
@@ -142,8 +153,10 @@ final class ResilientConnection: @unchecked Sendable {
             case .connecting, .closed: channel = nil
             }
             self.state = .closed(reason)
+            self.publish(.closed)
             self.heartbeat?.cancel()
             self.softTimer?.cancel()
+            self.outageReport?.cancel()
             for request in self.retained.removeAll() { request.completion(.failure(reason)) }
             channel?.close(promise: nil)
         }
@@ -163,12 +176,14 @@ final class ResilientConnection: @unchecked Sendable {
             return
         }
         self.state = .connecting
+        self.publish(.reconnecting)
         self.heartbeat?.cancel()
         self.heartbeat = nil
         if self.lostAt == nil { self.lostAt = .now() }
         self.logger.warning(
-            "connection to the server lost; reconnecting", metadata: ["unanswered": "\(self.retained.count)"])
+            "connection to server \(self.server) lost; reconnecting", metadata: ["unanswered": "\(self.retained.count)"])
         self.startSoftTimer()
+        self.scheduleOutageReport(after: self.policy.outageReportFirst)
         self.attempt = 0
         self.scheduleReconnect()
     }
@@ -238,12 +253,13 @@ final class ResilientConnection: @unchecked Sendable {
         let previous = self.session
         self.session = hello.session
         self.logger[metadataKey: LogKey.session] = "\(hello.session.rawValue)"
+        let back = "server \(self.server) back after \(Self.seconds(since: self.lostAt))"
         if hello.resumed {
-            self.logger.info("reconnected; session resumed", metadata: ["attempts": "\(self.attempt)"])
+            self.logger.info("\(back); reconnected; session resumed", metadata: ["attempts": "\(self.attempt)"])
             self.becomeReady(channel)
         } else {
             self.logger.info(
-                "reconnected to a new session; reopening files",
+                "\(back); reconnected to a new session; reopening files",
                 metadata: ["previous": "\(previous.rawValue)", "open": "\(self.openFiles.count)", "attempts": "\(self.attempt)"])
             self.policy.onNewSession()
             self.restore(on: channel)
@@ -264,6 +280,7 @@ final class ResilientConnection: @unchecked Sendable {
     /// requests on it then fail with EBADF. A lock that cannot be reclaimed is logged as lost.
     private func restore(on channel: any Channel) {
         self.state = .restoring(channel)
+        self.publish(.restoring)
         let openFiles = self.openFiles
         let reopens = openFiles.all.map { file, entry in
             RestoreStep(
@@ -326,16 +343,25 @@ final class ResilientConnection: @unchecked Sendable {
 
     private func becomeReady(_ channel: any Channel) {
         self.state = .ready(channel)
+        self.publish(.connected)
         self.softTimer?.cancel()
         self.softTimer = nil
+        self.outageReport?.cancel()
+        self.outageReport = nil
         self.lostAt = nil
         self.reconnects.wrappingAdd(1, ordering: .relaxed)
         self.reconnectedAt = .now()
         self.liveness.heard()
         self.startHeartbeat()
         let resend = self.retained.inOrder
+        self.resent.wrappingAdd(resend.count, ordering: .relaxed)
         self.logger.info("resending unanswered requests", metadata: ["count": "\(resend.count)"])
         for request in resend { self.write(request, on: channel) }
+    }
+
+    private func publish(_ state: ConnectionSnapshot.State) {
+        let session = self.session
+        self.published.withLock { $0 = ConnectionSnapshot(state: state, session: session, since: Date()) }
     }
 
     // MARK: - Timers
@@ -376,6 +402,31 @@ final class ResilientConnection: @unchecked Sendable {
             let reason = ClientError(.timedOut, "the server did not answer within the soft timeout")
             for request in expired { request.completion(.failure(reason)) }
         }
+    }
+
+    /// While the server is away: "server 127.0.0.1:7646 not responding, still trying (5 s)",
+    /// first after `outageReportFirst`, then at doubling intervals up to `outageReportEvery`, as
+    /// NFS does, so a long outage is visible in the log without flooding it.
+    private func scheduleOutageReport(after delay: Duration) {
+        self.outageReport?.cancel()
+        self.outageReport = self.loop.scheduleTask(in: TimeAmount(delay)) {
+            guard self.lostAt != nil else { return }
+            switch self.state {
+            case .connecting, .restoring: break
+            case .ready, .closed: return
+            }
+            self.logger.warning(
+                "server \(self.server) not responding, still trying (\(Self.seconds(since: self.lostAt)))",
+                metadata: ["unanswered": "\(self.retained.count)"])
+            self.scheduleOutageReport(after: min(delay * 2, self.policy.outageReportEvery))
+        }
+    }
+
+    /// "7 s" (whole seconds from 10 s on, tenths below), for messages.
+    private static func seconds(since start: NIODeadline?) -> String {
+        guard let start else { return "0 s" }
+        let tenths = (NIODeadline.now() - start).nanoseconds / 100_000_000
+        return tenths >= 100 ? "\(tenths / 10) s" : "\(Double(tenths) / 10) s"
     }
 
     private static func milliseconds(since start: NIODeadline) -> Int64 {

@@ -35,7 +35,7 @@ public final class MetricsEndpoint: Service, Sendable {
         do {
             address = try SocketAddress.makeAddressResolvingHost(host, port: port)
         } catch {
-            throw ServerError(.badAddress, "cannot serve metrics on \(host):\(port): \(error)")
+            throw ServerError(.badAddress, "cannot serve metrics on \(ServerAddress(host: host, port: port)): \(NetworkErrorText.describe(error))")
         }
         let render: @Sendable () -> String = {
             metrics.refresh()
@@ -54,9 +54,9 @@ public final class MetricsEndpoint: Service, Sendable {
         do {
             channel = try await bootstrap.bind(to: address).get()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            throw ServerError(.addressInUse, "cannot serve metrics on \(address): the address is already in use")
+            throw ServerError(.addressInUse, "cannot serve metrics on \(address.displayForm): the address is already in use")
         } catch {
-            throw ServerError(.bindFailed, "cannot serve metrics on \(address): \(error)")
+            throw ServerError(.bindFailed, "cannot serve metrics on \(address.displayForm): \(NetworkErrorText.describe(error))")
         }
         let endpoint = MetricsEndpoint(
             localAddress: channel.localAddress ?? address, channel: channel, logger: logger)
@@ -75,14 +75,5 @@ public final class MetricsEndpoint: Service, Sendable {
     /// Stops listening. Scrapes already accepted finish on their own connections.
     public func close() async {
         try? await self.channel.close()
-    }
-}
-
-extension SocketAddress {
-    /// `127.0.0.1:9646` or `[::1]:9646`, as one writes it in a URL.
-    fileprivate var displayForm: String {
-        guard let ip = self.ipAddress, let port = self.port else { return "\(self)" }
-        if case .v6 = self { return "[\(ip)]:\(port)" }
-        return "\(ip):\(port)"
     }
 }

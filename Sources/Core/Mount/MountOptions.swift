@@ -54,8 +54,16 @@ public struct MountOptions: Sendable, Equatable {
     /// Parses a comma-separated option string (several `-o` values may be joined with commas).
     public init(parsing text: String) throws {
         self.init()
+        var timeoutOption: String?
         for option in text.split(separator: ",").map(String.init) where !option.isEmpty {
             try self.apply(option)
+            if option.hasPrefix("timeout=") { timeoutOption = option }
+        }
+        // A timeout that would silently do nothing is a mistake the user should hear about.
+        if let timeoutOption, !self.soft {
+            throw MountOptionError(
+                option: timeoutOption,
+                reason: "'\(timeoutOption)' applies only to soft mounts: add soft (soft,\(timeoutOption)), or drop it")
         }
     }
 
@@ -121,5 +129,13 @@ public struct MountOptions: Sendable, Equatable {
 /// An option `pohmelfs mount` does not understand.
 public struct MountOptionError: Error, CustomStringConvertible, Equatable {
     public var option: String
-    public var description: String { "unknown or malformed mount option '\(self.option)'" }
+    /// Why the option is refused, when "unknown or malformed" would not say.
+    public var reason: String?
+
+    public init(option: String, reason: String? = nil) {
+        self.option = option
+        self.reason = reason
+    }
+
+    public var description: String { self.reason ?? "unknown or malformed mount option '\(self.option)'" }
 }

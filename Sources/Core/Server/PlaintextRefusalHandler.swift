@@ -42,7 +42,7 @@ final class PlaintextRefusalHandler: ChannelInboundHandler, RemovableChannelHand
         var header = bytes
         guard let parsed = try? MessageHeader(from: &header) else { return self.handOver(context, bytes) }
         self.refused = true
-        let peer = context.remoteAddress.map { "\($0)" } ?? "unknown"
+        let peer = context.remoteAddress?.displayForm ?? "unknown"
         self.logger.warning(
             "authentication failed: the client does not speak TLS; closing",
             metadata: [LogKey.peer: "\(peer)", LogKey.opcode: "\(parsed.opcode)"])

@@ -96,7 +96,9 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         do {
             address = try SocketAddress.makeAddressResolvingHost(configuration.host, port: configuration.port)
         } catch {
-            throw ServerError(.badAddress, "cannot listen on \(configuration.host):\(configuration.port): \(error)")
+            throw ServerError(
+                .badAddress,
+                "cannot listen on \(ServerAddress(host: configuration.host, port: configuration.port)): \(NetworkErrorText.describe(error))")
         }
         guard configuration.insecure || configuration.security != nil || CIDR.isLoopback(address) else {
             throw ServerError(.insecure, ServerError.insecureListenMessage(configuration.host))
@@ -155,10 +157,10 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
             channel = try await bootstrap.bind(to: address).get()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
             try? await threadPool.shutdownGracefully()
-            throw ServerError(.addressInUse, "cannot listen on \(address): the address is already in use")
+            throw ServerError(.addressInUse, "cannot listen on \(address.displayForm): the address is already in use")
         } catch {
             try? await threadPool.shutdownGracefully()
-            throw ServerError(.bindFailed, "cannot listen on \(address): \(error)")
+            throw ServerError(.bindFailed, "cannot listen on \(address.displayForm): \(NetworkErrorText.describe(error))")
         }
         let server = PohmelfsServer(
             localAddress: channel.localAddress ?? address, statistics: statistics, serverChannel: channel,
@@ -166,13 +168,13 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         if let security = configuration.security {
             logger.info(
                 "listening with TLS; clients authenticate with a \(security.authentication == .secret ? "shared secret" : "client certificate")",
-                metadata: [LogKey.address: "\(server.localAddress)", "tls-dir": "\(security.directory.path)"])
+                metadata: [LogKey.address: "\(server.localAddress.displayForm)", "tls-dir": "\(security.directory.path)"])
         } else if CIDR.isLoopback(server.localAddress) {
             logger.info(
                 "listening on loopback only: no TLS or authentication configured (serve --tls-dir DIR to serve the network)",
-                metadata: [LogKey.address: "\(server.localAddress)"])
+                metadata: [LogKey.address: "\(server.localAddress.displayForm)"])
         } else {
-            logger.info("listening", metadata: [LogKey.address: "\(server.localAddress)"])
+            logger.info("listening", metadata: [LogKey.address: "\(server.localAddress.displayForm)"])
         }
         return server
     }
@@ -187,13 +189,13 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         if !configuration.policy.allow.isEmpty, !(peerBytes.map(configuration.policy.admits) ?? false) {
             logger.warning(
                 "refusing connection: peer not in --allow",
-                metadata: [LogKey.peer: "\(peer.map { "\($0)" } ?? "unknown")"])
+                metadata: [LogKey.peer: "\(peer?.displayForm ?? "unknown")"])
             return ServerError(.refused, "peer not allowed")
         }
         guard connections.track(channel, limit: configuration.maximumConnections) else {
             logger.warning(
                 "refusing connection: --max-connections reached",
-                metadata: [LogKey.peer: "\(peer.map { "\($0)" } ?? "unknown")", LogKey.limit: "\(configuration.maximumConnections)"])
+                metadata: [LogKey.peer: "\(peer?.displayForm ?? "unknown")", LogKey.limit: "\(configuration.maximumConnections)"])
             return ServerError(.refused, "too many connections")
         }
         return nil

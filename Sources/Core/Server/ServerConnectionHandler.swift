@@ -113,7 +113,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        self.peer = context.remoteAddress?.description ?? "unknown"
+        self.peer = context.remoteAddress?.displayForm ?? "unknown"
         self.logger[metadataKey: LogKey.peer] = "\(self.peer)"
         self.shared.statistics.connections.add(1, ordering: .relaxed)
         self.logger.info("client connected")

@@ -19,12 +19,12 @@ public struct ServerService<Store: BackingStore>: Service {
     }
 
     public func run() async throws {
-        self.notifier.ready(status: "listening on \(self.server.localAddress); 0 clients")
+        self.notifier.ready(status: "listening on \(self.server.localAddress.displayForm); 0 clients")
         let interval = min(self.notifier.watchdogInterval.map { $0 / 2 } ?? self.statusInterval, self.statusInterval)
         // Wake up periodically for STATUS= and WATCHDOG=1 until shutdown is requested.
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                self.notifier.status("listening on \(self.server.localAddress); \(self.server.statistics.summary)")
+                self.notifier.status("listening on \(self.server.localAddress.displayForm); \(self.server.statistics.summary)")
                 if self.notifier.watchdogInterval != nil { self.notifier.watchdog() }
                 try? await Task.sleep(for: interval)
             }

@@ -20,7 +20,7 @@ final class TLSFailureLogger: ChannelInboundHandler {
     init(logger: Logger) { self.logger = logger }
 
     func channelActive(context: ChannelHandlerContext) {
-        self.peer = context.remoteAddress.map { "\($0)" } ?? "unknown"
+        self.peer = context.remoteAddress?.displayForm ?? "unknown"
         context.fireChannelActive()
     }
 
@@ -34,7 +34,7 @@ final class TLSFailureLogger: ChannelInboundHandler {
         guard TLSFailure.isTLS(error) else { return context.fireErrorCaught(error) }
         if !self.logged {
             self.logged = true
-            let peer = context.remoteAddress.map { "\($0)" } ?? self.peer
+            let peer = context.remoteAddress?.displayForm ?? self.peer
             if self.handshakeDone {
                 self.logger.info("TLS error, closing connection", metadata: [LogKey.peer: "\(peer)", LogKey.error: "\(error)"])
             } else {

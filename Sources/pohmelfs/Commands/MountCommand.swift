@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import PohmelfsCore
 
 /// `pohmelfs mount`: mount an export with FUSE.
@@ -25,7 +26,7 @@ struct MountCommand: AsyncParsableCommand {
     @Argument(help: "HOST[:PORT][:/SUBDIR] of the server (default port \(ProtocolVersion.defaultPort)).")
     var source: String
 
-    @Argument(help: "An empty directory to mount on.")
+    @Argument(help: "The directory to mount on; what it holds is hidden while mounted, as with any mount.")
     var mountpoint: String
 
     @Option(
@@ -41,17 +42,22 @@ struct MountCommand: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
-    /// Bad values are reported as the same one-line `pohmelfs mount: ...` error as a failure at
-    /// run time (a thrown `ValidationError` would add the usage text on further lines).
+    /// A bad value is a usage error: one line naming it, exit status 2 (`UsageError`).
     func validate() throws {
         guard self.statusInterval >= 0.05 else { throw ValidationError("--status-interval must be at least 0.05 seconds") }
         guard MountSource(parsing: self.source) != nil else {
-            throw fail("mount", "'\(self.source)' is not HOST[:PORT][:/SUBDIR]")
+            let address = String(self.source.split(separator: ":/", maxSplits: 1).first ?? "")
+            if let meant = ServerAddress.bracketedSuggestion(for: address) {
+                let rest = self.source.dropFirst(address.count)
+                throw ValidationError(
+                    "'\(self.source)' is ambiguous: write an IPv6 address with a port in brackets, as in \(meant)\(rest)")
+            }
+            throw ValidationError("'\(self.source)' is not HOST[:PORT][:/SUBDIR]")
         }
         do {
             _ = try MountOptions(parsing: self.options.joined(separator: ","))
         } catch {
-            throw fail("mount", "\(error)")
+            throw ValidationError("\(error)")
         }
     }
 
@@ -62,11 +68,18 @@ struct MountCommand: AsyncParsableCommand {
             return
         }
         let reporter = ReadinessReporter()
+        let logger: Logger
+        do {
+            logger = try self.logging.makeLogger(label: "pohmelfs.mount", detached: reporter.isDaemon)
+        } catch {
+            reporter.failed("\(error)")
+            throw fail("mount", "\(error)")
+        }
         var runner = MountRunner(
             source: MountSource(parsing: self.source)!,
             mountpoint: self.mountpoint,
             options: try MountOptions(parsing: self.options.joined(separator: ",")),
-            logger: self.logging.makeLogger(label: "pohmelfs.mount"),
+            logger: logger,
             reporter: reporter)
         runner.statusInterval = .milliseconds(Int64(self.statusInterval * 1000))
         do {

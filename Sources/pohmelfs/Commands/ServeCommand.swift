@@ -118,57 +118,61 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
-    /// Bad values are reported as the same one-line `pohmelfs serve: ...` error as a failure at
-    /// run time (a thrown `ValidationError` would add the usage text on further lines).
+    /// A bad value is a usage error: one line naming it, exit status 2 (`UsageError`).
     func validate() throws {
         guard ServerAddress(parsing: self.listen) != nil else {
-            throw fail("serve", "--listen '\(self.listen)' is not HOST, HOST:PORT or [IPv6]:PORT with a port in 1...65535")
+            throw ValidationError("--listen '\(self.listen)' is not HOST, HOST:PORT or [IPv6]:PORT with a port in 1...65535")
         }
         if let metrics = self.metrics, self.metricsAddress == nil {
-            throw fail("serve", "--metrics '\(metrics)' is not HOST, HOST:PORT or [IPv6]:PORT with a port in 1...65535")
+            throw ValidationError("--metrics '\(metrics)' is not HOST, HOST:PORT or [IPv6]:PORT with a port in 1...65535")
         }
         let address = ServerAddress(parsing: self.listen)!
         guard ServerSecurity.Authentication(rawValue: self.auth) != nil else {
-            throw fail("serve", "--auth '\(self.auth)' is not certificate or secret")
+            throw ValidationError("--auth '\(self.auth)' is not certificate or secret")
         }
         if self.tlsDir == nil, self.auth != ServerSecurity.Authentication.certificate.rawValue || !self.tlsName.isEmpty {
-            throw fail("serve", "--auth and --tls-name need --tls-dir DIR")
+            throw ValidationError("--auth and --tls-name need --tls-dir DIR")
         }
         if !self.insecure, self.tlsDir == nil, let resolved = try? SocketAddress.makeAddressResolvingHost(address.host, port: address.port),
             !CIDR.isLoopback(resolved)
         {
-            throw fail("serve", ServerError.insecureListenMessage(self.listen))
+            throw ValidationError(ServerError.insecureListenMessage(self.listen))
         }
         for range in self.allow where CIDR(range) == nil {
-            throw fail("serve", "--allow '\(range)' is not an IPv4 or IPv6 ADDRESS[/PREFIX]")
+            throw ValidationError("--allow '\(range)' is not an IPv4 or IPv6 ADDRESS[/PREFIX]")
         }
         guard !(self.rootSquash && self.allSquash) else {
-            throw fail("serve", "--root-squash and --all-squash exclude each other")
+            throw ValidationError("--root-squash and --all-squash exclude each other")
         }
-        guard (1...65536).contains(self.maxConnections) else { throw fail("serve", "--max-connections must be 1...65536") }
-        guard (1...65536).contains(self.maxInFlight) else { throw fail("serve", "--max-in-flight must be 1...65536") }
+        guard (1...65536).contains(self.maxConnections) else { throw ValidationError("--max-connections must be 1...65536") }
+        guard (1...65536).contains(self.maxInFlight) else { throw ValidationError("--max-in-flight must be 1...65536") }
         guard self.helloTimeout >= 0.01, self.helloTimeout <= 3600 else {
-            throw fail("serve", "--hello-timeout must be 0.01...3600 seconds")
+            throw ValidationError("--hello-timeout must be 0.01...3600 seconds")
         }
         guard self.stallTimeout >= 0.01, self.stallTimeout <= 3600 else {
-            throw fail("serve", "--stall-timeout must be 0.01...3600 seconds")
+            throw ValidationError("--stall-timeout must be 0.01...3600 seconds")
         }
-        guard (1...256).contains(self.ioThreads) else { throw fail("serve", "--io-threads must be 1...256") }
-        guard self.statusInterval >= 0.05 else { throw fail("serve", "--status-interval must be at least 0.05 seconds") }
+        guard (1...256).contains(self.ioThreads) else { throw ValidationError("--io-threads must be 1...256") }
+        guard self.statusInterval >= 0.05 else { throw ValidationError("--status-interval must be at least 0.05 seconds") }
         guard self.lockLease >= 0, self.lockLease <= 86400 else {
-            throw fail("serve", "--lock-lease must be 0...86400 seconds")
+            throw ValidationError("--lock-lease must be 0...86400 seconds")
         }
         guard self.gracePeriod >= 0, self.gracePeriod <= 3600 else {
-            throw fail("serve", "--grace-period must be 0...3600 seconds")
+            throw ValidationError("--grace-period must be 0...3600 seconds")
         }
         if let list = self.testDropReplyOnce, case .failure(let error) = FaultInjection.opcodes(named: list) {
-            throw fail("serve", "--test-drop-reply-once: \(error)")
+            throw ValidationError("--test-drop-reply-once: \(error)")
         }
     }
 
     func run() async throws {
         EarlySignals.hold()
-        let logger = self.logging.makeLogger(label: "pohmelfs.serve")
+        let logger: Logger
+        do {
+            logger = try self.logging.makeLogger(label: "pohmelfs.serve")
+        } catch {
+            throw fail("serve", "\(error)")
+        }
         let address = ServerAddress(parsing: self.listen)!
         let store: LocalDirectoryStore
         do {

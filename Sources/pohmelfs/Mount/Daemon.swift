@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Detaching `pohmelfs mount` from the terminal only once the mount works.
 ///
@@ -6,6 +7,10 @@ import Foundation
 /// instead starts itself again with `-f` in a new session (`setsid`), its standard streams on
 /// /dev/null, and a pipe in `POHMELFS_READY_FD`. The child writes `READY` once FUSE INIT is
 /// done, or `ERROR <message>`; the parent prints the message and exits 1, or exits 0.
+///
+/// Until it is ready the child dies with its parent: it watches its end of the pipe, which
+/// reports an error as soon as the parent's end is closed, so a `mount` killed while it waits
+/// (Ctrl-C, a timeout, SIGKILL) leaves nothing running. Once ready it lives on by itself.
 enum Daemon {
     static let readyEnvironment = "POHMELFS_READY_FD"
 
@@ -44,7 +49,9 @@ enum Daemon {
         }
         var message = [UInt8]()
         var chunk = [UInt8](repeating: 0, count: 512)
-        while true {
+        // One line is the verdict (the child's watcher may hold a copy of the write end a
+        // little longer, so waiting for end of file could add its polling interval).
+        while !message.contains(UInt8(ascii: "\n")) {
             let count = chunk.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
             if count > 0 { message += chunk.prefix(count) } else if count == 0 || errno != EINTR { break }
         }
@@ -66,16 +73,38 @@ enum Daemon {
 /// The child's side of the readiness pipe (or nothing, in a plain foreground mount).
 final class ReadinessReporter: @unchecked Sendable {
     private var fd: Int32?
+    /// Set once the verdict is sent: the orphan watcher stops.
+    private let settled = Atomic<Bool>(false)
 
     init() {
         if let value = ProcessInfo.processInfo.environment[Daemon.readyEnvironment], let fd = Int32(value) {
             self.fd = fd
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             unsetenv(Daemon.readyEnvironment)
+            self.watchForOrphaning(dup(fd))
         }
     }
 
     var isDaemon: Bool { self.fd != nil }
+
+    /// Until the verdict is sent, SIGTERM to this process when the parent's end of the pipe
+    /// closes (the parent died): before the mount exists that ends it, after, the mount's
+    /// handler unmounts. Polls a copy of the write end, which reports POLLERR once no reader is
+    /// left, even if the parent died before this started.
+    private func watchForOrphaning(_ copy: Int32) {
+        guard copy >= 0 else { return }
+        Thread.detachNewThread { [self] in
+            defer { close(copy) }
+            var watched = pollfd(fd: copy, events: 0, revents: 0)
+            while !self.settled.load(ordering: .acquiring) {
+                let ready = poll(&watched, 1, 200)
+                if ready > 0, watched.revents & Int16(POLLERR | POLLHUP) != 0 {
+                    if !self.settled.load(ordering: .acquiring) { kill(getpid(), SIGTERM) }
+                    return
+                }
+            }
+        }
+    }
 
     func ready() { self.send("READY\n") }
 
@@ -83,6 +112,7 @@ final class ReadinessReporter: @unchecked Sendable {
 
     private func send(_ line: String) {
         guard let fd = self.fd else { return }
+        self.settled.store(true, ordering: .releasing)
         var line = line
         line.withUTF8 { _ = write(fd, $0.baseAddress, $0.count) }
         close(fd)

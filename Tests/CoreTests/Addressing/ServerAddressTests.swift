@@ -1,3 +1,4 @@
+import NIOCore
 import PohmelfsCore
 import XCTest
 
@@ -82,5 +83,35 @@ final class ServerAddressTests: XCTestCase {
     func testMountSourceRefusesBadAddress() {
         XCTAssertNil(MountSource(parsing: "h:0:/a"))
         XCTAssertNil(MountSource(parsing: ":/a"))
+    }
+
+    func testAnUnbracketedIPv6AddressWithAPortSuggestsTheBracketedForm() {
+        XCTAssertNil(ServerAddress(parsing: "::1:17204"))
+        XCTAssertEqual(ServerAddress.bracketedSuggestion(for: "::1:17204"), "[::1]:17204")
+        XCTAssertEqual(ServerAddress.bracketedSuggestion(for: "fd00::5:99999"), nil, "not a port")
+        // A plain IPv6 address, even one ending in digits, is an address: no suggestion.
+        XCTAssertNil(ServerAddress.bracketedSuggestion(for: "::1"))
+        XCTAssertNil(ServerAddress.bracketedSuggestion(for: "fe80::1:2024"))
+        XCTAssertEqual(ServerAddress(parsing: "::1"), ServerAddress(host: "::1"))
+        XCTAssertNil(ServerAddress.bracketedSuggestion(for: "[::1]:17204"))
+        XCTAssertNil(ServerAddress.bracketedSuggestion(for: "host:17204"))
+    }
+
+    func testSocketAddressesAreWrittenAsUsersWriteThem() throws {
+        XCTAssertEqual(try SocketAddress(ipAddress: "127.0.0.1", port: 2024).displayForm, "127.0.0.1:2024")
+        XCTAssertEqual(try SocketAddress(ipAddress: "::1", port: 7646).displayForm, "[::1]:7646")
+    }
+
+    func testNetworkErrorsReadWithoutLibraryInternals() {
+        let text: String
+        do {
+            _ = try SocketAddress.makeAddressResolvingHost("nosuch.invalid", port: 7646)
+            return XCTFail("nosuch.invalid resolved")
+        } catch {
+            text = NetworkErrorText.describe(error)
+        }
+        XCTAssertTrue(text.hasPrefix("unknown host 'nosuch.invalid'"), text)
+        XCTAssertFalse(text.contains("SocketAddressError"), text)
+        XCTAssertEqual(NetworkErrorText.describe(ChannelError.connectTimeout(.seconds(5))), "connection timed out")
     }
 }

@@ -19,4 +19,14 @@ final class MountOptionsResilienceTests: XCTestCase {
             }
         }
     }
+
+    func testATimeoutWithoutSoftIsRefusedInsteadOfIgnored() throws {
+        for text in ["timeout=5", "hard,timeout=5", "soft,timeout=5,hard"] {
+            XCTAssertThrowsError(try MountOptions(parsing: text), text) { error in
+                XCTAssertEqual((error as? MountOptionError)?.option, "timeout=5")
+                XCTAssertTrue("\(error)".contains("soft,timeout=5"), "\(error)")
+            }
+        }
+        XCTAssertEqual(try MountOptions(parsing: "timeout=5,soft").timeout, 5)
+    }
 }
