@@ -45,6 +45,9 @@ extension FileSystemOperations {
     /// request frame, before this returns.
     public func write(file: FileHandleID, offset: UInt64, bytes: UnsafeRawBufferPointer, caller: Caller, reply: WriteReply) {
         guard bytes.count <= Int(self.client.hello.maximumTransaction) else { return reply.error(.invalid) }
+        if let open = self.openFiles[file], self.appendsAtomically(flags: open.flags) {
+            return self.append(file: file, node: open.node, bytes: bytes, caller: caller, reply: reply)
+        }
         let buffered = self.bufferWrite(file: file, offset: offset, bytes: bytes, caller: caller, reply: reply) { data in
             self.perform(WriteRequest(file: file, offset: offset, data: data), caller: caller, reply: reply) {
                 reply.written($0.count)

@@ -61,9 +61,11 @@ public final class FileSystemOperations: Sendable {
             ? WritebackBuffer(client: client, capacity: options.cacheSize) : nil
     }
 
-    /// Whether an open with `flags` keeps the file's pages in the kernel's cache.
+    /// Whether an open with `flags` keeps the file's pages in the kernel's cache. O_APPEND
+    /// handles never do when the server appends atomically (`appendsAtomically`).
     func caches(flags: UInt32) -> Bool {
         self.options.cache == .strict && (Int32(bitPattern: flags) & 0o40000) == 0  // not O_DIRECT
+            && !self.appendsAtomically(flags: flags)
     }
 
     // MARK: - Plumbing

@@ -96,6 +96,10 @@ extension LocalDirectoryStore {
         }
     }
 
+    public func endOfFile(_ file: LocalFile) throws -> UInt64 {
+        UInt64(max(try statDescriptor(file.fd).st_size, 0))
+    }
+
     public func fsync(_ file: LocalFile, dataOnly: Bool) throws {
         _ = try systemCall { dataOnly ? fdatasync(file.fd) : Glibc.fsync(file.fd) }
     }
