@@ -4,7 +4,10 @@ import NIOCore
 extension FileSystemOperations {
     public func open(_ node: NodeID, flags: UInt32, caller: Caller, reply: OpenReply) {
         guard let handle = self.handle(node, reply) else { return }
-        let request = OpenRequest(handle: handle, flags: flags, caching: self.caches(flags: flags))
+        // Right after the kernel looked the name up for this caller, the object it found is the
+        // one to open even if another client has renamed over it since (as on a local disk).
+        let resolved = self.recentLookups.opening(node, by: caller.pid) ? OpenRequest.resolvedJustNow : 0
+        let request = OpenRequest(handle: handle, flags: flags | resolved, caching: self.caches(flags: flags))
         self.perform(request, caller: caller, reply: reply) { response in
             self.registerOpen(response.file, node: node, flags: flags)
             reply.opened(self.openParameters(response.file, flags: flags, cacheValid: response.cacheValid))

@@ -45,6 +45,8 @@ public final class FileSystemOperations: Sendable {
     let logger: Logger
     /// Which node each open handle belongs to.
     public let openFiles = OpenFileTable()
+    /// Each calling thread's last LOOKUP, for the OPEN that follows it.
+    public let recentLookups = RecentLookups()
     /// Buffered writes (`-o cache=strict` with write-back on); nil when every write goes through.
     public let writeback: WritebackBuffer?
 
@@ -124,7 +126,9 @@ public final class FileSystemOperations: Sendable {
         self.client.send(LookupRequest(parent: parentHandle, name: name), caller: caller) { result in
             switch result {
             case .success(let entry):
-                reply.entry(self.entryParameters(entry))
+                let parameters = self.entryParameters(entry)
+                self.recentLookups.looked(up: parameters.node, by: caller.pid)
+                reply.entry(parameters)
             case .failure(let error as Errno) where error == .noEntry && negativeTimeout > 0:
                 // A negative entry: the kernel remembers the name is absent for negativeTimeout.
                 reply.entry(
