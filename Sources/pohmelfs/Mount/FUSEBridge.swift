@@ -16,6 +16,8 @@ final class FUSEBridge: @unchecked Sendable {
     /// Largest READ and WRITE (the negotiated transaction size, at most 1 MiB for the kernel).
     let maximumIO: UInt32
     private let groups = GroupCache()
+    /// Adds to libfuse's INIT reply what libfuse 3.14 cannot ask for (`FUSECustomIO`).
+    let initAmendment = InitReplyAmendment()
 
     init(operations: FileSystemOperations, logger: Logger, maximumIO: UInt32, onInit: @escaping @Sendable () -> Void) {
         self.operations = operations

@@ -312,6 +312,8 @@ extension FUSEBridge {
         conn.pointee.max_readahead = self.maximumIO
         conn.pointee.max_background = 64
         conn.pointee.congestion_threshold = 48
+        // HANDLE_KILLPRIV(_V2) and DIRECT_IO_ALLOW_MMAP are added to the reply by
+        // `InitReplyAmendment` (FUSECustomIO): libfuse 3.14 does not send them.
         let wanted = UInt32(FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS | FUSE_CAP_ASYNC_READ)
         conn.pointee.want |= wanted & conn.pointee.capable
         conn.pointee.want &= ~UInt32(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE)
