@@ -7,7 +7,7 @@ extension FileSystemOperations {
         // Right after the kernel looked the name up for this caller, the object it found is the
         // one to open even if another client has renamed over it since (as on a local disk).
         let resolved = self.recentLookups.opening(node, by: caller.pid) ? OpenRequest.resolvedJustNow : 0
-        let request = OpenRequest(handle: handle, flags: flags | resolved, caching: self.caches(flags: flags))
+        let request = OpenRequest(handle: handle, flags: flags | resolved, caching: self.tracksPages(flags: flags))
         self.perform(request, caller: caller, reply: reply) { response in
             self.registerOpen(response.file, node: node, flags: flags)
             reply.opened(self.openParameters(response.file, flags: flags, cacheValid: response.cacheValid))
@@ -19,7 +19,7 @@ extension FileSystemOperations {
     ) {
         guard let parentHandle = self.handle(parent, reply) else { return }
         let request = CreateRequest(
-            parent: parentHandle, name: name, mode: mode, flags: flags, caching: self.caches(flags: flags))
+            parent: parentHandle, name: name, mode: mode, flags: flags, caching: self.tracksPages(flags: flags))
         self.perform(request, caller: caller, reply: reply) { response in
             let entry = self.entryParameters(response.entry)
             self.registerOpen(response.file, node: entry.node, flags: flags)

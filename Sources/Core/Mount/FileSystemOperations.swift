@@ -100,6 +100,14 @@ public final class FileSystemOperations: Sendable {
             attributeTimeout: self.options.attributeTimeout, entryTimeout: self.options.entryTimeout)
     }
 
+    /// Whether the server is to invalidate this client's pages of a file opened with `flags`
+    /// (OPEN's `caching`): every open that caches, and also every direct-I/O open, since the
+    /// kernel keeps the pages of a shared mapping of a direct-I/O file in its page cache
+    /// (FUSE_DIRECT_IO_ALLOW_MMAP), and they must not go stale when another client writes.
+    func tracksPages(flags: UInt32) -> Bool {
+        self.caches(flags: flags) || self.notifier != nil
+    }
+
     /// `cacheValid` comes from the server: the client's earlier pages of the file are still valid.
     func openParameters(_ file: FileHandleID, flags: UInt32, cacheValid: Bool) -> OpenParameters {
         let caches = self.caches(flags: flags)
