@@ -50,6 +50,12 @@ public final class RPCClient: Sendable {
     /// How many times this client has reconnected (0 without a `ResiliencePolicy`).
     public var reconnects: Int { self.resilient?.reconnects.load(ordering: .relaxed) ?? 0 }
 
+    /// Whether requests are waiting for the server to come back (the connection is lost and
+    /// not yet replaced): the only time an interrupted ordinary request is answered EINTR.
+    public var isWaitingForServer: Bool {
+        self.resilient?.disconnected.load(ordering: .relaxed) ?? !self.channel.isActive
+    }
+
 
     /// Connects and negotiates. Throws `ClientError` naming the address when the server cannot
     /// be reached within `connectTimeout`, or speaks no common protocol version; with `security`,

@@ -62,6 +62,9 @@ final class ResilientConnection: @unchecked Sendable {
 
     /// Reconnects so far, for statistics and tests.
     let reconnects = Atomic<Int>(0)
+    /// True from losing the connection until a new one is ready: requests then wait for the
+    /// server, and an interrupted one may be answered EINTR (FUSE interrupts).
+    let disconnected = Atomic<Bool>(false)
 
     init(
         channel: any Channel, session: SessionID, policy: ResiliencePolicy, liveness: LivenessClock,
@@ -166,6 +169,7 @@ final class ResilientConnection: @unchecked Sendable {
         self.heartbeat?.cancel()
         self.heartbeat = nil
         if self.lostAt == nil { self.lostAt = .now() }
+        self.disconnected.store(true, ordering: .relaxed)
         self.logger.warning(
             "connection to the server lost; reconnecting", metadata: ["unanswered": "\(self.retained.count)"])
         self.startSoftTimer()
@@ -329,6 +333,7 @@ final class ResilientConnection: @unchecked Sendable {
         self.softTimer?.cancel()
         self.softTimer = nil
         self.lostAt = nil
+        self.disconnected.store(false, ordering: .relaxed)
         self.reconnects.wrappingAdd(1, ordering: .relaxed)
         self.reconnectedAt = .now()
         self.liveness.heard()

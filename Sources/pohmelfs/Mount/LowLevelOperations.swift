@@ -9,9 +9,11 @@ import Glibc
 /// from the request's userdata, translate C arguments into Core types, make the reply object
 /// the operation allows, and return. No trampoline waits for anything.
 ///
-/// Interruptible (answered EINTR when the caller is signalled): operations that change nothing
-/// on the server. Operations with effects (writes, creation, removal, rename, open) run to
-/// completion so an interrupted caller never leaves the server in an unknown state.
+/// Interruptible (answered EINTR when the caller is signalled): blocking lock waits, and
+/// operations that change nothing on the server while the mount waits for a lost server
+/// (`InterruptRegistry`); a request the server is answering is answered. Operations with effects
+/// (writes, creation, removal, rename, open) run to completion so an interrupted caller never
+/// leaves the server in an unknown state.
 enum LowLevelOperations {
     static func make() -> fuse_lowlevel_ops {
         var ops = fuse_lowlevel_ops()
@@ -232,7 +234,9 @@ enum LowLevelOperations {
                 NodeID(node), file: FileHandleID(fi!.pointee.fh), owner: LockOwner(fi!.pointee.lock_owner), flavor: .posix,
                 type: FileLockType(lock!.pointee.l_type), range: WireLockRange(lock!.pointee), wait: sleep != 0,
                 caller: bridge.caller(req),
-                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "SETLK", logger: bridge.logger) })
+                reply: bridge.interruptible(req, lockWait: true) {
+                    EmptyReply(sink: $0, operation: "SETLK", logger: bridge.logger)
+                })
         }
         ops.flock = { req, node, fi, operation in
             let bridge = FUSEBridge.from(req)
@@ -241,7 +245,9 @@ enum LowLevelOperations {
             bridge.operations.setlk(
                 NodeID(node), file: FileHandleID(fi!.pointee.fh), owner: LockOwner(fi!.pointee.lock_owner), flavor: .flock,
                 type: type, range: .wholeFile, wait: operation & LOCK_NB == 0, caller: bridge.caller(req),
-                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "FLOCK", logger: bridge.logger) })
+                reply: bridge.interruptible(req, lockWait: true) {
+                    EmptyReply(sink: $0, operation: "FLOCK", logger: bridge.logger)
+                })
         }
         return ops
     }
