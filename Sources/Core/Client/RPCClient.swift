@@ -64,6 +64,11 @@ public final class RPCClient: Sendable {
         return ConnectionSnapshot(state: self.channel.isActive ? .connected : .closed, session: self.hello.session, since: self.connectedAt)
     }
 
+    /// Whether requests are waiting for the server to come back (the connection is lost and
+    /// not yet replaced): the only time an interrupted ordinary request is answered EINTR.
+    public var isWaitingForServer: Bool {
+        self.resilient?.disconnected.load(ordering: .relaxed) ?? !self.channel.isActive
+    }
 
     /// Connects and negotiates. Throws `ClientError` naming the address when the server cannot
     /// be reached within `connectTimeout`, or speaks no common protocol version; with `security`,

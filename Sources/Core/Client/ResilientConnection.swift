@@ -71,6 +71,9 @@ final class ResilientConnection: @unchecked Sendable {
     let resent = Atomic<Int>(0)
     /// The state and session as `pohmelfs status` shows them, readable from any thread.
     let published: Mutex<ConnectionSnapshot>
+    /// True from losing the connection until a new one is ready: requests then wait for the
+    /// server, and an interrupted one may be answered EINTR (FUSE interrupts).
+    let disconnected = Atomic<Bool>(false)
 
     init(
         channel: any Channel, server: String, session: SessionID, policy: ResiliencePolicy, liveness: LivenessClock,
@@ -180,6 +183,7 @@ final class ResilientConnection: @unchecked Sendable {
         self.heartbeat?.cancel()
         self.heartbeat = nil
         if self.lostAt == nil { self.lostAt = .now() }
+        self.disconnected.store(true, ordering: .relaxed)
         self.logger.warning(
             "connection to server \(self.server) lost; reconnecting", metadata: ["unanswered": "\(self.retained.count)"])
         self.startSoftTimer()
@@ -349,6 +353,7 @@ final class ResilientConnection: @unchecked Sendable {
         self.outageReport?.cancel()
         self.outageReport = nil
         self.lostAt = nil
+        self.disconnected.store(false, ordering: .relaxed)
         self.reconnects.wrappingAdd(1, ordering: .relaxed)
         self.reconnectedAt = .now()
         self.liveness.heard()

@@ -4,7 +4,10 @@ import NIOCore
 extension FileSystemOperations {
     public func open(_ node: NodeID, flags: UInt32, caller: Caller, reply: OpenReply) {
         guard let handle = self.handle(node, reply) else { return }
-        let request = OpenRequest(handle: handle, flags: flags, caching: self.caches(flags: flags))
+        // Right after the kernel looked the name up for this caller, the object it found is the
+        // one to open even if another client has renamed over it since (as on a local disk).
+        let resolved = self.recentLookups.opening(node, by: caller.pid) ? OpenRequest.resolvedJustNow : 0
+        let request = OpenRequest(handle: handle, flags: flags | resolved, caching: self.tracksPages(flags: flags))
         self.perform(request, caller: caller, reply: reply) { response in
             self.registerOpen(response.file, node: node, flags: flags)
             reply.opened(self.openParameters(response.file, flags: flags, cacheValid: response.cacheValid))
@@ -16,7 +19,7 @@ extension FileSystemOperations {
     ) {
         guard let parentHandle = self.handle(parent, reply) else { return }
         let request = CreateRequest(
-            parent: parentHandle, name: name, mode: mode, flags: flags, caching: self.caches(flags: flags))
+            parent: parentHandle, name: name, mode: mode, flags: flags, caching: self.tracksPages(flags: flags))
         self.perform(request, caller: caller, reply: reply) { response in
             let entry = self.entryParameters(response.entry)
             self.registerOpen(response.file, node: entry.node, flags: flags)
@@ -45,6 +48,9 @@ extension FileSystemOperations {
     /// request frame, before this returns.
     public func write(file: FileHandleID, offset: UInt64, bytes: UnsafeRawBufferPointer, caller: Caller, reply: WriteReply) {
         guard bytes.count <= Int(self.client.hello.maximumTransaction) else { return reply.error(.invalid) }
+        if let open = self.openFiles[file], self.appendsAtomically(flags: open.flags) {
+            return self.append(file: file, node: open.node, bytes: bytes, caller: caller, reply: reply)
+        }
         let buffered = self.bufferWrite(file: file, offset: offset, bytes: bytes, caller: caller, reply: reply) { data in
             self.perform(WriteRequest(file: file, offset: offset, data: data), caller: caller, reply: reply) {
                 reply.written($0.count)

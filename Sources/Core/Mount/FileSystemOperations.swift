@@ -45,6 +45,8 @@ public final class FileSystemOperations: Sendable {
     let logger: Logger
     /// Which node each open handle belongs to.
     public let openFiles = OpenFileTable()
+    /// Each calling thread's last LOOKUP, for the OPEN that follows it.
+    public let recentLookups = RecentLookups()
     /// Buffered writes (`-o cache=strict` with write-back on); nil when every write goes through.
     public let writeback: WritebackBuffer?
 
@@ -61,9 +63,11 @@ public final class FileSystemOperations: Sendable {
             ? WritebackBuffer(client: client, capacity: options.cacheSize) : nil
     }
 
-    /// Whether an open with `flags` keeps the file's pages in the kernel's cache.
+    /// Whether an open with `flags` keeps the file's pages in the kernel's cache. O_APPEND
+    /// handles never do when the server appends atomically (`appendsAtomically`).
     func caches(flags: UInt32) -> Bool {
         self.options.cache == .strict && (Int32(bitPattern: flags) & 0o40000) == 0  // not O_DIRECT
+            && !self.appendsAtomically(flags: flags)
     }
 
     // MARK: - Plumbing
@@ -96,6 +100,14 @@ public final class FileSystemOperations: Sendable {
             attributeTimeout: self.options.attributeTimeout, entryTimeout: self.options.entryTimeout)
     }
 
+    /// Whether the server is to invalidate this client's pages of a file opened with `flags`
+    /// (OPEN's `caching`): every open that caches, and also every direct-I/O open, since the
+    /// kernel keeps the pages of a shared mapping of a direct-I/O file in its page cache
+    /// (FUSE_DIRECT_IO_ALLOW_MMAP), and they must not go stale when another client writes.
+    func tracksPages(flags: UInt32) -> Bool {
+        self.caches(flags: flags) || self.notifier != nil
+    }
+
     /// `cacheValid` comes from the server: the client's earlier pages of the file are still valid.
     func openParameters(_ file: FileHandleID, flags: UInt32, cacheValid: Bool) -> OpenParameters {
         let caches = self.caches(flags: flags)
@@ -122,7 +134,9 @@ public final class FileSystemOperations: Sendable {
         self.client.send(LookupRequest(parent: parentHandle, name: name), caller: caller) { result in
             switch result {
             case .success(let entry):
-                reply.entry(self.entryParameters(entry))
+                let parameters = self.entryParameters(entry)
+                self.recentLookups.looked(up: parameters.node, by: caller.pid)
+                reply.entry(parameters)
             case .failure(let error as Errno) where error == .noEntry && negativeTimeout > 0:
                 // A negative entry: the kernel remembers the name is absent for negativeTimeout.
                 reply.entry(

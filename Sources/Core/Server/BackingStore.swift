@@ -40,6 +40,8 @@ public protocol BackingStore: Sendable {
     func read(_ file: File, offset: UInt64, size: Int, into buffer: inout ByteBuffer) throws
     /// Writes all of `data` (appending, for files opened O_APPEND) and returns the count.
     func write(_ file: File, offset: UInt64, data: ByteBuffer, caller: Caller) throws -> UInt64
+    /// The file's size now: where an APPEND writes (under the exclusive transaction lock).
+    func endOfFile(_ file: File) throws -> UInt64
     func fsync(_ file: File, dataOnly: Bool) throws
     func fallocate(_ file: File, mode: UInt32, offset: UInt64, length: UInt64, caller: Caller) throws
     func copyFileRange(

@@ -42,6 +42,7 @@ extension RequestRouter {
             .setattr: { payload, _ in [try SetattrRequest.decode(payload: payload).handle] },
             .read: byFile { try ReadRequest.decode(payload: $0).file },
             .write: byFile { try WriteRequest.decode(payload: $0).file },
+            .append: byFile { try AppendRequest.decode(payload: $0).file },
             .fallocate: byFile { try FallocateRequest.decode(payload: $0).file },
             .copyFileRange: { payload, context in
                 let request = try CopyFileRangeRequest.decode(payload: payload)

@@ -43,6 +43,7 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         self.maximumTransaction = maximumTransaction
         self.registerNamespace()
         self.registerData()
+        self.registerAppend()
         self.registerDirectories()
         self.registerXattrs()
         self.registerLocks()

@@ -365,7 +365,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
             let response = HelloResponse(
                 version: version,
                 capabilities: shared.store.capabilities.union(shared.locks.transactionLocking ? .transactionLocks : [])
-                    .union(.sessionResume),
+                    .union([.sessionResume, .atomicAppend]),
                 maximumTransaction: maximumTransaction,
                 session: session.id, root: try shared.store.rootEntry(), resumed: resumed != nil)
             return (FrameEncoding.reply(response, opcode: .hello, transaction: transaction, allocator: allocator), found)
@@ -472,7 +472,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
             eventLoop: context.eventLoop)
         let statistics = self.shared.statistics
         if opcode == .read { statistics.reads.add(1, ordering: .relaxed) }
-        if opcode == .write { statistics.writes.add(1, ordering: .relaxed) }
+        if opcode == .write || opcode == .append { statistics.writes.add(1, ordering: .relaxed) }
         statistics.inFlight.add(1, ordering: .relaxed)
         let body = payload
         let bytes = body.readableBytes

@@ -7,12 +7,12 @@ extension Opcode {
     /// requests and releases: asking twice or releasing twice leaves the same state) are simply
     /// performed again. WRITE is cached too: a positional write is idempotent on its own, but
     /// performed again after another client's write to the same range it would undo that one,
-    /// and an O_APPEND write would append twice. OPEN and OPENDIR are cached so a resend does
+    /// and an O_APPEND write (WRITE or APPEND) would append twice. OPEN and OPENDIR are cached so a resend does
     /// not leak a second server-side handle; RELEASE so a resend does not fail with EBADF.
     public var isReplayUnsafe: Bool {
         switch self {
         case .setattr, .symlink, .mknod, .mkdir, .unlink, .rmdir, .rename, .link, .open, .write, .release,
-            .opendir, .releasedir, .setxattr, .removexattr, .create, .fallocate, .copyFileRange, .setlk, .flush:
+            .opendir, .releasedir, .setxattr, .removexattr, .create, .fallocate, .copyFileRange, .setlk, .flush, .append:
             true
         case .hello, .lookup, .getattr, .readlink, .read, .fsync, .readdir, .statfs, .getxattr, .listxattr,
             .access, .getlk, .cancel, .lockTable, .invalidateDone, .ping, .reopen, .writebackGrant, .grantRelease,

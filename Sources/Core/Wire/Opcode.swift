@@ -42,6 +42,7 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case writebackGrant = 38
     case grantRelease = 39
     case auth = 40
+    case append = 41
 
     /// Server-to-client notices live above 0x8000.
     case invalidate = 0x8001
@@ -116,6 +117,7 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .writebackGrant: Self.request("WRITEBACK_GRANT", WritebackGrantRequest.self)
         case .grantRelease: Self.request("GRANT_RELEASE", GrantReleaseRequest.self)
         case .auth: Self.request("AUTH", AuthRequest.self)
+        case .append: Self.request("APPEND", AppendRequest.self)
         case .invalidate: Self.notice("INVALIDATE", InvalidateNotice.self)
         case .lockGranted: Self.notice("LOCK_GRANTED", LockGrantedNotice.self)
         case .recall: Self.notice("RECALL", RecallNotice.self)

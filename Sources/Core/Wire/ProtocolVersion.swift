@@ -29,5 +29,8 @@ public enum ProtocolVersion {
         /// HELLO can resume a session; the server keeps a reply cache per session, answers PING,
         /// REOPEN and reclaiming SETLKs (SessionMessages, ResilienceMessages).
         public static let sessionResume = Capabilities(rawValue: 1 << 4)
+        /// APPEND writes at the server's end of file under the exclusive transaction lock and
+        /// answers the offset it used (AppendMessages).
+        public static let atomicAppend = Capabilities(rawValue: 1 << 5)
     }
 }

@@ -16,6 +16,8 @@ final class FUSEBridge: @unchecked Sendable {
     /// Largest READ and WRITE (the negotiated transaction size, at most 1 MiB for the kernel).
     let maximumIO: UInt32
     private let groups = GroupCache()
+    /// Adds to libfuse's INIT reply what libfuse 3.14 cannot ask for (`FUSECustomIO`).
+    let initAmendment = InitReplyAmendment()
 
     init(operations: FileSystemOperations, logger: Logger, maximumIO: UInt32, onInit: @escaping @Sendable () -> Void) {
         self.operations = operations
@@ -37,11 +39,20 @@ final class FUSEBridge: @unchecked Sendable {
             groups: self.groups.groups(for: context.pid, req))
     }
 
-    /// A reply for `req` that also answers EINTR if the kernel interrupts the request.
-    func interruptible<R: Reply>(_ req: fuse_req_t?, _ make: (FUSEReplySink) -> R) -> R {
+    /// A reply for `req` that also answers EINTR if the kernel interrupts the request while it
+    /// may be cut short (`InterruptRegistry`): always for a blocking lock wait (`lockWait`),
+    /// otherwise only while the mount waits for its server.
+    func interruptible<R: Reply>(_ req: fuse_req_t?, lockWait: Bool = false, _ make: (FUSEReplySink) -> R) -> R {
         let id = InterruptRegistry.shared.reserve()
         let reply = make(FUSEReplySink(req!, interruptID: id))
-        InterruptRegistry.shared.register(id, reply)
+        let client: RPCClient = self.operations.client
+        let mayCut: @Sendable () -> Bool
+        if lockWait {
+            mayCut = { true }
+        } else {
+            mayCut = { client.isWaitingForServer }
+        }
+        InterruptRegistry.shared.register(id, reply, mayCut: mayCut)
         fuse_req_interrupt_func(
             req,
             { _, data in InterruptRegistry.shared.interrupt(UInt64(UInt(bitPattern: data))) },

@@ -40,6 +40,10 @@ final class FUSESession: @unchecked Sendable {
         guard fuse_session_mount(self.session, self.mountpoint) == 0 else {
             throw MountFailure("cannot mount at \(self.mountpoint) (is /dev/fuse available and fusermount3 installed?)")
         }
+        if !FUSECustomIO.install(on: self.session) {
+            self.bridge.takeUnretainedValue().logger.warning(
+                "libfuse refused custom I/O: no HANDLE_KILLPRIV_V2 or DIRECT_IO_ALLOW_MMAP for this mount")
+        }
     }
 
     /// The thread in `loop()` and whether it has returned, under `loopLock`, so `exit()` never

@@ -9,9 +9,11 @@ import Glibc
 /// from the request's userdata, translate C arguments into Core types, make the reply object
 /// the operation allows, and return. No trampoline waits for anything.
 ///
-/// Interruptible (answered EINTR when the caller is signalled): operations that change nothing
-/// on the server. Operations with effects (writes, creation, removal, rename, open) run to
-/// completion so an interrupted caller never leaves the server in an unknown state.
+/// Interruptible (answered EINTR when the caller is signalled): blocking lock waits, and
+/// operations that change nothing on the server while the mount waits for a lost server
+/// (`InterruptRegistry`); a request the server is answering is answered. Operations with effects
+/// (writes, creation, removal, rename, open) run to completion so an interrupted caller never
+/// leaves the server in an unknown state.
 enum LowLevelOperations {
     static func make() -> fuse_lowlevel_ops {
         var ops = fuse_lowlevel_ops()
@@ -232,7 +234,9 @@ enum LowLevelOperations {
                 NodeID(node), file: FileHandleID(fi!.pointee.fh), owner: LockOwner(fi!.pointee.lock_owner), flavor: .posix,
                 type: FileLockType(lock!.pointee.l_type), range: WireLockRange(lock!.pointee), wait: sleep != 0,
                 caller: bridge.caller(req),
-                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "SETLK", logger: bridge.logger) })
+                reply: bridge.interruptible(req, lockWait: true) {
+                    EmptyReply(sink: $0, operation: "SETLK", logger: bridge.logger)
+                })
         }
         ops.flock = { req, node, fi, operation in
             let bridge = FUSEBridge.from(req)
@@ -241,7 +245,9 @@ enum LowLevelOperations {
             bridge.operations.setlk(
                 NodeID(node), file: FileHandleID(fi!.pointee.fh), owner: LockOwner(fi!.pointee.lock_owner), flavor: .flock,
                 type: type, range: .wholeFile, wait: operation & LOCK_NB == 0, caller: bridge.caller(req),
-                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "FLOCK", logger: bridge.logger) })
+                reply: bridge.interruptible(req, lockWait: true) {
+                    EmptyReply(sink: $0, operation: "FLOCK", logger: bridge.logger)
+                })
         }
         return ops
     }
@@ -312,6 +318,8 @@ extension FUSEBridge {
         conn.pointee.max_readahead = self.maximumIO
         conn.pointee.max_background = 64
         conn.pointee.congestion_threshold = 48
+        // HANDLE_KILLPRIV(_V2) and DIRECT_IO_ALLOW_MMAP are added to the reply by
+        // `InitReplyAmendment` (FUSECustomIO): libfuse 3.14 does not send them.
         let wanted = UInt32(FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS | FUSE_CAP_ASYNC_READ)
         conn.pointee.want |= wanted & conn.pointee.capable
         conn.pointee.want &= ~UInt32(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE)

@@ -110,6 +110,7 @@ enum WireSamples {
             .grantRelease: GrantReleaseRequest(notice: TransactionID(0x78)),
             .recall: RecallNotice(handle: handle),
             .auth: AuthRequest(secret: Array("0123456789abcdef".utf8) + [0x00, 0xFF]),
+            .append: AppendRequest(file: FileHandleID(6), data: data(777)),
             .invalidate: InvalidateNotice(handle: handle, offset: 4096, length: 0),
             .lockGranted: LockGrantedNotice(transaction: TransactionID(0x0102_0304)),
         ]
@@ -160,6 +161,7 @@ enum WireSamples {
         .writebackGrant: WritebackGrantResponse(granted: true),
         .grantRelease: EmptyResponse(),
         .auth: EmptyResponse(),
+        .append: AppendResponse(offset: 0x1_0000_0001, count: 777),
         .lockTable: LockTableResponse(
             entries: [
                 LockTableEntry(

@@ -38,11 +38,14 @@ extension LocalDirectoryStore {
         let object = try self.resolve(request.handle)
         guard !object.isDirectory else { throw Errno.isDirectory }
         guard object.fileType == 0o100000 else { throw object.isSymbolicLink ? Errno.loop : Errno.permission }
-        // A file another client has removed stays reachable here (the object table keeps its
-        // descriptor), but a client only opens it through a cached name that is now stale.
-        // ESTALE makes the client's kernel look the name up again (LOOKUP_REVAL) and open or
-        // create whatever the name is now, instead of writing into the removed file.
-        guard try statDescriptor(object.fd).st_nlink > 0 else { throw Errno.stale }
+        // A file another client has removed stays reachable here while the object table keeps
+        // its descriptor. Opened through a name the client cached earlier, it is ESTALE: the
+        // client's kernel looks the name up again (LOOKUP_REVAL) and opens or creates whatever
+        // the name is now, instead of writing into the removed file. Opened right after the
+        // client looked the name up for this open (`resolvedJustNow`), it is opened: the
+        // removal came between the lookup and the open, as it can on a local filesystem.
+        let resolvedJustNow = request.flags & OpenRequest.resolvedJustNow != 0
+        guard try resolvedJustNow || statDescriptor(object.fd).st_nlink > 0 else { throw Errno.stale }
         let flags = Int32(bitPattern: request.flags) & Self.permittedOpenFlags
         return try ThreadIdentity.acting(as: caller) {
             // No O_NOFOLLOW: the last component of /proc/self/fd/N is itself a (magic) link, so
@@ -103,6 +106,10 @@ extension LocalDirectoryStore {
                 return UInt64(done)
             }
         }
+    }
+
+    public func endOfFile(_ file: LocalFile) throws -> UInt64 {
+        UInt64(max(try statDescriptor(file.fd).st_size, 0))
     }
 
     public func fsync(_ file: LocalFile, dataOnly: Bool) throws {

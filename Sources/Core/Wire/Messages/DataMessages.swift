@@ -9,6 +9,10 @@ import NIOCore
 public struct OpenRequest: WireRequest {
     public typealias Response = OpenResponse
     public static let opcode = Opcode.open
+    /// A bit of `flags` that no `open(2)` flag uses: the client looked the file's name up for
+    /// this very open just before (its kernel's path walk), so the object may be opened even if
+    /// it has been removed or renamed over since. Without it, opening a removed object is ESTALE.
+    public static let resolvedJustNow: UInt32 = 1 << 31
     public var handle: ObjectHandle
     public var flags: UInt32
     public var caching: Bool
