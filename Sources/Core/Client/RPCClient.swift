@@ -68,6 +68,7 @@ public final class RPCClient: Sendable {
         maximumTransaction: UInt32 = ProtocolVersion.minimumTransactionSize,
         resilience: ResiliencePolicy? = nil,
         security: ClientSecurity? = nil,
+        capabilities: ProtocolVersion.Capabilities = [],
         onNotice: @escaping @Sendable (Frame) -> Void = { _ in }
     ) async throws -> RPCClient {
         let liveness = LivenessClock()
@@ -104,7 +105,7 @@ public final class RPCClient: Sendable {
         }
         let handshake = SecureHandshake(security: security, tlsErrors: tlsErrors, server: description)
         try await handshake.authenticate(on: channel)
-        let request = HelloRequest(clientName: clientName)
+        let request = HelloRequest(capabilities: capabilities, clientName: clientName)
         let transaction = TransactionID(0)
         let frame = FrameEncoding.request(request, caller: .root, transaction: transaction, allocator: channel.allocator)
         let hello: HelloResponse

@@ -238,6 +238,7 @@ final class ResilientConnection: @unchecked Sendable {
         let previous = self.session
         self.session = hello.session
         self.logger[metadataKey: LogKey.session] = "\(hello.session.rawValue)"
+        self.policy.onReconnect()
         if hello.resumed {
             self.logger.info("reconnected; session resumed", metadata: ["attempts": "\(self.attempt)"])
             self.becomeReady(channel)

@@ -338,11 +338,13 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         let allocator = context.channel.allocator
         let maximumTransaction = max(
             ProtocolVersion.minimumTransactionSize, min(request.maximumTransaction, shared.maximumTransaction))
+        // Leases need invalidation (`CacheCoherence+Leases`) and a client that answers LEASE_BREAK.
+        let leases = request.capabilities.contains(.leases) && shared.coherence.enabled
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
             let response = HelloResponse(
                 version: version,
                 capabilities: shared.store.capabilities.union(shared.locks.transactionLocking ? .transactionLocks : [])
-                    .union(.sessionResume),
+                    .union(.sessionResume).union(leases ? .leases : []),
                 maximumTransaction: maximumTransaction,
                 session: session.id, root: try shared.store.rootEntry(), resumed: resumed != nil)
             return FrameEncoding.reply(response, opcode: .hello, transaction: transaction, allocator: allocator)
@@ -364,6 +366,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                 shared.coherence.sessionStarted(session.id, allocator: channel.allocator) {
                     channel.writeAndFlush($0, promise: nil)
                 }
+                shared.coherence.setLeases(leases, for: session.id)
                 if resumed != nil {
                     // Changes made while it was away were not invalidated on its side: they are
                     // now, right after the HELLO reply (sent first, below).

@@ -29,5 +29,9 @@ public enum ProtocolVersion {
         /// HELLO can resume a session; the server keeps a reply cache per session, answers PING,
         /// REOPEN and reclaiming SETLKs (SessionMessages, ResilienceMessages).
         public static let sessionResume = Capabilities(rawValue: 1 << 4)
+        /// Leases on names and attributes (`LeaseBreakNotice`): offered by a client that answers
+        /// LEASE_BREAK, echoed by a server that then treats what it answers to LOOKUP, GETATTR,
+        /// SETATTR, CREATE, MKDIR, MKNOD, SYMLINK, LINK and READDIR (plus) as leased to the session.
+        public static let leases = Capabilities(rawValue: 1 << 9)
     }
 }
