@@ -134,18 +134,37 @@ def test_a_repeated_stat_sends_nothing_to_the_server(metrics_server, mount_facto
 
 
 @pytest.mark.timeout_seconds(TIMEOUT)
-def test_writes_to_a_created_file_ask_the_server_no_capability_question(metrics_server, mount_factory, tmp_path):
+def test_creating_files_in_a_new_directory_asks_no_lookup_capability_or_flush(metrics_server, mount_factory):
+    """What tar does per file: a lookup of the new name, a create, writes (each preceded by the
+    kernel's security.capability check), a close. In a directory the mount made itself, the
+    lookup, the capability checks and the close's FLUSH need no request."""
     mount = mount_factory(metrics_server)
     before = opcode_counts(metrics_server)
+    os.mkdir(mount.mountpoint / "new")
     for i in range(20):
-        with open(mount.mountpoint / f"f{i}", "wb") as f:
+        with open(mount.mountpoint / "new" / f"f{i}", "wb") as f:
             for _ in range(3):
                 f.write(b"x" * 100)
                 f.flush()
     sent = moved(before, opcode_counts(metrics_server))
     print(f"requests for 20 files of 3 writes: {sent}")
-    assert sent.get("WRITE", 0) >= 20
+    assert sent.get("CREATE", 0) == 20
     assert sent.get("GETXATTR", 0) == 0, sent
+    assert sent.get("LOOKUP", 0) <= 1, sent  # "new" itself, at most
+    assert sent.get("FLUSH", 0) == 0, sent
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_name_another_mount_makes_in_a_directory_b_made_is_there_at_once(server, mount_factory):
+    a, b = mount_factory(server), mount_factory(server)
+    os.mkdir(b.mountpoint / "mine")  # B knows every name in it: it answers lookups itself
+    for i in range(10):
+        with pytest.raises(FileNotFoundError):
+            os.stat(b.mountpoint / "mine" / f"x{i}")
+        (a.mountpoint / "mine" / f"x{i}").write_bytes(b"x")
+        os.stat(b.mountpoint / "mine" / f"x{i}")
+        with pytest.raises(FileNotFoundError):
+            os.stat(b.mountpoint / "mine" / f"y{i}")
 
 
 @pytest.mark.timeout_seconds(TIMEOUT)

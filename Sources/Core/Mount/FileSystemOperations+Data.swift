@@ -17,6 +17,7 @@ extension FileSystemOperations {
         guard let parentHandle = self.handle(parent, reply) else { return }
         let request = CreateRequest(
             parent: parentHandle, name: name, mode: mode, flags: flags, caching: self.caches(flags: flags))
+        self.leases?.adding(name, in: parent)
         let ticket = self.leases?.ticket()
         self.perform(request, caller: caller, reply: reply) { response in
             let entry = self.entryParameters(response.entry, leased: ticket.map { ($0, parent, name) })

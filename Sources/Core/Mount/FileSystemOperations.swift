@@ -135,9 +135,12 @@ public final class FileSystemOperations: Sendable {
     func replyEntry<R: WireRequest>(
         _ request: R, parent: NodeID, name: FileName, caller: Caller, reply: EntryReply
     ) where R.Response == Entry {
+        self.leases?.adding(name, in: parent)
         let ticket = self.leases?.ticket()
         self.perform(request, caller: caller, reply: reply) { entry in
-            reply.entry(self.entryParameters(entry, leased: ticket.map { ($0, parent, name) }))
+            let parameters = self.entryParameters(entry, leased: ticket.map { ($0, parent, name) })
+            if R.self == MkdirRequest.self, let ticket { self.leases?.bornEmpty(parameters.node, ticket: ticket) }
+            reply.entry(parameters)
         }
     }
 
@@ -150,6 +153,16 @@ public final class FileSystemOperations: Sendable {
 
     public func lookup(parent: NodeID, name: FileName, caller: Caller, reply: EntryReply) {
         guard let parentHandle = self.handle(parent, reply) else { return }
+        if let leases = self.leases, leases.isKnownAbsent(name, in: parent) {
+            // A directory this client made and alone changed: the name is not there (tar's
+            // lookup before each create).
+            let timeouts = self.timeouts((leases.ticket(), parent, name))
+            if timeouts.negative > 0 {
+                return reply.entry(
+                    EntryParameters(node: NodeID(0), attributes: nil, attributeTimeout: 0, entryTimeout: timeouts.negative))
+            }
+            return reply.error(.noEntry)
+        }
         let ticket = self.leases?.ticket()
         self.client.send(LookupRequest(parent: parentHandle, name: name), caller: caller) { result in
             let leased = ticket.map { ($0, parent, name) }
@@ -250,6 +263,9 @@ public final class FileSystemOperations: Sendable {
         guard let oldHandle = self.handle(parent, reply), let newHandle = self.handle(newParent, reply) else { return }
         let flags = RenameRequest.Flags(rawValue: flags)
         guard RenameRequest.Flags.known.isSuperset(of: flags) else { return reply.error(.invalid) }
+        self.leases?.adding(newName, in: newParent)
+        // An exchange moves the other name back: both are made.
+        self.leases?.adding(name, in: parent)
         self.replyEmpty(
             RenameRequest(oldParent: oldHandle, oldName: name, newParent: newHandle, newName: newName, flags: flags),
             caller: caller, reply: reply)

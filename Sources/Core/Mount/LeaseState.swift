@@ -10,6 +10,8 @@ import Synchronization
 /// - The names the kernel caches under a lease are remembered, so that a reconnection (the
 ///   server dropped the session's leases while it was away) can make the kernel forget them all;
 ///   past `capacity` names a reply gets the mount's ordinary timeouts instead.
+/// - Directories this client made are known complete (`bornEmpty`) until a break names them:
+///   a lookup there of a name it never made is answered "absent" without a request.
 /// - Objects known to have no `security.capability` extended attribute (created here, or
 ///   asked once) answer the kernel's check before every write without a request, until a break
 ///   or INVALIDATE of the object.
@@ -26,6 +28,9 @@ public final class LeaseState: Sendable {
     private let names = Mutex<(table: [NodeID: Set<FileName>], count: Int)>(([:], 0))
     /// Nodes without `security.capability`. Protected by its mutex.
     private let noCapability = Mutex<Set<NodeID>>([])
+    /// Directories this client made and whose every name it knows: the names it made there
+    /// itself (or tried to). Protected by its mutex.
+    private let complete = Mutex<[NodeID: Set<FileName>]>([:])
 
     public init(duration: Double) {
         self.duration = duration
@@ -57,11 +62,36 @@ public final class LeaseState: Sendable {
         }
     }
 
-    /// A break named `name` in `parent`: the kernel forgets it now.
+    /// A break named `name` in `parent`: the kernel forgets it now, and another client changed
+    /// names in `parent`, which is no longer known complete.
     public func forget(_ name: FileName, in parent: NodeID) {
         self.names.withLock { names in
             if names.table[parent]?.remove(name) != nil { names.count -= 1 }
         }
+        _ = self.complete.withLock { $0.removeValue(forKey: parent) }
+    }
+
+    /// This client made directory `node` under the lease taken at `ticket` (MKDIR also leases the
+    /// new directory's names): it is empty, and every name in it will be one this client makes,
+    /// until a break names it.
+    public func bornEmpty(_ node: NodeID, ticket: UInt64) {
+        self.complete.withLock { complete in
+            if self.holds(ticket) { complete[node] = [] }
+        }
+    }
+
+    /// This client is about to make (or move) `name` in `parent`: from now on the name is asked
+    /// of the server, never assumed absent. Called before the request is sent.
+    public func adding(_ name: FileName, in parent: NodeID) {
+        self.complete.withLock { complete in
+            if complete[parent] != nil { complete[parent]!.insert(name) }
+        }
+    }
+
+    /// Whether `name` is certainly absent from `parent`: a directory this client made, where
+    /// nobody else has made a name since and this client never made this one.
+    public func isKnownAbsent(_ name: FileName, in parent: NodeID) -> Bool {
+        self.complete.withLock { complete in complete[parent].map { !$0.contains(name) } ?? false }
     }
 
     /// The kernel forgot directory `node`: its names go with it.
@@ -69,6 +99,7 @@ public final class LeaseState: Sendable {
         self.names.withLock { names in
             if let removed = names.table.removeValue(forKey: node) { names.count -= removed.count }
         }
+        _ = self.complete.withLock { $0.removeValue(forKey: node) }
     }
 
     /// The session's leases are gone (reconnection): no reply in flight carries one, nothing
@@ -76,6 +107,7 @@ public final class LeaseState: Sendable {
     public func renew() -> [NodeID: Set<FileName>] {
         self.breaks.add(1, ordering: .releasing)
         self.noCapability.withLock { $0.removeAll() }
+        self.complete.withLock { $0.removeAll() }
         return self.names.withLock { names in
             defer { names = ([:], 0) }
             return names.table

@@ -151,9 +151,12 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
             return (entry, [LeasedName(directory: request.parent, name: request.name)], [request.parent])
         }
         self.onLeaseChange(MkdirRequest.self) { request, context in
-            let entry = try Self.leasing(coherence, context, directories: [request.parent]) {
-                try store.mkdir(request, caller: context.caller)
-            } objects: { [$0.handle] }
+            let since = coherence.leaseSequence()
+            let entry = try store.mkdir(request, caller: context.caller)
+            // The new directory's names too: its maker knows it empty (`LeaseState.bornEmpty`).
+            coherence.grantLeases(
+                directories: [request.parent, entry.handle], objects: [entry.handle], to: context.session.id,
+                since: since)
             return (entry, [LeasedName(directory: request.parent, name: request.name)], [request.parent])
         }
         self.onLeaseChange(UnlinkRequest.self) { request, context in
