@@ -17,7 +17,8 @@
 # metadata rates itself; packaging/bench_external.py times tar -xf, cp -r and dbench; a sampler
 # here reads the RSS of the pohmelfs client and server (and sshfs, passthrough_ll) every 0.5 s;
 # packaging/bench_targets.py prints the table. POHMELFS_BENCH_OUT=DIR keeps the raw JSON and the
-# RSS samples there.
+# RSS samples there. POHMELFS_MOUNT_OPTIONS=OPTS mounts pohmelfs with -o OPTS (e.g. leases=off, to
+# measure without leases in the same run of the others).
 #
 # Builds only passthrough_ll (packaging/bench-passthrough.sh) and the tarball, once each, into
 # .build/bench (or $POHMELFS_BENCH_CACHE). Everything else lives in one temporary directory (under
@@ -179,7 +180,9 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 grep -q "listening" "$work/serve.log" || { say "pohmelfs serve did not start listening"; exit 1; }
-"$bin" mount "127.0.0.1:$port" "$work/pohmelfs"
+mount_options=()
+[ -n "${POHMELFS_MOUNT_OPTIONS:-}" ] && mount_options=(-o "$POHMELFS_MOUNT_OPTIONS")
+"$bin" mount "127.0.0.1:$port" "$work/pohmelfs" "${mount_options[@]}"
 grep -qs " $work/pohmelfs fuse.pohmelfs " /proc/mounts || { say "the pohmelfs mount is not there"; exit 1; }
 targets+=("$work/pohmelfs")
 names+=(pohmelfs)
@@ -281,16 +284,33 @@ if [ ! -s "$tarball" ]; then
     tar -cf "$tarball.tmp" -C "$tar_source" . && mv "$tarball.tmp" "$tarball"
 fi
 
+# --- a local git repository for git clone and git status --------------------------------------
+# The project's own sources in a one-commit bare repository, made once (a few hundred files).
+repo="$cache/sources.git"
+if [ ! -d "$repo" ] && command -v git >/dev/null; then
+    say "making $repo from $top/Sources and $top/Tests (once)"
+    rm -rf "$work/repo-src" "$repo.tmp"
+    mkdir -p "$work/repo-src"
+    cp -r "$top/Sources" "$top/Tests" "$work/repo-src/"
+    git -C "$work/repo-src" init -q &&
+        git -C "$work/repo-src" add -A &&
+        git -C "$work/repo-src" -c user.name=bench -c user.email=bench@localhost commit -q -m sources &&
+        git clone -q --bare "$work/repo-src" "$repo.tmp" && mv "$repo.tmp" "$repo"
+    rm -rf "$work/repo-src"
+fi
+repo_args=()
+[ -d "$repo" ] && repo_args=(--repo "$repo")
+
 # --- the bench --------------------------------------------------------------------------------
 say "running: pohmelfs bench ${targets[*]} --json ${bench_args[*]}"
 status=0
 "$bin" bench "${targets[@]}" --json "${bench_args[@]}" >"$work/bench.json" || status=$?
 external=()
 for index in "${!targets[@]}"; do external+=(--target "${names[$index]}=${targets[$index]}"); done
-say "running: bench_external.py (tar -xf, cp -r, dbench)"
+say "running: bench_external.py (tar -xf, cp -r, find, du, git clone and status, rm -rf, dbench)"
 external_status=0
 python3 "$top/packaging/bench_external.py" "${external[@]}" --tarball "$tarball" --scratch "$work/scratch" \
-    --runs "$runs" --dbench-seconds "$dbench_seconds" --dbench-clients "$dbench_clients" \
+    --runs "$runs" --dbench-seconds "$dbench_seconds" --dbench-clients "$dbench_clients" "${repo_args[@]}" \
     >"$work/external.json" || external_status=$?
 kill "$sampler_pid" 2>/dev/null
 wait "$sampler_pid" 2>/dev/null || true

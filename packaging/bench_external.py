@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The bench's workloads that are other programs: `tar -xf`, `cp -r` and dbench.
+"""The bench's workloads that are other programs: `tar -xf`, `cp -r`, find, du, git, `rm -rf` and dbench.
 
 `make bench` runs `pohmelfs bench` for everything it can time itself (copies, random reads,
 metadata), then this for the workloads the performance issue defines by a tool:
@@ -10,6 +10,12 @@ metadata), then this for the workloads the performance issue defines by a tool:
                        directory; the copy is then checked (file count and bytes) untimed
   dbench   throughput MB/s   `dbench -c LOADFILE -D target -t SECONDS CLIENTS` (Debian's dbench
                        and its client.txt loadfile), when dbench is installed
+  find-cold elapsed s  after dropping caches (root): `find TREE -printf '%s'`, a stat of every entry
+  find-warm elapsed s  the same again at once (what the kernel kept answers it)
+  du-warm  elapsed s   `du -s TREE` right after
+  git-clone elapsed s  `git clone` of a local repository (--repo, a bare repository) into the target
+  git-status elapsed s `git status` in that clone, twice; the second is timed
+  rm-rf    elapsed s   `rm -rf` of the extracted tree (and the clone), then `sync -f`
 
 Targets are interleaved within each run (tar-x on A B C, cp-out on A B C, ...) like `pohmelfs
 bench`. Prints JSON on standard output, progress on standard error:
@@ -18,7 +24,7 @@ bench`. Prints JSON on standard output, progress on standard error:
    "errors": [{"target", "workload", "message"}], "notes": [...]}
 
 Usage: bench_external.py --target NAME=DIR ... --tarball FILE --scratch DIR
-                         [--runs N] [--dbench-seconds S] [--dbench-clients N]
+                         [--runs N] [--dbench-seconds S] [--dbench-clients N] [--repo BARE_REPO]
 """
 
 import argparse
@@ -162,6 +168,56 @@ def cp_out(directory, scratch, expected, timeout, notes, links):
     return elapsed
 
 
+def find_tree(directory, timeout, cold):
+    tree = os.path.join(directory, TREE)
+    if cold:
+        drop_caches()
+    started = time.monotonic()
+    run(["find", tree, "-printf", "%s\n"], timeout)
+    return time.monotonic() - started
+
+
+def du_tree(directory, timeout):
+    tree = os.path.join(directory, TREE)
+    started = time.monotonic()
+    run(["du", "-s", tree], timeout)
+    return time.monotonic() - started
+
+
+CLONE = "bench-clone"
+
+
+def git_clone(directory, repository, timeout):
+    clone = os.path.join(directory, CLONE)
+    shutil.rmtree(clone, ignore_errors=True)
+    started = time.monotonic()
+    run(["git", "clone", "-q", "--no-hardlinks", repository, clone], timeout)
+    run(["sync", "-f", clone], timeout)
+    return time.monotonic() - started
+
+
+def git_status(directory, timeout):
+    clone = os.path.join(directory, CLONE)
+    run(["git", "-C", clone, "status", "--porcelain"], timeout)
+    started = time.monotonic()
+    output = run(["git", "-C", clone, "status", "--porcelain"], timeout)
+    elapsed = time.monotonic() - started
+    if output.strip():
+        raise RuntimeError(f"git status in a fresh clone is not clean: {output.splitlines()[0]}")
+    return elapsed
+
+
+def rm_rf(directory, timeout):
+    tree = os.path.join(directory, TREE)
+    started = time.monotonic()
+    run(["rm", "-rf", tree, os.path.join(directory, CLONE)], timeout)
+    run(["sync", "-f", directory], timeout)
+    elapsed = time.monotonic() - started
+    if os.path.exists(tree):
+        raise RuntimeError("rm -rf left the tree behind")
+    return elapsed
+
+
 def dbench(directory, seconds, clients, timeout):
     work = os.path.join(directory, "bench-dbench")
     shutil.rmtree(work, ignore_errors=True)
@@ -187,6 +243,7 @@ def main(argv=None):
     parser.add_argument("--dbench-seconds", type=int, default=30, help="0 leaves dbench out")
     parser.add_argument("--dbench-clients", type=int, default=4)
     parser.add_argument("--timeout", type=int, default=1800, help="seconds for one command")
+    parser.add_argument("--repo", help="a local (bare) git repository for git-clone and git-status")
     arguments = parser.parse_args(argv)
 
     targets = []
@@ -198,8 +255,17 @@ def main(argv=None):
 
     expected = tarball_contents(arguments.tarball)
     links = tarball_symlinks(arguments.tarball)
-    workloads = [("tar-x", "elapsed", "s", "lower"), ("cp-out", "elapsed", "s", "lower")]
+    workloads = [("tar-x", "elapsed", "s", "lower"), ("cp-out", "elapsed", "s", "lower"),
+                 ("find-cold", "elapsed", "s", "lower"), ("find-warm", "elapsed", "s", "lower"),
+                 ("du-warm", "elapsed", "s", "lower")]
     notes = []
+    if arguments.repo and shutil.which("git"):
+        workloads += [("git-clone", "elapsed", "s", "lower"), ("git-status", "elapsed", "s", "lower")]
+    elif arguments.repo:
+        notes.append("git-clone and git-status left out: git is missing")
+    workloads.append(("rm-rf", "elapsed", "s", "lower"))
+    # Each of these needs the tree tar-x made in the same run (rm-rf removes it).
+    needs_tree = {"cp-out", "find-cold", "find-warm", "du-warm", "rm-rf"}
     if arguments.dbench_seconds > 0 and shutil.which("dbench") and os.path.exists(DBENCH_LOADFILE):
         workloads.append(("dbench", "throughput", "MB/s", "higher"))
     elif arguments.dbench_seconds > 0:
@@ -215,7 +281,9 @@ def main(argv=None):
             for name, directory in targets:
                 if (name, workload) in failed:
                     continue
-                if workload == "cp-out" and (name, "tar-x") in failed:
+                if workload in needs_tree and (name, "tar-x") in failed:
+                    continue
+                if workload == "git-status" and (name, "git-clone") in failed:
                     continue
                 try:
                     if workload == "tar-x":
@@ -226,6 +294,16 @@ def main(argv=None):
                         cp_notes = set()
                         value = cp_out(directory, arguments.scratch, expected, arguments.timeout, cp_notes, links)
                         notes += sorted(f"{name} cp-out: {note}" for note in cp_notes if f"{name} cp-out: {note}" not in notes)
+                    elif workload in ("find-cold", "find-warm"):
+                        value = find_tree(directory, arguments.timeout, cold=workload == "find-cold")
+                    elif workload == "du-warm":
+                        value = du_tree(directory, arguments.timeout)
+                    elif workload == "git-clone":
+                        value = git_clone(directory, arguments.repo, arguments.timeout)
+                    elif workload == "git-status":
+                        value = git_status(directory, arguments.timeout)
+                    elif workload == "rm-rf":
+                        value = rm_rf(directory, arguments.timeout)
                     else:
                         value = dbench(directory, arguments.dbench_seconds, arguments.dbench_clients,
                                        arguments.timeout + arguments.dbench_seconds)
@@ -238,6 +316,7 @@ def main(argv=None):
                 say(f"run {number}: {workload} on {name}: {value:.2f} {unit}")
     for name, directory in targets:
         shutil.rmtree(os.path.join(directory, TREE), ignore_errors=True)
+        shutil.rmtree(os.path.join(directory, CLONE), ignore_errors=True)
 
     figures = []
     for workload, metric, unit, better in workloads:

@@ -150,14 +150,25 @@ def test_external_workloads_time_and_verify_each_target(tmp_path, registry):
     for directory in (a, b, scratch):
         directory.mkdir()
     dbench_seconds = "3" if shutil.which("dbench") else "0"
+    # A small bare repository for git clone and git status.
+    source, repo = tmp_path / "repo-src", tmp_path / "repo.git"
+    source.mkdir()
+    for i in range(20):
+        (source / f"file{i}.txt").write_text(f"line {i}\n")
+    for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                    ["git", "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-q", "-m", "t"]):
+        subprocess.run(command, cwd=source, check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(source), str(repo)], check=True)
     result = registry.run([sys.executable, PACKAGING / "bench_external.py", "--target", f"local={a}",
                            "--target", f"pohmelfs={b}", "--tarball", small_tarball(tmp_path), "--scratch", scratch,
-                           "--runs", "2", "--dbench-seconds", dbench_seconds, "--dbench-clients", "2"], timeout=100)
+                           "--runs", "2", "--dbench-seconds", dbench_seconds, "--dbench-clients", "2",
+                           "--repo", repo], timeout=100)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["errors"] == []
     measured = {(f["workload"], f["target"]): f for f in report["figures"]}
-    workloads = ["tar-x", "cp-out"] + (["dbench"] if dbench_seconds != "0" else [])
+    workloads = ["tar-x", "cp-out", "find-cold", "find-warm", "du-warm", "git-clone", "git-status", "rm-rf"]
+    workloads += ["dbench"] if dbench_seconds != "0" else []
     for workload in workloads:
         for target in ("local", "pohmelfs"):
             found = measured[(workload, target)]

@@ -88,6 +88,7 @@ public final class RPCClient: Sendable {
         maximumTransaction: UInt32 = ProtocolVersion.minimumTransactionSize,
         resilience: ResiliencePolicy? = nil,
         security: ClientSecurity? = nil,
+        capabilities: ProtocolVersion.Capabilities = [],
         onNotice: @escaping @Sendable (Frame) -> Void = { _ in }
     ) async throws -> RPCClient {
         let liveness = LivenessClock()
@@ -136,7 +137,7 @@ public final class RPCClient: Sendable {
         } catch {
             throw Self.explainFirstContact(error, firstContact, tlsErrors)
         }
-        let request = HelloRequest(clientName: clientName)
+        let request = HelloRequest(capabilities: capabilities, clientName: clientName)
         let transaction = TransactionID(0)
         let frame = FrameEncoding.request(request, caller: .root, transaction: transaction, allocator: channel.allocator)
         let hello: HelloResponse

@@ -31,6 +31,9 @@ public struct ResiliencePolicy: Sendable {
     /// old one), before files are reopened and locks reclaimed: whatever else the old session
     /// held on the server, such as write-back grants, must be given up by the caller.
     public var onNewSession: @Sendable () -> Void = {}
+    /// Called on every reconnection, resumed session or new, before anything is resent: the
+    /// server dropped the session's leases while it was away (`LeaseState.renew`).
+    public var onReconnect: @Sendable () -> Void = {}
     public var logger: Logger
 
     public init(softTimeout: Duration? = nil, logger: Logger) {

@@ -258,6 +258,7 @@ final class ResilientConnection: @unchecked Sendable {
         self.session = hello.session
         self.logger[metadataKey: LogKey.session] = "\(hello.session.rawValue)"
         let back = "server \(self.server) back after \(Self.seconds(since: self.lostAt))"
+        self.policy.onReconnect()
         if hello.resumed {
             self.logger.info("\(back); reconnected; session resumed", metadata: ["attempts": "\(self.attempt)"])
             self.becomeReady(channel)

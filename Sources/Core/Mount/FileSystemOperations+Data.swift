@@ -20,8 +20,13 @@ extension FileSystemOperations {
         guard let parentHandle = self.handle(parent, reply) else { return }
         let request = CreateRequest(
             parent: parentHandle, name: name, mode: mode, flags: flags, caching: self.tracksPages(flags: flags))
+        self.leases?.adding(name, in: parent)
+        let ticket = self.leases?.ticket()
         self.perform(request, caller: caller, reply: reply) { response in
-            let entry = self.entryParameters(response.entry)
+            let entry = self.entryParameters(response.entry, leased: ticket.map { ($0, parent, name) })
+            // A file just created has no capabilities: the kernel's check before each write
+            // is answered here (`getxattr`).
+            if let ticket { self.leases?.noteNoCapability(entry.node, ticket: ticket) }
             self.registerOpen(response.file, node: entry.node, flags: flags)
             reply.created(entry, self.openParameters(response.file, flags: flags, cacheValid: true))
         }
@@ -68,9 +73,14 @@ extension FileSystemOperations {
         }
     }
 
-    /// Buffered bytes go to the server first; a write-back error is this close's error.
+    /// Buffered bytes go to the server first; a write-back error is this close's error. An
+    /// owner that never asked for a lock on the file holds none: the server has nothing to drop,
+    /// and the close is answered here (`LockingOwners`).
     public func flush(file: FileHandleID, owner: LockOwner, caller: Caller, reply: EmptyReply) {
+        let node = self.openFiles[file]?.node
+        let local = node.map { !self.lockingOwners.mayHold(owner, on: $0) } ?? false
         self.writeBackReportingErrors(file) { writebackError in
+            if local { return writebackError.map { reply.error($0) } ?? reply.ok() }
             self.perform(FlushRequest(file: file, owner: owner), caller: caller, reply: reply) { _ in
                 if let writebackError { reply.error(writebackError) } else { reply.ok() }
             }

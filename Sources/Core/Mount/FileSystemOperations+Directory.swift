@@ -41,15 +41,37 @@ extension FileSystemOperations {
 
     public func setxattr(_ node: NodeID, name: [UInt8], value: [UInt8], flags: UInt32, caller: Caller, reply: EmptyReply) {
         guard let handle = self.handle(node, reply) else { return }
-        self.replyEmpty(SetxattrRequest(handle: handle, name: name, value: value, flags: flags), caller: caller, reply: reply)
+        // Before and after: a GETXATTR answered in between must not be remembered.
+        self.leases?.broke([node])
+        self.perform(SetxattrRequest(handle: handle, name: name, value: value, flags: flags), caller: caller, reply: reply) {
+            _ in
+            self.leases?.broke([node])
+            reply.ok()
+        }
     }
 
     public func getxattr(_ node: NodeID, name: [UInt8], size: UInt32, caller: Caller, reply: XattrReply) {
         guard let handle = self.handle(node, reply) else { return }
-        self.perform(GetxattrRequest(handle: handle, name: name, size: size), caller: caller, reply: reply) {
-            Self.answer(reply, $0, askedSize: size)
+        // The kernel asks for security.capability before every write(2) (FUSE clears S_NOSEC):
+        // under the lease on the object's attributes, an absence learned once is the answer.
+        let capability = name == Self.capabilityName ? self.leases : nil
+        if let capability, capability.hasNoCapability(node) { return reply.error(.noData) }
+        let ticket = capability?.ticket()
+        self.client.send(GetxattrRequest(handle: handle, name: name, size: size), caller: caller) { result in
+            switch result {
+            case .success(let response):
+                Self.answer(reply, response, askedSize: size)
+            case .failure(let error as Errno) where error == .noData:
+                if let capability, let ticket { capability.noteNoCapability(node, ticket: ticket) }
+                reply.error(.noData)
+            case .failure(let error):
+                reply.fail(error)
+            }
         }
     }
+
+    /// `security.capability`, which the kernel checks before every write.
+    static let capabilityName = Array("security.capability".utf8)
 
     public func listxattr(_ node: NodeID, size: UInt32, caller: Caller, reply: XattrReply) {
         guard let handle = self.handle(node, reply) else { return }
@@ -60,7 +82,11 @@ extension FileSystemOperations {
 
     public func removexattr(_ node: NodeID, name: [UInt8], caller: Caller, reply: EmptyReply) {
         guard let handle = self.handle(node, reply) else { return }
-        self.replyEmpty(RemovexattrRequest(handle: handle, name: name), caller: caller, reply: reply)
+        self.leases?.broke([node])
+        self.perform(RemovexattrRequest(handle: handle, name: name), caller: caller, reply: reply) { _ in
+            self.leases?.broke([node])
+            reply.ok()
+        }
     }
 
     private static func answer(_ reply: XattrReply, _ response: XattrResponse, askedSize: UInt32) {

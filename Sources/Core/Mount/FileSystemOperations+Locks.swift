@@ -19,6 +19,7 @@ extension FileSystemOperations {
         _ node: NodeID, file: FileHandleID, owner: LockOwner, flavor: FileLockFlavor, type: FileLockType,
         range: WireLockRange, wait: Bool, caller: Caller, reply: EmptyReply
     ) {
+        self.lockingOwners.asking(owner, on: node)
         let notifier = type == .unlock ? nil : self.notifier
         let request = SetlkRequest(
             file: file, owner: owner, flavor: flavor, type: type, range: range, pid: caller.pid, wait: wait)

@@ -49,6 +49,11 @@ public final class FileSystemOperations: Sendable {
     public let recentLookups = RecentLookups()
     /// Buffered writes (`-o cache=strict` with write-back on); nil when every write goes through.
     public let writeback: WritebackBuffer?
+    /// Leases on names and attributes (`-o leases=on` and a server that grants them); nil when
+    /// the ordinary timeouts apply to everything.
+    public let leases: LeaseState?
+    /// Who ever asked for a lock, per node: a FLUSH from anyone else needs no request.
+    let lockingOwners = LockingOwners()
 
     public init(
         client: RPCClient, root: ObjectHandle, options: MountOptions, notifier: (any KernelNotifier)?, logger: Logger
@@ -61,6 +66,9 @@ public final class FileSystemOperations: Sendable {
         self.writeback =
             options.cache == .strict && options.writeback
             ? WritebackBuffer(client: client, capacity: options.cacheSize) : nil
+        self.leases =
+            options.leases && client.hello.capabilities.contains(.leases) && notifier is any EntryNotifier
+            ? LeaseState(duration: options.leaseTimeout) : nil
     }
 
     /// Whether an open with `flags` keeps the file's pages in the kernel's cache. O_APPEND
@@ -94,10 +102,31 @@ public final class FileSystemOperations: Sendable {
     }
 
     /// Registers an entry's node (incrementing its lookup count) and describes it for the kernel.
-    func entryParameters(_ entry: Entry) -> EntryParameters {
-        EntryParameters(
+    /// `leased`: the reply to a request sent at that lease ticket, naming `name` in `parent`.
+    func entryParameters(_ entry: Entry, leased: (ticket: UInt64, parent: NodeID, name: FileName)? = nil) -> EntryParameters {
+        let timeouts = self.timeouts(leased)
+        return EntryParameters(
             node: self.inodes.remember(entry.handle), attributes: entry.attributes,
-            attributeTimeout: self.options.attributeTimeout, entryTimeout: self.options.entryTimeout)
+            attributeTimeout: timeouts.attribute, entryTimeout: timeouts.entry)
+    }
+
+    /// The kernel's timeouts for a reply (`LeaseState`): the lease's for a leased reply, 0 for a
+    /// reply a break crossed, the mount's ordinary ones without leases or for a reply that
+    /// grants none (`leased` nil).
+    func timeouts(
+        _ leased: (ticket: UInt64, parent: NodeID, name: FileName)?
+    ) -> (entry: Double, attribute: Double, negative: Double) {
+        let ordinary = (self.options.entryTimeout, self.options.attributeTimeout, self.options.negativeTimeout)
+        guard let leases = self.leases, let leased else { return ordinary }
+        guard leases.holds(leased.ticket) else { return (0, 0, 0) }
+        guard leases.remember(leased.name, in: leased.parent) else { return ordinary }
+        return (leases.duration, leases.duration, leases.duration)
+    }
+
+    /// The attribute timeout for a GETATTR or SETATTR reply to a request sent at `ticket`.
+    func attributeTimeout(_ ticket: UInt64?) -> Double {
+        guard let leases = self.leases, let ticket else { return self.options.attributeTimeout }
+        return leases.holds(ticket) ? leases.duration : 0
     }
 
     /// Whether the server is to invalidate this client's pages of a file opened with `flags`
@@ -114,10 +143,16 @@ public final class FileSystemOperations: Sendable {
         return OpenParameters(file: file, directIO: !caches, keepCache: caches && cacheValid)
     }
 
-    /// Answers an entry-creating request (lookup, mkdir, mknod, symlink, link).
-    func replyEntry<R: WireRequest>(_ request: R, caller: Caller, reply: EntryReply) where R.Response == Entry {
+    /// Answers an entry-creating request (mkdir, mknod, symlink, link) for `name` in `parent`.
+    func replyEntry<R: WireRequest>(
+        _ request: R, parent: NodeID, name: FileName, caller: Caller, reply: EntryReply
+    ) where R.Response == Entry {
+        self.leases?.adding(name, in: parent)
+        let ticket = self.leases?.ticket()
         self.perform(request, caller: caller, reply: reply) { entry in
-            reply.entry(self.entryParameters(entry))
+            let parameters = self.entryParameters(entry, leased: ticket.map { ($0, parent, name) })
+            if R.self == MkdirRequest.self, let ticket { self.leases?.bornEmpty(parameters.node, ticket: ticket) }
+            reply.entry(parameters)
         }
     }
 
@@ -130,17 +165,29 @@ public final class FileSystemOperations: Sendable {
 
     public func lookup(parent: NodeID, name: FileName, caller: Caller, reply: EntryReply) {
         guard let parentHandle = self.handle(parent, reply) else { return }
-        let negativeTimeout = self.options.negativeTimeout
+        if let leases = self.leases, leases.isKnownAbsent(name, in: parent) {
+            // A directory this client made and alone changed: the name is not there (tar's
+            // lookup before each create).
+            let timeouts = self.timeouts((leases.ticket(), parent, name))
+            if timeouts.negative > 0 {
+                return reply.entry(
+                    EntryParameters(node: NodeID(0), attributes: nil, attributeTimeout: 0, entryTimeout: timeouts.negative))
+            }
+            return reply.error(.noEntry)
+        }
+        let ticket = self.leases?.ticket()
         self.client.send(LookupRequest(parent: parentHandle, name: name), caller: caller) { result in
+            let leased = ticket.map { ($0, parent, name) }
             switch result {
             case .success(let entry):
-                let parameters = self.entryParameters(entry)
+                let parameters = self.entryParameters(entry, leased: leased)
                 self.recentLookups.looked(up: parameters.node, by: caller.pid)
                 reply.entry(parameters)
-            case .failure(let error as Errno) where error == .noEntry && negativeTimeout > 0:
-                // A negative entry: the kernel remembers the name is absent for negativeTimeout.
+            case .failure(let error as Errno) where error == .noEntry && self.timeouts(leased).negative > 0:
+                // A negative entry: the kernel remembers the name is absent for the timeout.
                 reply.entry(
-                    EntryParameters(node: NodeID(0), attributes: nil, attributeTimeout: 0, entryTimeout: negativeTimeout))
+                    EntryParameters(
+                        node: NodeID(0), attributes: nil, attributeTimeout: 0, entryTimeout: self.timeouts(leased).negative))
             case .failure(let error):
                 reply.fail(error)
             }
@@ -149,15 +196,19 @@ public final class FileSystemOperations: Sendable {
 
     public func forget(_ node: NodeID, count: UInt64) {
         self.inodes.forget(node, count: count)
+        if self.inodes.handle(for: node) == nil {
+            self.leases?.forgetDirectory(node)
+            self.lockingOwners.forget(node)
+        }
     }
 
     public func getattr(_ node: NodeID, caller: Caller, reply: AttributesReply) {
         guard let handle = self.handle(node, reply) else { return }
-        let timeout = self.options.attributeTimeout
         // The size and times of a file with buffered writes are the server's once they are there.
         self.afterWriteback(of: node) {
+            let ticket = self.leases?.ticket()
             self.perform(GetattrRequest(handle: handle), caller: caller, reply: reply) {
-                reply.attributes($0, timeout: timeout)
+                reply.attributes($0, timeout: self.attributeTimeout(ticket))
             }
         }
     }
@@ -167,10 +218,12 @@ public final class FileSystemOperations: Sendable {
         let request = SetattrRequest(
             handle: handle, file: changes.file, mode: changes.mode, uid: changes.uid, gid: changes.gid,
             size: changes.size, accessTime: changes.accessTime, modificationTime: changes.modificationTime)
-        let timeout = self.options.attributeTimeout
         // Buffered bytes land before a truncation, as they were written before it.
         self.afterWriteback(of: node) {
-            self.perform(request, caller: caller, reply: reply) { reply.attributes($0, timeout: timeout) }
+            let ticket = self.leases?.ticket()
+            self.perform(request, caller: caller, reply: reply) {
+                reply.attributes($0, timeout: self.attributeTimeout(ticket))
+            }
         }
     }
 
@@ -181,22 +234,30 @@ public final class FileSystemOperations: Sendable {
 
     public func mknod(parent: NodeID, name: FileName, mode: UInt32, rdev: UInt64, caller: Caller, reply: EntryReply) {
         guard let parentHandle = self.handle(parent, reply) else { return }
-        self.replyEntry(MknodRequest(parent: parentHandle, name: name, mode: mode, rdev: rdev), caller: caller, reply: reply)
+        self.replyEntry(
+            MknodRequest(parent: parentHandle, name: name, mode: mode, rdev: rdev), parent: parent, name: name,
+            caller: caller, reply: reply)
     }
 
     public func mkdir(parent: NodeID, name: FileName, mode: UInt32, caller: Caller, reply: EntryReply) {
         guard let parentHandle = self.handle(parent, reply) else { return }
-        self.replyEntry(MkdirRequest(parent: parentHandle, name: name, mode: mode), caller: caller, reply: reply)
+        self.replyEntry(
+            MkdirRequest(parent: parentHandle, name: name, mode: mode), parent: parent, name: name, caller: caller,
+            reply: reply)
     }
 
     public func symlink(parent: NodeID, name: FileName, target: [UInt8], caller: Caller, reply: EntryReply) {
         guard let parentHandle = self.handle(parent, reply) else { return }
-        self.replyEntry(SymlinkRequest(parent: parentHandle, name: name, target: target), caller: caller, reply: reply)
+        self.replyEntry(
+            SymlinkRequest(parent: parentHandle, name: name, target: target), parent: parent, name: name,
+            caller: caller, reply: reply)
     }
 
     public func link(_ node: NodeID, newParent: NodeID, name: FileName, caller: Caller, reply: EntryReply) {
         guard let target = self.handle(node, reply), let parentHandle = self.handle(newParent, reply) else { return }
-        self.replyEntry(LinkRequest(target: target, newParent: parentHandle, name: name), caller: caller, reply: reply)
+        self.replyEntry(
+            LinkRequest(target: target, newParent: parentHandle, name: name), parent: newParent, name: name,
+            caller: caller, reply: reply)
     }
 
     public func unlink(parent: NodeID, name: FileName, caller: Caller, reply: EmptyReply) {
@@ -216,6 +277,9 @@ public final class FileSystemOperations: Sendable {
         guard let oldHandle = self.handle(parent, reply), let newHandle = self.handle(newParent, reply) else { return }
         let flags = RenameRequest.Flags(rawValue: flags)
         guard RenameRequest.Flags.known.isSuperset(of: flags) else { return reply.error(.invalid) }
+        self.leases?.adding(newName, in: newParent)
+        // An exchange moves the other name back: both are made.
+        self.leases?.adding(name, in: parent)
         self.replyEmpty(
             RenameRequest(oldParent: oldHandle, oldName: name, newParent: newHandle, newName: newName, flags: flags),
             caller: caller, reply: reply)

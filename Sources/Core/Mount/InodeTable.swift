@@ -85,6 +85,9 @@ public final class InodeTable: Sendable {
         }
     }
 
+    /// Every node currently known (the root included).
+    public var allNodes: [NodeID] { self.state.withLock { Array($0.nodes.keys) } }
+
     /// Nodes currently known (the root included).
     public var count: Int { self.state.withLock { $0.nodes.count } }
 

@@ -18,6 +18,13 @@ public struct MountOptions: Sendable, Equatable {
     public var attributeTimeout: Double = 1
     public var entryTimeout: Double = 1
     public var negativeTimeout: Double = 1
+    /// Leases on names and attributes (`-o leases=on|off`): while the server says nothing
+    /// changed, the kernel keeps entries and attributes for `leaseTimeout` seconds; the three
+    /// timeouts above then apply only to replies the server grants no lease on (a server
+    /// without leases, `READDIRPLUS` entries). Off: the timeouts above apply to everything.
+    public var leases = true
+    /// How long the kernel may keep a leased entry or attributes (`-o lease_timeout=`).
+    public var leaseTimeout: Double = 3600
     public var cache: CacheMode = .strict
     /// The bound on the client's own page cache (buffered writes), `-o cache_size=` with K, M, G.
     public var cacheSize = Self.defaultCacheSize
@@ -107,6 +114,13 @@ public struct MountOptions: Sendable, Equatable {
                 throw MountOptionError(option: option)
             }
             self.cacheSize = size.bytes
+        case "leases":
+            switch value {
+            case "on": self.leases = true
+            case "off": self.leases = false
+            default: throw MountOptionError(option: option)
+            }
+        case "lease_timeout": self.leaseTimeout = try Self.seconds(option, value)
         case "writeback":
             switch value {
             case "on": self.writeback = true

@@ -39,8 +39,16 @@ extension CacheCoherence {
                 return true
             }
         }
-        let waiting = self.recallGrant(file, before: session, timerLoop: timerLoop) { completion(take()) }
-        if !waiting { completion(take()) }
+        // Other kernels answer stat from leased attributes without asking the server (whose
+        // GETATTR would recall the grant): they are told to forget them, not waited for (a
+        // round trip per grant would leave no write to buffer; ConsistencyContract "Write-back").
+        let finish: @Sendable () -> Void = {
+            guard take() else { return completion(false) }
+            _ = self.breakLeases(names: [], objects: [file], by: session, timerLoop: timerLoop, waiting: false) {}
+            completion(true)
+        }
+        let waiting = self.recallGrant(file, before: session, timerLoop: timerLoop) { finish() }
+        if !waiting { finish() }
     }
 
     /// Before `session` touches `file`: when another session holds the file's grant, recalls it

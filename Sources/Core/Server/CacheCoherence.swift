@@ -31,6 +31,8 @@ public final class CacheCoherence: Sendable {
         var file: ObjectHandle
         var waitingFor: Set<SessionID>
         var completion: @Sendable () -> Void
+        /// The session whose change waits for the round (`CacheCoherence+Leases`).
+        var initiator: SessionID? = nil
     }
 
     struct State {
@@ -48,6 +50,8 @@ public final class CacheCoherence: Sendable {
         /// Files removed for good while a session still had them open: forgotten at their last
         /// release.
         var removed: Set<ObjectHandle> = []
+        /// Leases on names and attributes (`CacheCoherence+Leases`).
+        var leases = LeaseTable()
     }
 
     let state = Mutex(State())
@@ -55,6 +59,8 @@ public final class CacheCoherence: Sendable {
     public let invalidationsSent = Atomic<UInt64>(0)
     /// Write-back grants recalled, for tests.
     public let recallsSent = Atomic<UInt64>(0)
+    /// LEASE_BREAK notices sent (`CacheCoherence+Leases`).
+    public let leaseBreaksSent = Atomic<UInt64>(0)
 
     public init(enabled: Bool = true, timeout: Duration = .seconds(5), logger: Logger) {
         self.enabled = enabled
@@ -70,6 +76,7 @@ public final class CacheCoherence: Sendable {
     func sessionEnded(_ session: SessionID) {
         let finished: [@Sendable () -> Void] = self.state.withLock { state in
             state.peers[session] = nil
+            state.leases.drop(session)
             for file in Array(state.cachers.keys) {
                 state.cachers[file]?.remove(session)
                 if state.cachers[file]?.isEmpty == true { state.cachers[file] = nil }
@@ -142,11 +149,14 @@ public final class CacheCoherence: Sendable {
     ) -> Bool {
         guard self.enabled else { return false }
         let plan: (UInt64, [Peer])? = self.state.withLock { state in
-            let others = (state.cachers[file] ?? []).subtracting([writer]).filter { state.peers[$0] != nil }
+            // Attribute leases break with the pages: the size and times changed too.
+            state.leases.changed([file], by: writer)
+            let others = (state.cachers[file] ?? []).union(state.leases.attributeHolders[file] ?? [])
+                .subtracting([writer]).filter { state.peers[$0] != nil }
             guard !others.isEmpty else { return nil }
             let id = state.nextNotice
             state.nextNotice += 1
-            state.rounds[id] = Round(file: file, waitingFor: others, completion: completion)
+            state.rounds[id] = Round(file: file, waitingFor: others, completion: completion, initiator: writer)
             return (id, others.compactMap { state.peers[$0] })
         }
         guard let (id, peers) = plan else { return false }
@@ -168,7 +178,7 @@ public final class CacheCoherence: Sendable {
     }
 
     /// Removes `session` from `rounds`; returns the completions of rounds now complete.
-    private func answer(_ session: SessionID, rounds ids: [UInt64], in state: inout State) -> [@Sendable () -> Void] {
+    func answer(_ session: SessionID, rounds ids: [UInt64], in state: inout State) -> [@Sendable () -> Void] {
         var finished: [@Sendable () -> Void] = []
         for id in ids {
             guard var round = state.rounds[id], round.waitingFor.remove(session) != nil else { continue }
@@ -183,7 +193,7 @@ public final class CacheCoherence: Sendable {
     }
 
     /// The round's time is up: whoever has not answered loses its cache grant for the file.
-    private func expire(_ id: UInt64) {
+    func expire(_ id: UInt64) {
         let expired: Round? = self.state.withLock { state in
             guard let round = state.rounds.removeValue(forKey: id) else { return nil }
             for session in round.waitingFor { state.cachers[round.file]?.remove(session) }

@@ -100,6 +100,7 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
             let (response, file, offset, length) = try perform(request, context)
             let reply = FrameEncoding.reply(
                 response, opcode: R.opcode, transaction: context.transaction, allocator: context.allocator)
+            guard offset != CacheCoherence.nothingChanged else { return reply }
             let respond = context.respond
             let deferred = coherence.invalidate(
                 file, offset: offset, length: length, by: context.session.id, timerLoop: context.eventLoop
@@ -117,34 +118,77 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
     private mutating func registerNamespace() {
         let store = self.store
         let coherence = self.coherence
-        self.on(LookupRequest.self) { try store.lookup($0, caller: $1.caller) }
-        self.on(GetattrRequest.self) { try store.getattr($0, caller: $1.caller) }
+        // Routes that describe names and objects grant leases on them, routes that change them
+        // break the others' leases first (`RequestRouter+Leases`).
+        self.on(LookupRequest.self) { request, context in
+            try Self.leasing(coherence, context, directories: [request.parent]) {
+                try store.lookup(request, caller: context.caller)
+            } objects: { [$0.handle] }
+        }
+        self.on(GetattrRequest.self) { request, context in
+            try Self.leasing(coherence, context, directories: []) {
+                try store.getattr(request, caller: context.caller)
+            } objects: { _ in [request.handle] }
+        }
         self.onChange(SetattrRequest.self) { request, context in
             let file = try request.file.map { try context.session.file($0) }
-            let attributes = try store.setattr(request, file: file, caller: context.caller)
+            let attributes = try Self.leasing(coherence, context, directories: []) {
+                try store.setattr(request, file: file, caller: context.caller)
+            } objects: { _ in [request.handle] }
             // A new size changes pages from there on; anything else changes attributes only.
             return (attributes, request.handle, request.size ?? InvalidateNotice.attributesOnly, 0)
         }
         self.on(ReadlinkRequest.self) { try store.readlink($0, caller: $1.caller) }
-        self.on(SymlinkRequest.self) { try store.symlink($0, caller: $1.caller) }
-        self.on(MknodRequest.self) { try store.mknod($0, caller: $1.caller) }
-        self.on(MkdirRequest.self) { try store.mkdir($0, caller: $1.caller) }
-        self.on(UnlinkRequest.self) {
-            try store.unlink($0, caller: $1.caller)
-            coherence.forget(store.takeRemovedObjects())
-            return EmptyResponse()
+        self.onLeaseChange(SymlinkRequest.self) { request, context in
+            let entry = try Self.leasing(coherence, context, directories: [request.parent]) {
+                try store.symlink(request, caller: context.caller)
+            } objects: { [$0.handle] }
+            return (entry, [LeasedName(directory: request.parent, name: request.name)], [request.parent])
         }
-        self.on(RmdirRequest.self) {
-            try store.rmdir($0, caller: $1.caller)
-            coherence.forget(store.takeRemovedObjects())
-            return EmptyResponse()
+        self.onLeaseChange(MknodRequest.self) { request, context in
+            let entry = try Self.leasing(coherence, context, directories: [request.parent]) {
+                try store.mknod(request, caller: context.caller)
+            } objects: { [$0.handle] }
+            return (entry, [LeasedName(directory: request.parent, name: request.name)], [request.parent])
         }
-        self.on(RenameRequest.self) {
-            try store.rename($0, caller: $1.caller)
-            coherence.forget(store.takeRemovedObjects())
-            return EmptyResponse()
+        self.onLeaseChange(MkdirRequest.self) { request, context in
+            let since = coherence.leaseSequence()
+            let entry = try store.mkdir(request, caller: context.caller)
+            // The new directory's names too: its maker knows it empty (`LeaseState.bornEmpty`).
+            coherence.grantLeases(
+                directories: [request.parent, entry.handle], objects: [entry.handle], to: context.session.id,
+                since: since)
+            return (entry, [LeasedName(directory: request.parent, name: request.name)], [request.parent])
         }
-        self.on(LinkRequest.self) { try store.link($0, caller: $1.caller) }
+        self.onLeaseChange(UnlinkRequest.self) { request, context in
+            let victim = Self.leasedObject(store, coherence, context, parent: request.parent, name: request.name)
+            try store.unlink(request, caller: context.caller)
+            coherence.forget(store.takeRemovedObjects())
+            let name = LeasedName(directory: request.parent, name: request.name)
+            return (EmptyResponse(), [name], [request.parent] + (victim.map { [$0] } ?? []))
+        }
+        self.onLeaseChange(RmdirRequest.self) { request, context in
+            try store.rmdir(request, caller: context.caller)
+            coherence.forget(store.takeRemovedObjects())
+            return (EmptyResponse(), [LeasedName(directory: request.parent, name: request.name)], [request.parent])
+        }
+        self.onLeaseChange(RenameRequest.self) { request, context in
+            let moved = Self.leasedObject(store, coherence, context, parent: request.oldParent, name: request.oldName)
+            let victim = Self.leasedObject(store, coherence, context, parent: request.newParent, name: request.newName)
+            try store.rename(request, caller: context.caller)
+            coherence.forget(store.takeRemovedObjects())
+            let names = [
+                LeasedName(directory: request.oldParent, name: request.oldName),
+                LeasedName(directory: request.newParent, name: request.newName),
+            ]
+            return (EmptyResponse(), names, [request.oldParent, request.newParent] + [moved, victim].compactMap { $0 })
+        }
+        self.onLeaseChange(LinkRequest.self) { request, context in
+            let entry = try Self.leasing(coherence, context, directories: [request.newParent]) {
+                try store.link(request, caller: context.caller)
+            } objects: { [$0.handle] }
+            return (entry, [LeasedName(directory: request.newParent, name: request.name)], [request.newParent, request.target])
+        }
         self.on(AccessRequest.self) { try store.access($0, caller: $1.caller); return EmptyResponse() }
         self.on(StatfsRequest.self) { try store.statfs($0, caller: $1.caller) }
     }
@@ -154,17 +198,24 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         let locks = self.locks
         let coherence = self.coherence
         let maximumTransaction = self.maximumTransaction
-        self.on(OpenRequest.self) { request, context in
+        self.onChange(OpenRequest.self) { request, context in
             let file = try store.open(request, caller: context.caller)
             let valid = coherence.opened(store.objectHandle(of: file), by: context.session.id, caching: request.caching)
             coherence.fileOpened(store.objectHandle(of: file), by: context.session.id)
-            return OpenResponse(file: context.session.register(.file(file)), cacheValid: valid)
+            let response = OpenResponse(file: context.session.register(.file(file)), cacheValid: valid)
+            // O_TRUNC (opened with FUSE's atomic_o_trunc) changes the size: others forget the
+            // pages and attributes before the open returns. Any other open changes nothing.
+            let truncates = request.flags & CacheCoherence.openTruncates != 0
+            return (response, store.objectHandle(of: file), truncates ? 0 : CacheCoherence.nothingChanged, 0)
         }
-        self.on(CreateRequest.self) { request, context in
-            let (entry, file) = try store.create(request, caller: context.caller)
+        self.onLeaseChange(CreateRequest.self) { request, context in
+            let (entry, file) = try Self.leasing(coherence, context, directories: [request.parent]) {
+                try store.create(request, caller: context.caller)
+            } objects: { [$0.0.handle] }
             _ = coherence.opened(entry.handle, by: context.session.id, caching: request.caching)
             coherence.fileOpened(entry.handle, by: context.session.id)
-            return CreateResponse(entry: entry, file: context.session.register(.file(file)))
+            let response = CreateResponse(entry: entry, file: context.session.register(.file(file)))
+            return (response, [LeasedName(directory: request.parent, name: request.name)], [request.parent])
         }
         self.onRaw(.read) { payload, context in
             let request = try ReadRequest.decode(payload: payload)
@@ -290,10 +341,12 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         let store = self.store
         let policy = self.policy
         // `trusted.` and `security.` are for an unsquashed root only (ExportPolicy).
-        self.on(SetxattrRequest.self) {
+        // Extended attributes are part of an object's attribute lease (the client answers the
+        // kernel's security.capability checks from it).
+        self.onLeaseChange(SetxattrRequest.self) {
             try policy.checkXattrName($0.name, caller: $1.caller)
             try store.setxattr($0, caller: $1.caller)
-            return EmptyResponse()
+            return (EmptyResponse(), [], [$0.handle])
         }
         self.on(GetxattrRequest.self) {
             // Reading answers "no such attribute" rather than EPERM: it reveals nothing, and
@@ -316,10 +369,10 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
             guard names.count <= Int(request.size) else { throw Errno.range }
             return XattrResponse(size: UInt32(names.count), value: names)
         }
-        self.on(RemovexattrRequest.self) {
+        self.onLeaseChange(RemovexattrRequest.self) {
             try policy.checkXattrName($0.name, caller: $1.caller)
             try store.removexattr($0, caller: $1.caller)
-            return EmptyResponse()
+            return (EmptyResponse(), [], [$0.handle])
         }
     }
 }

@@ -360,12 +360,14 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         let remote = context.channel.remoteAddress
         let local = context.channel.localAddress
         let authenticated = shared.authentication.security != nil
+        // Leases need invalidation (`CacheCoherence+Leases`) and a client that answers LEASE_BREAK.
+        let leases = request.capabilities.contains(.leases) && shared.coherence.enabled
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
             let found = CallerLimit.forConnection(remote: remote, local: local, authenticated: authenticated)
             let response = HelloResponse(
                 version: version,
                 capabilities: shared.store.capabilities.union(shared.locks.transactionLocking ? .transactionLocks : [])
-                    .union([.sessionResume, .atomicAppend]),
+                    .union([.sessionResume, .atomicAppend]).union(leases ? .leases : []),
                 maximumTransaction: maximumTransaction,
                 session: session.id, root: try shared.store.rootEntry(), resumed: resumed != nil)
             return (FrameEncoding.reply(response, opcode: .hello, transaction: transaction, allocator: allocator), found)
@@ -394,6 +396,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                 shared.coherence.sessionStarted(session.id, allocator: channel.allocator) {
                     channel.writeAndFlush($0, promise: nil)
                 }
+                shared.coherence.setLeases(leases, for: session.id)
                 if resumed != nil {
                     // Changes made while it was away were not invalidated on its side: they are
                     // now, right after the HELLO reply (sent first, below).

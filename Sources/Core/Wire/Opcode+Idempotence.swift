@@ -16,7 +16,7 @@ extension Opcode {
             true
         case .hello, .lookup, .getattr, .readlink, .read, .fsync, .readdir, .statfs, .getxattr, .listxattr,
             .access, .getlk, .cancel, .lockTable, .invalidateDone, .ping, .reopen, .writebackGrant, .grantRelease,
-            .auth, .invalidate, .lockGranted, .recall:
+            .auth, .invalidate, .lockGranted, .recall, .leaseBreak:
             false
         }
     }

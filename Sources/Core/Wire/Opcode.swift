@@ -48,6 +48,7 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case invalidate = 0x8001
     case lockGranted = 0x8002
     case recall = 0x8003
+    case leaseBreak = 0x8004
 
     public enum Direction: Sendable {
         /// Sent by the client; the server answers exactly once, with the same transaction id.
@@ -121,6 +122,7 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .invalidate: Self.notice("INVALIDATE", InvalidateNotice.self)
         case .lockGranted: Self.notice("LOCK_GRANTED", LockGrantedNotice.self)
         case .recall: Self.notice("RECALL", RecallNotice.self)
+        case .leaseBreak: Self.notice("LEASE_BREAK", LeaseBreakNotice.self)
         }
     }
 

@@ -32,5 +32,9 @@ public enum ProtocolVersion {
         /// APPEND writes at the server's end of file under the exclusive transaction lock and
         /// answers the offset it used (AppendMessages).
         public static let atomicAppend = Capabilities(rawValue: 1 << 5)
+        /// Leases on names and attributes (`LeaseBreakNotice`): offered by a client that answers
+        /// LEASE_BREAK, echoed by a server that then treats what it answers to LOOKUP, GETATTR,
+        /// SETATTR, CREATE, MKDIR, MKNOD, SYMLINK, LINK and READDIR (plus) as leased to the session.
+        public static let leases = Capabilities(rawValue: 1 << 9)
     }
 }

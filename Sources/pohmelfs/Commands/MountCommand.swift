@@ -12,7 +12,11 @@ struct MountCommand: AsyncParsableCommand {
             the client keeps running in the background until unmounted (fusermount3 -u MOUNTPOINT) \
             or sent SIGTERM. With -f it stays in the foreground. Options (-o, comma-separated): \
             allow_other, default_permissions, ro, rw, fsname=NAME, attr_timeout=S, entry_timeout=S, \
-            negative_timeout=S (all default 1 s), cache=strict|none, cache_size=SIZE (the client's \
+            negative_timeout=S (all default 1 s), leases=on|off (default on: while the server \
+            holds a lease for this mount on a name or an object's attributes, the kernel keeps them \
+            for lease_timeout=S, default 3600, and the server makes it forget them before any other \
+            mount's change returns; the three timeouts then apply only to what is not leased, and \
+            to everything with leases=off or a server without leases), cache=strict|none, cache_size=SIZE (the client's \
             write-back buffer, K/M/G suffixes, default 256M), writeback=on|off (default on: small \
             writes are buffered while the server grants it), hard (the default: requests wait \
             for the server, reconnecting, for ever; a signal still interrupts a waiting call), soft \

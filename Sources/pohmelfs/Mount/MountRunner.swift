@@ -36,10 +36,12 @@ struct MountRunner {
             softTimeout: self.options.soft ? .milliseconds(Int64(self.options.timeout * 1000)) : nil,
             logger: self.logger)
         resilience.onNewSession = { renewals.dispatch(()) }
+        let reconnections = SessionRenewalRelay()
+        resilience.onReconnect = { reconnections.dispatch(()) }
         let client = try await RPCClient.connect(
             host: self.source.server.host, port: self.source.server.port,
             clientName: "\(ProcessInfo.processInfo.hostName):\(mountpoint)", group: group,
-            resilience: resilience, security: security,
+            resilience: resilience, security: security, capabilities: self.options.leases ? [.leases] : [],
             onNotice: { notices.dispatch($0) })
         let root: Entry
         do {
@@ -54,6 +56,7 @@ struct MountRunner {
             client: client, root: root.handle, options: self.options, notifier: kernelNotifier, logger: self.logger)
         notices.setHandler { operations.handleNotice($0) }
         renewals.setHandler { _ in operations.writeback?.grantsLost() }
+        reconnections.setHandler { _ in operations.leasesLost() }
         // Buffered writes reach the server within two seconds even when nobody fsyncs or closes.
         let writebackTimer = operations.writeback?.startTimer(every: .seconds(2), on: client.channel.eventLoop)
         let initialized = DispatchSemaphore(value: 0)

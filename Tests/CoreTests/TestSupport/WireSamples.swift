@@ -109,6 +109,8 @@ enum WireSamples {
             .writebackGrant: WritebackGrantRequest(file: FileHandleID(0x1234)),
             .grantRelease: GrantReleaseRequest(notice: TransactionID(0x78)),
             .recall: RecallNotice(handle: handle),
+            .leaseBreak: LeaseBreakNotice(
+                names: [LeasedName(directory: otherHandle, name: "x.txt")], objects: [handle, otherHandle]),
             .auth: AuthRequest(secret: Array("0123456789abcdef".utf8) + [0x00, 0xFF]),
             .append: AppendRequest(file: FileHandleID(6), data: data(777)),
             .invalidate: InvalidateNotice(handle: handle, offset: 4096, length: 0),

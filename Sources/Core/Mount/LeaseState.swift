@@ -1,0 +1,130 @@
+import Synchronization
+
+/// The client's side of leases on names and attributes (`CacheCoherence+Leases` on the server;
+/// ConsistencyContract "Leases on names and attributes").
+///
+/// - A reply is leased only when no LEASE_BREAK or INVALIDATE arrived, and no reconnection
+///   happened, between sending the request and handling its reply (`ticket`, `holds`): the
+///   server sends such a notice ahead of any reply a change crossed, so a stale answer never
+///   gets a long timeout. A reply that is not leased gets timeouts of 0.
+/// - The names the kernel caches under a lease are remembered, so that a reconnection (the
+///   server dropped the session's leases while it was away) can make the kernel forget them all;
+///   past `capacity` names a reply gets the mount's ordinary timeouts instead.
+/// - Directories this client made are known complete (`bornEmpty`) until a break names them:
+///   a lookup there of a name it never made is answered "absent" without a request.
+/// - Objects known to have no `security.capability` extended attribute (created here, or
+///   asked once) answer the kernel's check before every write without a request, until a break
+///   or INVALIDATE of the object.
+///
+/// Thread-safe: the counter is atomic, the tables are behind their own mutexes (never held
+/// while calling out).
+public final class LeaseState: Sendable {
+    /// How long the kernel may cache a leased entry or attributes (`-o lease_timeout`).
+    public let duration: Double
+    /// The most names remembered at once.
+    public static let capacity = 1 << 18
+    private let breaks = Atomic<UInt64>(0)
+    /// Names cached under a lease, by directory node. Protected by its mutex.
+    private let names = Mutex<(table: [NodeID: Set<FileName>], count: Int)>(([:], 0))
+    /// Nodes without `security.capability`. Protected by its mutex.
+    private let noCapability = Mutex<Set<NodeID>>([])
+    /// Directories this client made and whose every name it knows: the names it made there
+    /// itself (or tried to). Protected by its mutex.
+    private let complete = Mutex<[NodeID: Set<FileName>]>([:])
+
+    public init(duration: Double) {
+        self.duration = duration
+    }
+
+    /// Taken just before a request that may be answered under a lease is sent.
+    public func ticket() -> UInt64 { self.breaks.load(ordering: .acquiring) }
+
+    /// Whether the reply to a request sent at `ticket` carries a lease.
+    public func holds(_ ticket: UInt64) -> Bool { self.breaks.load(ordering: .acquiring) == ticket }
+
+    /// A LEASE_BREAK or INVALIDATE arrived (called on the network thread, before the replies
+    /// that follow it are handled). `node` is an object it names, if the kernel knows it.
+    public func broke(_ nodes: [NodeID] = []) {
+        self.breaks.add(1, ordering: .releasing)
+        guard !nodes.isEmpty else { return }
+        self.noCapability.withLock { set in for node in nodes { set.remove(node) } }
+    }
+
+    /// Remembers that the kernel caches `name` in `parent` under a lease; false when the table
+    /// is full (the reply then gets the ordinary timeouts).
+    public func remember(_ name: FileName, in parent: NodeID) -> Bool {
+        self.names.withLock { names in
+            if names.table[parent]?.contains(name) == true { return true }
+            guard names.count < Self.capacity else { return false }
+            names.table[parent, default: []].insert(name)
+            names.count += 1
+            return true
+        }
+    }
+
+    /// A break named `name` in `parent`: the kernel forgets it now, and another client changed
+    /// names in `parent`, which is no longer known complete.
+    public func forget(_ name: FileName, in parent: NodeID) {
+        self.names.withLock { names in
+            if names.table[parent]?.remove(name) != nil { names.count -= 1 }
+        }
+        _ = self.complete.withLock { $0.removeValue(forKey: parent) }
+    }
+
+    /// This client made directory `node` under the lease taken at `ticket` (MKDIR also leases the
+    /// new directory's names): it is empty, and every name in it will be one this client makes,
+    /// until a break names it.
+    public func bornEmpty(_ node: NodeID, ticket: UInt64) {
+        self.complete.withLock { complete in
+            if self.holds(ticket) { complete[node] = [] }
+        }
+    }
+
+    /// This client is about to make (or move) `name` in `parent`: from now on the name is asked
+    /// of the server, never assumed absent. Called before the request is sent.
+    public func adding(_ name: FileName, in parent: NodeID) {
+        self.complete.withLock { complete in
+            if complete[parent] != nil { complete[parent]!.insert(name) }
+        }
+    }
+
+    /// Whether `name` is certainly absent from `parent`: a directory this client made, where
+    /// nobody else has made a name since and this client never made this one.
+    public func isKnownAbsent(_ name: FileName, in parent: NodeID) -> Bool {
+        self.complete.withLock { complete in complete[parent].map { !$0.contains(name) } ?? false }
+    }
+
+    /// The kernel forgot directory `node`: its names go with it.
+    public func forgetDirectory(_ node: NodeID) {
+        self.names.withLock { names in
+            if let removed = names.table.removeValue(forKey: node) { names.count -= removed.count }
+        }
+        _ = self.complete.withLock { $0.removeValue(forKey: node) }
+    }
+
+    /// The session's leases are gone (reconnection): no reply in flight carries one, nothing
+    /// is known about capabilities, and the names returned must be forgotten by the kernel.
+    public func renew() -> [NodeID: Set<FileName>] {
+        self.breaks.add(1, ordering: .releasing)
+        self.noCapability.withLock { $0.removeAll() }
+        self.complete.withLock { $0.removeAll() }
+        return self.names.withLock { names in
+            defer { names = ([:], 0) }
+            return names.table
+        }
+    }
+
+    /// `node` has no `security.capability` (learned under the lease taken at `ticket`).
+    public func noteNoCapability(_ node: NodeID, ticket: UInt64) {
+        self.noCapability.withLock { set in
+            // Checked under the mutex `broke` takes after counting: a break that came in between
+            // either is seen here or removes the node afterwards.
+            if self.holds(ticket) { set.insert(node) }
+        }
+    }
+
+    /// Whether `node` is known to have no `security.capability`.
+    public func hasNoCapability(_ node: NodeID) -> Bool {
+        self.noCapability.withLock { $0.contains(node) }
+    }
+}

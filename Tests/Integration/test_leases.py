@@ -1,0 +1,227 @@
+"""Leases on names and attributes (issue 16, item 1): a mount's kernel keeps entries and attributes
+for as long as the server holds a lease for it, and the server makes it forget them before it
+acknowledges another mount's change. So a change on mount A is seen on mount B at once, even
+where B cached the name as missing or the attributes a moment ago (without leases: only after the
+1 s timeouts), and a repeated stat on B sends nothing to the server."""
+
+import os
+import re
+import tarfile
+import threading
+import time
+import http.client
+
+import pytest
+
+from harness import free_port
+
+TIMEOUT = 60
+
+
+def opcode_counts(server) -> dict[str, float]:
+    """The server's per-opcode request counters (`--metrics`)."""
+    host, port = server.metrics.rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    counts = {}
+    for match in re.finditer(r'^pohmelfs_requests_total\{opcode="([A-Z_]+)"\} (\S+)$', text, re.M):
+        counts[match.group(1)] = float(match.group(2))
+    assert counts, "no per-opcode request counters in the exposition"
+    return counts
+
+
+def moved(before: dict[str, float], after: dict[str, float]) -> dict[str, int]:
+    return {k: int(after[k] - before.get(k, 0)) for k in after if after[k] != before.get(k, 0)}
+
+
+@pytest.fixture
+def metrics_server(server_factory):
+    address = f"127.0.0.1:{free_port()}"
+    handle = server_factory(args=["--metrics", address])
+    handle.metrics = address
+    return handle
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_name_found_missing_on_b_is_there_at_once_after_a_creates_it(server, mount_factory):
+    a, b = mount_factory(server), mount_factory(server)
+    for round in range(20):
+        for kind in ("file", "dir", "symlink"):
+            name = f"{kind}{round}"
+            with pytest.raises(FileNotFoundError):
+                os.stat(b.mountpoint / name)  # cached on B as missing
+            if kind == "file":
+                (a.mountpoint / name).write_bytes(b"x")
+            elif kind == "dir":
+                os.mkdir(a.mountpoint / name)
+            else:
+                os.symlink("target", a.mountpoint / name)
+            os.lstat(b.mountpoint / name)  # there at once, no timeout waited
+    assert "did not answer" not in server.log_text()
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_chmod_truncate_and_write_on_a_are_seen_by_stat_on_b_at_once(server, mount_factory):
+    a, b = mount_factory(server), mount_factory(server)
+    path_a, path_b = a.mountpoint / "f", b.mountpoint / "f"
+    path_a.write_bytes(b"0123456789")
+    for round in range(20):
+        assert os.stat(path_b).st_size == os.stat(path_a).st_size  # cached on B
+        os.chmod(path_a, 0o600 + round % 8)
+        assert os.stat(path_b).st_mode & 0o777 == 0o600 + round % 8
+        os.truncate(path_a, round)
+        assert os.stat(path_b).st_size == round
+        with open(path_a, "ab") as f:
+            f.write(b"abc")
+        assert os.stat(path_b).st_size == round + 3
+        with open(path_a, "wb") as f:  # O_TRUNC alone changes the size too
+            pass
+        assert os.stat(path_b).st_size == 0
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_rename_and_unlink_on_a_are_seen_on_b_at_once(server, mount_factory):
+    a, b = mount_factory(server), mount_factory(server)
+    os.mkdir(a.mountpoint / "d")
+    for round in range(20):
+        (a.mountpoint / "d" / "old").write_bytes(b"content")
+        os.stat(b.mountpoint / "d" / "old")
+        with pytest.raises(FileNotFoundError):
+            os.stat(b.mountpoint / "new")
+        os.rename(a.mountpoint / "d" / "old", a.mountpoint / "new")
+        with pytest.raises(FileNotFoundError):
+            os.stat(b.mountpoint / "d" / "old")
+        assert (b.mountpoint / "new").read_bytes() == b"content"
+        assert "new" in os.listdir(b.mountpoint)
+        os.unlink(a.mountpoint / "new")
+        with pytest.raises(FileNotFoundError):
+            os.stat(b.mountpoint / "new")
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_hard_links_count_changes_on_b_at_once(server, mount_factory):
+    a, b = mount_factory(server), mount_factory(server)
+    (a.mountpoint / "one").write_bytes(b"x")
+    os.link(a.mountpoint / "one", a.mountpoint / "two")
+    assert os.stat(b.mountpoint / "two").st_nlink == 2
+    os.unlink(a.mountpoint / "one")
+    assert os.stat(b.mountpoint / "two").st_nlink == 1
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_repeated_stat_sends_nothing_to_the_server(metrics_server, mount_factory):
+    a, b = mount_factory(metrics_server), mount_factory(metrics_server)
+    os.makedirs(a.mountpoint / "x" / "y")
+    (a.mountpoint / "x" / "y" / "f").write_bytes(b"data")
+    path = b.mountpoint / "x" / "y" / "f"
+    missing = b.mountpoint / "x" / "missing"
+    os.stat(path)
+    with pytest.raises(FileNotFoundError):
+        os.stat(missing)
+    before = opcode_counts(metrics_server)
+    time.sleep(1.5)  # past the ordinary 1 s timeouts: only a lease keeps the kernel from asking
+    for _ in range(200):
+        os.stat(path)
+        with pytest.raises(FileNotFoundError):
+            os.stat(missing)
+    sent = moved(before, opcode_counts(metrics_server))
+    print(f"requests during 200 repeated stats: {sent}")
+    assert sent.get("LOOKUP", 0) == 0 and sent.get("GETATTR", 0) == 0, sent
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_creating_files_in_a_new_directory_asks_no_lookup_capability_or_flush(metrics_server, mount_factory):
+    """What tar does per file: a lookup of the new name, a create, writes (each preceded by the
+    kernel's security.capability check), a close. In a directory the mount made itself, the
+    lookup, the capability checks and the close's FLUSH need no request."""
+    mount = mount_factory(metrics_server)
+    before = opcode_counts(metrics_server)
+    os.mkdir(mount.mountpoint / "new")
+    for i in range(20):
+        with open(mount.mountpoint / "new" / f"f{i}", "wb") as f:
+            for _ in range(3):
+                f.write(b"x" * 100)
+                f.flush()
+    sent = moved(before, opcode_counts(metrics_server))
+    print(f"requests for 20 files of 3 writes: {sent}")
+    assert sent.get("CREATE", 0) == 20
+    assert sent.get("GETXATTR", 0) == 0, sent
+    assert sent.get("LOOKUP", 0) <= 1, sent  # "new" itself, at most
+    assert sent.get("FLUSH", 0) == 0, sent
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_name_another_mount_makes_in_a_directory_b_made_is_there_at_once(server, mount_factory):
+    a, b = mount_factory(server), mount_factory(server)
+    os.mkdir(b.mountpoint / "mine")  # B knows every name in it: it answers lookups itself
+    for i in range(10):
+        with pytest.raises(FileNotFoundError):
+            os.stat(b.mountpoint / "mine" / f"x{i}")
+        (a.mountpoint / "mine" / f"x{i}").write_bytes(b"x")
+        os.stat(b.mountpoint / "mine" / f"x{i}")
+        with pytest.raises(FileNotFoundError):
+            os.stat(b.mountpoint / "mine" / f"y{i}")
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_capability_set_on_a_is_read_on_b_at_once(server, mount_factory):
+    a, b = mount_factory(server), mount_factory(server)
+    (a.mountpoint / "f").write_bytes(b"")
+    with open(b.mountpoint / "f", "ab") as f:  # B's kernel checks security.capability: absent
+        f.write(b"x")
+    # A version 2 capability set granting nothing: any well-formed value will do.
+    value = bytes([0, 0, 0, 2]) + bytes(16)
+    os.setxattr(a.mountpoint / "f", "security.capability", value)
+    assert os.getxattr(b.mountpoint / "f", "security.capability") == value
+    os.removexattr(a.mountpoint / "f", "security.capability")
+    with pytest.raises(OSError):
+        os.getxattr(b.mountpoint / "f", "security.capability")
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_two_mounts_creating_in_one_directory_never_wait_for_each_other(server, mount_factory):
+    """Each mount's create breaks the other's lease on the directory's names while the other's
+    own create holds the directory's lock in its kernel: neither may wait for the other's
+    answer (the server would time the break out, and say so in its log)."""
+    a, b = mount_factory(server), mount_factory(server)
+    os.mkdir(a.mountpoint / "d")
+    errors = []
+
+    def creator(mount, tag):
+        other = "b" if tag == "a" else "a"
+        try:
+            for i in range(150):
+                (mount.mountpoint / "d" / f"{tag}{i}").write_bytes(b"x")
+                try:
+                    os.stat(mount.mountpoint / "d" / f"{other}{i}")
+                except FileNotFoundError:
+                    pass  # the other mount may not have got there yet
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=creator, args=(m, t)) for m, t in ((a, "a"), (b, "b"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sorted(os.listdir(a.mountpoint / "d")) == sorted(os.listdir(b.mountpoint / "d"))
+    assert len(os.listdir(b.mountpoint / "d")) == 300
+    assert "did not answer" not in server.log_text()
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_with_leases_off_the_ordinary_timeouts_apply(metrics_server, mount_factory):
+    a = mount_factory(metrics_server)
+    b = mount_factory(metrics_server, options="leases=off")
+    (a.mountpoint / "f").write_bytes(b"x")
+    os.stat(b.mountpoint / "f")
+    before = opcode_counts(metrics_server)
+    time.sleep(1.5)
+    os.stat(b.mountpoint / "f")
+    sent = moved(before, opcode_counts(metrics_server))
+    assert sent.get("LOOKUP", 0) + sent.get("GETATTR", 0) >= 1, sent
