@@ -62,17 +62,20 @@ extension LocalDirectoryStore {
         let parent = try self.resolveDirectory(request.parent)
         let flags = (Int32(bitPattern: request.flags) & (Self.permittedOpenFlags | O_EXCL)) | O_CREAT | O_NOFOLLOW
             | O_CLOEXEC
-        return try ThreadIdentity.acting(as: caller) {
-            let fd = try withCName(name) { cName in
-                try systemCall {
-                    pohmelfs_openat2(parent.fd, cName, UInt64(flags), UInt64(request.mode & 0o7777), Self.confinedResolution)
+        // A full disk may be the space of files removed a moment ago (`reclaimingSpace`).
+        return try self.reclaimingSpace {
+            try ThreadIdentity.acting(as: caller) {
+                let fd = try withCName(name) { cName in
+                    try systemCall {
+                        pohmelfs_openat2(parent.fd, cName, UInt64(flags), UInt64(request.mode & 0o7777), Self.confinedResolution)
+                    }
                 }
+                let descriptor = FileDescriptor(fd)
+                let pathFD = try systemCall { Glibc.open(descriptor.procPath, POHMELFS_O_PATH | O_CLOEXEC) }
+                let entry = try self.entry(for: FileDescriptor(pathFD))
+                let object = try self.resolve(entry.handle)
+                return (entry, LocalFile(descriptor: descriptor, object: object, store: self))
             }
-            let descriptor = FileDescriptor(fd)
-            let pathFD = try systemCall { Glibc.open(descriptor.procPath, POHMELFS_O_PATH | O_CLOEXEC) }
-            let entry = try self.entry(for: FileDescriptor(pathFD))
-            let object = try self.resolve(entry.handle)
-            return (entry, LocalFile(descriptor: descriptor, object: object, store: self))
         }
     }
 
@@ -94,16 +97,19 @@ extension LocalDirectoryStore {
     public func write(_ file: LocalFile, offset: UInt64, data: ByteBuffer, caller: Caller) throws -> UInt64 {
         guard offset <= UInt64(Int64.max) else { throw Errno.invalid }
         // As the caller: writing clears set-user-id bits only for callers without CAP_FSETID.
-        return try ThreadIdentity.acting(as: caller) {
-            try data.withUnsafeReadableBytes { source in
-                var done = 0
-                while done < source.count {
-                    let count = try systemCall {
-                        pwrite(file.fd, source.baseAddress! + done, source.count - done, off_t(offset) + off_t(done))
+        // A full disk may be the space of files removed a moment ago (`reclaimingSpace`).
+        return try self.reclaimingSpace {
+            try ThreadIdentity.acting(as: caller) {
+                try data.withUnsafeReadableBytes { source in
+                    var done = 0
+                    while done < source.count {
+                        let count = try systemCall {
+                            pwrite(file.fd, source.baseAddress! + done, source.count - done, off_t(offset) + off_t(done))
+                        }
+                        done += count
                     }
-                    done += count
+                    return UInt64(done)
                 }
-                return UInt64(done)
             }
         }
     }
@@ -120,8 +126,10 @@ extension LocalDirectoryStore {
         let known = UInt32(POHMELFS_FALLOC_FL_KEEP_SIZE | POHMELFS_FALLOC_FL_PUNCH_HOLE | POHMELFS_FALLOC_FL_ZERO_RANGE)
         guard mode & ~known == 0 else { throw Errno.notSupported }
         guard offset <= UInt64(Int64.max), length <= UInt64(Int64.max) else { throw Errno.invalid }
-        try ThreadIdentity.acting(as: caller) {
-            _ = try systemCall { pohmelfs_fallocate(file.fd, Int32(mode), Int64(offset), Int64(length)) }
+        try self.reclaimingSpace {
+            try ThreadIdentity.acting(as: caller) {
+                _ = try systemCall { pohmelfs_fallocate(file.fd, Int32(mode), Int64(offset), Int64(length)) }
+            }
         }
     }
 

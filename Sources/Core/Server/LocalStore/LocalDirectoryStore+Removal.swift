@@ -1,4 +1,5 @@
 import CLinux
+import Dispatch
 import NIOCore
 
 #if canImport(Glibc)
@@ -9,11 +10,21 @@ import Glibc
 ///
 /// The object table holds an O_PATH descriptor per object, and a descriptor keeps its inode (and
 /// a file's blocks) alive. After UNLINK, RMDIR, or a RENAME that replaced its target, the store
-/// checks the object that lost a name: when its last link is gone and no client has it open it
-/// is dropped at once; when a client still has it open (POSIX: an unlinked open file keeps
-/// working), it is dropped after that file's last close. Either way its handle is kept for the
-/// server to take (`takeRemovedObjects`), so per-file state elsewhere (cache grants) goes too.
+/// checks the object that lost a name: when its last link is gone it is dropped once no client
+/// has it open (POSIX: an unlinked open file keeps working until its last close). Its handle is
+/// then kept for the server to take (`takeRemovedObjects`), so per-file state elsewhere (cache
+/// grants) goes too.
+///
+/// The drop comes `removalGrace` after the last link or the last close, whichever is later: a
+/// client whose kernel looked the name up just before another client renamed a file over it or
+/// removed it may still open what it found (`OpenRequest.resolvedJustNow`, the same window), as
+/// an open on a local filesystem that resolved the name first does. A write, create or fallocate
+/// that finds the disk full ends every grace at once and tries again, so the space of removed
+/// files is never what is missing.
 extension LocalDirectoryStore {
+    /// How long a removed object no client has open stays reachable (see above).
+    static let removalGrace: DispatchTimeInterval = .seconds(1)
+
     /// At most this many removed handles wait to be taken; older ones are dropped (the server
     /// takes them after every UNLINK, RMDIR, RENAME and RELEASE, so only a burst of session
     /// expiries with nothing else happening could reach it).
@@ -46,7 +57,29 @@ extension LocalDirectoryStore {
             let kernel = try? Self.kernelHandle(
                 of: victim.rawValue, name: "", flags: POHMELFS_AT_EMPTY_PATH, mountID: &mountID)
         else { return }
-        self.forgetIfUnused(self.authenticator.wrap(kernel))
+        self.removeAfterGrace(self.authenticator.wrap(kernel))
+    }
+
+    private func endGrace(of handle: ObjectHandle) {
+        guard self.removalsInGrace.withLock({ $0.remove(handle) }) != nil else { return }
+        self.forgetIfUnused(handle)
+    }
+
+    /// Runs `body` (a write, create or fallocate); when it fails with ENOSPC or EDQUOT while
+    /// removed objects are still in their grace, ends every grace (their space returns) and runs
+    /// it once more.
+    func reclaimingSpace<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as Errno where error == .noSpace || error == Errno(EDQUOT) {
+            let graced = self.removalsInGrace.withLock { graced in
+                defer { graced = [] }
+                return graced
+            }
+            guard !graced.isEmpty else { throw error }
+            for handle in graced { self.forgetIfUnused(handle) }
+            return try body()
+        }
     }
 
     /// The last open file of `object` closed: drop it if its last link is gone meanwhile.
@@ -54,7 +87,16 @@ extension LocalDirectoryStore {
         guard self.objects.closed(object.handle), let st = try? statDescriptor(object.fd), st.st_nlink == 0 else {
             return
         }
-        self.forgetIfUnused(object.handle)
+        self.removeAfterGrace(object.handle)
+    }
+
+    /// Drops `handle` once `removalGrace` has passed, unless a file of it is open then (its last
+    /// close starts another grace).
+    private func removeAfterGrace(_ handle: ObjectHandle) {
+        guard self.removalsInGrace.withLock({ $0.insert(handle).inserted }) else { return }
+        DispatchQueue.global().asyncAfter(deadline: .now() + Self.removalGrace) { [weak self] in
+            self?.endGrace(of: handle)
+        }
     }
 
     private func forgetIfUnused(_ handle: ObjectHandle) {

@@ -39,6 +39,8 @@ public final class LocalDirectoryStore: BackingStore {
     public let exportPath: String
     /// Objects gone for good, until the server takes them (`takeRemovedObjects`).
     let removedObjects = Mutex<[ObjectHandle]>([])
+    /// Objects whose last link went, kept reachable for `removalGrace` (`LocalDirectoryStore+Removal`).
+    let removalsInGrace = Mutex<Set<ObjectHandle>>([])
 
     public var capabilities: ProtocolVersion.Capabilities {
         var capabilities: ProtocolVersion.Capabilities = [.readdirPlus]
