@@ -20,7 +20,7 @@ import harness
 REPO = Path(__file__).resolve().parents[2]
 PACKAGING = REPO / "packaging"
 UNITS = ["pohmelfs-server.service", "pohmelfs-mount@.service"]
-MAN_PAGES = ["pohmelfs.1", "pohmelfs-serve.1", "pohmelfs-mount.1", "pohmelfs-locks.1", "pohmelfs-bench.1"]
+MAN_PAGES = ["pohmelfs.1", "pohmelfs-serve.1", "pohmelfs-mount.1", "pohmelfs-status.1", "pohmelfs-locks.1", "pohmelfs-bench.1"]
 COMPLETIONS = {
     "share/bash-completion/completions/pohmelfs": "pohmelfs.bash",
     "share/zsh/site-functions/_pohmelfs": "_pohmelfs",
