@@ -110,7 +110,7 @@ install: release
 # Installs INSTALL_BIN and the committed files without building (make deb stages with it).
 install-files:
 	install -D -m 0755 "$(INSTALL_BIN)" "$(DESTDIR)$(BINDIR)/pohmelfs"
-	install -d "$(DESTDIR)$(SBINDIR)" "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(MANDIR)/man1"
+	install -d "$(DESTDIR)$(SBINDIR)" "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(MANDIR)/man8"
 	sed 's|^bin=$${POHMELFS_BIN:-pohmelfs}$$|bin=$${POHMELFS_BIN:-$(BINDIR)/pohmelfs}|' packaging/mount.fuse.pohmelfs \
 		> "$(DESTDIR)$(SBINDIR)/mount.fuse.pohmelfs"
 	chmod 0755 "$(DESTDIR)$(SBINDIR)/mount.fuse.pohmelfs"
@@ -120,6 +120,7 @@ install-files:
 		chmod 0644 "$(DESTDIR)$(UNITDIR)/$$unit"; \
 	done
 	install -m 0644 packaging/man/*.1 "$(DESTDIR)$(MANDIR)/man1/"
+	install -m 0644 packaging/man/*.8 "$(DESTDIR)$(MANDIR)/man8/"
 	install -D -m 0644 completions/pohmelfs.bash "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pohmelfs"
 	install -D -m 0644 completions/_pohmelfs "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_pohmelfs"
 	install -D -m 0644 completions/pohmelfs.fish "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/pohmelfs.fish"
@@ -133,7 +134,8 @@ uninstall:
 		"$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pohmelfs" \
 		"$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_pohmelfs" \
 		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/pohmelfs.fish"
-	rm -f "$(DESTDIR)$(MANDIR)"/man1/pohmelfs.1 "$(DESTDIR)$(MANDIR)"/man1/pohmelfs-*.1
+	rm -f "$(DESTDIR)$(MANDIR)"/man1/pohmelfs.1 "$(DESTDIR)$(MANDIR)"/man1/pohmelfs-*.1 \
+		"$(DESTDIR)$(MANDIR)"/man8/mount.fuse.pohmelfs.8
 
 deb: release
 	POHMELFS_BIN="$(INSTALL_BIN)" packaging/build-deb.sh $(DEB_OUT)

@@ -173,13 +173,13 @@ _pohmelfs() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    serve|mount|locks|bench|help)
+    serve|mount|status|locks|bench|help)
         # Offer subcommand argument completions
         "_pohmelfs_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'serve mount locks bench help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'serve mount status locks bench help' -- "${cur}"))
         ;;
     esac
 }
@@ -188,21 +188,24 @@ _pohmelfs_serve() {
     repeating_flags=()
     non_repeating_flags=(--insecure --read-only --root-squash --all-squash --version -h --help)
     repeating_options=(--tls-name --allow)
-    non_repeating_options=(--export --listen --tls-dir --auth --anonuid --anongid --max-connections --max-in-flight --hello-timeout --stall-timeout --state-dir --io-threads --lock-lease --grace-period --metrics --status-interval --log-level)
+    non_repeating_options=(--export --listen --tls-dir --auth --anonuid --anongid --max-connections --max-in-flight --hello-timeout --stall-timeout --state-dir --io-threads --lock-lease --grace-period --metrics --status-interval --log-level --log-file --log-format)
     __pohmelfs_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
     '--export')
+        __pohmelfs_add_completions -d
         return
         ;;
     '--listen')
         return
         ;;
     '--tls-dir')
+        __pohmelfs_add_completions -d
         return
         ;;
     '--auth')
+        __pohmelfs_add_completions -W 'certificate'$'\n''secret'
         return
         ;;
     '--tls-name')
@@ -230,6 +233,7 @@ _pohmelfs_serve() {
         return
         ;;
     '--state-dir')
+        __pohmelfs_add_completions -d
         return
         ;;
     '--io-threads')
@@ -251,6 +255,14 @@ _pohmelfs_serve() {
         __pohmelfs_add_completions -W 'trace'$'\n''debug'$'\n''info'$'\n''notice'$'\n''warning'$'\n''error'$'\n''critical'
         return
         ;;
+    '--log-file')
+        __pohmelfs_add_completions -f
+        return
+        ;;
+    '--log-format')
+        __pohmelfs_add_completions -W 'text'$'\n''json'
+        return
+        ;;
     esac
 }
 
@@ -258,12 +270,13 @@ _pohmelfs_mount() {
     repeating_flags=()
     non_repeating_flags=(-f --version -h --help)
     repeating_options=(-o)
-    non_repeating_options=(--status-interval --log-level)
+    non_repeating_options=(--status-interval --log-level --log-file --log-format)
     __pohmelfs_offer_flags_options 2
 
     # Offer option value completions
     case "${prev}" in
     '-o')
+        __pohmelfs_add_completions -W "$(__pohmelfs_custom_complete ---completion mount -- -o "${COMP_CWORD}" "$(__pohmelfs_cursor_index_in_current_word)")"
         return
         ;;
     '--status-interval')
@@ -271,6 +284,42 @@ _pohmelfs_mount() {
         ;;
     '--log-level')
         __pohmelfs_add_completions -W 'trace'$'\n''debug'$'\n''info'$'\n''notice'$'\n''warning'$'\n''error'$'\n''critical'
+        return
+        ;;
+    '--log-file')
+        __pohmelfs_add_completions -f
+        return
+        ;;
+    '--log-format')
+        __pohmelfs_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    1)
+        __pohmelfs_add_completions -W "$(eval 'awk '\''$3 == "fuse.pohmelfs" { print $1 }'\'' /etc/fstab 2>/dev/null')"
+        return
+        ;;
+    2)
+        __pohmelfs_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_pohmelfs_status() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __pohmelfs_offer_flags_options 1
+
+    # Offer positional completions
+    case "${positional_number}" in
+    1)
+        __pohmelfs_add_completions -d
         return
         ;;
     esac
@@ -292,6 +341,7 @@ _pohmelfs_locks() {
         return
         ;;
     '--tls-dir')
+        __pohmelfs_add_completions -d
         return
         ;;
     esac
@@ -307,6 +357,7 @@ _pohmelfs_bench() {
     # Offer option value completions
     case "${prev}" in
     '--workload')
+        __pohmelfs_add_completions -W 'copy-in'$'\n''copy-out'$'\n''copy-out-cached'$'\n''random-read'$'\n''tree-in'$'\n''tree-out'$'\n''metadata'$'\n''check-atomic'
         return
         ;;
     '--size')
@@ -325,6 +376,15 @@ _pohmelfs_bench() {
         return
         ;;
     '--plot')
+        __pohmelfs_add_completions -o plusdirs -fX '!*.@(svg)'
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    *)
+        __pohmelfs_add_completions -d
         return
         ;;
     esac

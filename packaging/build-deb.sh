@@ -12,6 +12,7 @@
 #   /sbin/mount.fuse.pohmelfs                  mount(8) helper, calling /usr/bin/pohmelfs
 #   /lib/systemd/system/pohmelfs-server.service, pohmelfs-mount@.service
 #   /usr/share/man/man1/pohmelfs*.1.gz         man pages
+#   /usr/share/man/man8/mount.fuse.pohmelfs.8.gz
 #   /usr/share/bash-completion/completions/pohmelfs, /usr/share/zsh/vendor-completions/_pohmelfs,
 #   /usr/share/fish/vendor_completions.d/pohmelfs.fish
 #   /etc/default/pohmelfs                      a conffile: dpkg keeps the administrator's edits
@@ -47,7 +48,7 @@ make --no-print-directory -C "$top" install-files DESTDIR="$root" PREFIX=/usr UN
 # Debian's places and habits: zsh's vendor directory, compressed man pages and docs, a stripped
 # binary (the symbols are for a debug package this does not build).
 mv "$root/usr/share/zsh/site-functions" "$root/usr/share/zsh/vendor-completions"
-gzip -9n "$root"/usr/share/man/man1/*.1
+gzip -9n "$root"/usr/share/man/man1/*.1 "$root"/usr/share/man/man8/*.8
 install -D -m 0644 "$top/README.md" "$root/usr/share/doc/pohmelfs/README.md"
 gzip -9n "$root/usr/share/doc/pohmelfs/README.md"
 strip --strip-unneeded "$root/usr/bin/pohmelfs"

@@ -39,6 +39,17 @@ trap 'rm -rf "$raw"' EXIT
 
 mkdir -p "$out"
 rm -f "$out"/pohmelfs.1 "$out"/pohmelfs-*.1
+version=$("$bin" --version)
+sections="$top/packaging/man/sections"
+# A hand-written sections file, with its `.so sections/NAME` lines replaced by NAME's text.
+expand() {
+    while IFS= read -r line; do
+        case "$line" in
+            ".so sections/"*) cat "$sections/${line#.so sections/}" ;;
+            *) printf '%s\n' "$line" ;;
+        esac
+    done <"$1"
+}
 for page in "$raw"/*.1; do
     name=$(basename "$page" .1)
     [ "$name" = pohmelfs.help ] && continue
@@ -55,4 +66,27 @@ for page in "$raw"/*.1; do
                 if (last) sub(/ ,$/, "", lines[last])
                 for (i = 1; i <= NR; i++) print lines[i]
             }' >"$out/${name//./-}.1"
+    # What a sysadmin reads beyond --help: packaging/man/sections/PAGE.mdoc (EXIT STATUS,
+    # ENVIRONMENT, FILES, EXAMPLES, SEE ALSO, and for mount its MOUNT OPTIONS) replaces the
+    # generated one-line EXIT STATUS. The header names pohmelfs: the groff mdoc string that
+    # would say "BSD General Commands Manual", and .Os for the footer.
+    base=${name//./-}
+    extra=/dev/null
+    if [ -f "$sections/$base.mdoc" ]; then
+        extra="$raw/$base.extra"
+        expand "$sections/$base.mdoc" >"$extra"
+    fi
+    awk -v extra="$extra" -v os="pohmelfs $version" '
+        /^\.Dt / { print ".ds doc-volume-operating-system pohmelfs" }
+        /^\.Os$/ { print ".Os " os; next }
+        /^$/ { print ".Pp"; next }
+        /^\.Sh "EXIT STATUS"$/ && extra != "/dev/null" {
+            while ((getline line < extra) > 0) print line
+            skip = 1
+            next
+        }
+        skip && /^\.Sh / { skip = 0 }
+        skip { next }
+        { print }' "$out/$base.1" >"$raw/$base.final"
+    mv "$raw/$base.final" "$out/$base.1"
 done

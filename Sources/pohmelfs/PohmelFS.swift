@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PohmelfsCore
 
 /// The `pohmelfs` command: one binary, one subcommand per role.
 @main
@@ -18,7 +19,7 @@ struct PohmelFS: AsyncParsableCommand {
             command fails (one line on standard error says why), 2 when the command line is wrong (one line \
             naming the bad value).
             """,
-        version: "0.1.0",
+        version: BuildInfo.version,
         subcommands: [ServeCommand.self, MountCommand.self, StatusCommand.self, LocksCommand.self, BenchCommand.self]
     )
 

@@ -14,3 +14,92 @@ def test_committed_completions_match_the_binary(run_pohmelfs, shell, filename):
     assert generated.returncode == 0, generated.stderr
     committed = (COMPLETIONS / filename).read_text()
     assert committed == generated.stdout, f"completions/{filename} is stale: run `make completions` and commit it"
+
+
+# The completions complete, in a real shell (issue 18, item 6) -------------------------------------
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+
+
+def bash_completions(pohmelfs_bin, cwd, *words):
+    """What bash's completion function for pohmelfs offers for `words` (the last one being
+    completed), run through `complete -p` and the function itself as readline would."""
+    pohmelfs_bin = Path(pohmelfs_bin).resolve()
+    script = f"""
+source {COMPLETIONS / "pohmelfs.bash"}
+complete -p pohmelfs >/dev/null || exit 3
+spec=$(complete -p pohmelfs)
+function=${{spec##*-F }}; function=${{function%% *}}
+pohmelfs() {{ "{pohmelfs_bin}" "$@"; }}
+COMP_WORDS=("$@"); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+COMP_LINE="${{COMP_WORDS[*]}}"; COMP_POINT=${{#COMP_LINE}}; COMPREPLY=()
+"$function" pohmelfs "${{COMP_WORDS[-1]}}" "${{COMP_WORDS[-2]}}"
+printf '%s\\n' "${{COMPREPLY[@]}}"
+"""
+    result = subprocess.run(["bash", "-c", script, "bash", "pohmelfs", *words], cwd=cwd, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return [line for line in result.stdout.splitlines() if line]
+
+
+@pytest.fixture
+def tree(tmp_path):
+    (tmp_path / "dir-a").mkdir()
+    (tmp_path / "dir-b").mkdir()
+    (tmp_path / "dir-file").write_text("x")
+    return tmp_path
+
+
+def test_bash_offers_mount_options_and_their_values(pohmelfs_bin, tree):
+    offered = bash_completions(pohmelfs_bin, tree, "mount", "host:/", "/mnt", "-o", "")
+    assert {"cache=strict", "cache=none", "writeback=on", "writeback=off", "soft", "hard", "timeout=",
+            "tls_dir=", "allow_other"} <= set(offered), offered
+    assert bash_completions(pohmelfs_bin, tree, "mount", "host:/", "/mnt", "-o", "ro,ca") == [
+        "ro,cache=strict", "ro,cache=none", "ro,cache_size="]
+    assert bash_completions(pohmelfs_bin, tree, "mount", "host:/", "/mnt", "-o", "cache=none,wr") == [
+        "cache=none,writeback=on", "cache=none,writeback=off"]
+
+
+@pytest.mark.parametrize("words", [
+    ("mount", "host:/", "dir"), ("serve", "--export", "dir"), ("serve", "--tls-dir", "dir"), ("bench", "dir"),
+    ("locks", "host", "--tls-dir", "dir"), ("status", "dir")], ids=lambda w: " ".join(w[:-1]))
+def test_bash_completes_directories_where_a_directory_goes(pohmelfs_bin, tree, words):
+    assert sorted(bash_completions(pohmelfs_bin, tree, *words)) == ["dir-a", "dir-b"]
+
+
+@pytest.mark.parametrize("words, values", [
+    (("serve", "--auth", ""), {"certificate", "secret"}),
+    (("serve", "--log-level", ""), {"trace", "debug", "info", "notice", "warning", "error", "critical"}),
+    (("mount", "--log-format", ""), {"text", "json"}),
+    (("bench", "--workload", ""), {"copy-in", "copy-out", "random-read", "metadata", "check-atomic"}),
+], ids=["auth", "log-level", "log-format", "workload"])
+def test_bash_offers_the_values_of_closed_options(pohmelfs_bin, tree, words, values):
+    assert values <= set(bash_completions(pohmelfs_bin, tree, *words))
+
+
+@pytest.mark.parametrize("shell, flag, filename", [("zsh", "-n", "_pohmelfs"), ("fish", "-n", "pohmelfs.fish")])
+def test_zsh_and_fish_completions_parse(shell, flag, filename):
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    result = subprocess.run([shell, flag, str(COMPLETIONS / filename)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+
+
+def test_fish_offers_values_and_directories(pohmelfs_bin, tree, tmp_path):
+    if shutil.which("fish") is None:
+        pytest.skip("fish is not installed")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "pohmelfs").symlink_to(Path(pohmelfs_bin).resolve())
+
+    def offered(line):
+        result = subprocess.run(
+            ["fish", "-c", f"source {COMPLETIONS / 'pohmelfs.fish'}; complete -C '{line}'"], cwd=tree,
+            capture_output=True, text=True, timeout=30,
+            env={**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"})
+        return {entry.split("\t")[0] for entry in result.stdout.splitlines()}
+
+    assert {"certificate", "secret"} <= offered("pohmelfs serve --auth ")
+    assert {"dir-a/", "dir-b/"} <= offered("pohmelfs serve --export dir")

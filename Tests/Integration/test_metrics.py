@@ -156,6 +156,14 @@ def test_metrics_endpoint_serves_prometheus_text_that_parses(metrics_server):
         "pohmelfs_locks_waiting": "gauge",
         "pohmelfs_invalidations_sent_total": "counter",
         "pohmelfs_protocol_errors_total": "counter",
+        "pohmelfs_request_negative_answers_total": "counter",
+        "pohmelfs_build_info": "gauge",
+        "process_cpu_seconds_total": "counter",
+        "process_resident_memory_bytes": "gauge",
+        "process_virtual_memory_bytes": "gauge",
+        "process_start_time_seconds": "gauge",
+        "process_open_fds": "gauge",
+        "process_max_fds": "gauge",
     }
     for name, kind in expected.items():
         assert exposition.types.get(name) == kind, f"{name}: {exposition.types.get(name)}"
@@ -163,6 +171,15 @@ def test_metrics_endpoint_serves_prometheus_text_that_parses(metrics_server):
     assert exposition.value("pohmelfs_requests_total", opcode="WRITE") == 0
     assert exposition.value("pohmelfs_connected_clients") == 0
     assert exposition.value("pohmelfs_locks_held", kind="posix") == 0
+    # Alertable series exist from the first scrape, at zero.
+    assert exposition.value("pohmelfs_request_errors_total", opcode="WRITE", errno="EIO") == 0
+    assert exposition.value("pohmelfs_request_negative_answers_total", opcode="LOOKUP", errno="ENOENT") == 0
+    assert [labels for (name, labels) in exposition.samples if name == "pohmelfs_build_info"] == [
+        frozenset({("version", "0.1.0")})]
+    assert exposition.value("pohmelfs_build_info", version="0.1.0") == 1
+    assert exposition.value("process_resident_memory_bytes") > 1 << 20
+    assert exposition.value("process_open_fds") >= 3 and exposition.value("process_max_fds") >= 64
+    assert exposition.value("process_start_time_seconds") > 1_600_000_000
 
     # Anything but GET /metrics is refused, and the server carries on.
     host, port = metrics_server.metrics.rsplit(":", 1)
@@ -196,7 +213,11 @@ def test_counters_move_when_a_mount_does_io(metrics_server, mount_factory):
     assert moved("pohmelfs_requests_total", opcode="WRITE") >= 1
     assert moved("pohmelfs_requests_total", opcode="READ") >= 1
     assert moved("pohmelfs_requests_total", opcode="CREATE") + moved("pohmelfs_requests_total", opcode="OPEN") >= 2
-    assert moved("pohmelfs_request_errors_total", opcode="LOOKUP") >= 1
+    # A LOOKUP of a missing name is an expected negative answer, not an error.
+    assert moved("pohmelfs_request_negative_answers_total", opcode="LOOKUP", errno="ENOENT") >= 1
+    assert not [(name, labels) for (name, labels) in after.samples
+                if name == "pohmelfs_request_errors_total" and after.samples[(name, labels)] > 0], (
+        "routine I/O counted as errors")
     assert moved("pohmelfs_written_bytes_total") >= 2 * len(payload)
     assert moved("pohmelfs_read_bytes_total") >= 2 * len(payload)
     assert moved("pohmelfs_request_duration_seconds_count", opcode="WRITE") == moved(
@@ -204,6 +225,19 @@ def test_counters_move_when_a_mount_does_io(metrics_server, mount_factory):
     assert after.value("pohmelfs_request_duration_seconds_sum", opcode="WRITE") > 0
     assert moved("pohmelfs_invalidations_sent_total") >= 1
     assert after.value("pohmelfs_connected_clients") == 2
+
+
+def test_a_failure_is_counted_by_opcode_and_errno(server_factory, mount_factory):
+    address = f"127.0.0.1:{free_port()}"
+    server = server_factory(args=["--metrics", address, "--read-only"])
+    (server.export / "existing").write_bytes(b"x")
+    mount = mount_factory(server)
+    with pytest.raises(OSError):
+        (mount.mountpoint / "new").write_bytes(b"y")
+    exposition = Exposition(scrape(address)[2])
+    failures = {dict(labels)["errno"]: value for (name, labels), value in exposition.samples.items()
+                if name == "pohmelfs_request_errors_total" and value > 0}
+    assert failures.get("EROFS", 0) >= 1, failures
 
 
 def test_locks_held_and_waiting_show_in_the_gauges(metrics_server, mount_factory, registry):

@@ -20,7 +20,7 @@ import harness
 REPO = Path(__file__).resolve().parents[2]
 PACKAGING = REPO / "packaging"
 UNITS = ["pohmelfs-server.service", "pohmelfs-mount@.service"]
-MAN_PAGES = ["pohmelfs.1", "pohmelfs-serve.1", "pohmelfs-mount.1", "pohmelfs-locks.1", "pohmelfs-bench.1"]
+MAN_PAGES = ["pohmelfs.1", "pohmelfs-serve.1", "pohmelfs-mount.1", "pohmelfs-status.1", "pohmelfs-locks.1", "pohmelfs-bench.1"]
 COMPLETIONS = {
     "share/bash-completion/completions/pohmelfs": "pohmelfs.bash",
     "share/zsh/site-functions/_pohmelfs": "_pohmelfs",
@@ -99,6 +99,8 @@ def test_make_install_puts_every_file_in_place(installed, pohmelfs_bin):
         assert f"ExecStart={binary} " in text and "ExecStart=/usr/bin/pohmelfs" not in text
     for page in MAN_PAGES:
         assert (prefix / "share/man/man1" / page).read_bytes() == (PACKAGING / "man" / page).read_bytes()
+    assert (prefix / "share/man/man8/mount.fuse.pohmelfs.8").read_bytes() == (
+        PACKAGING / "man" / "mount.fuse.pohmelfs.8").read_bytes()
     for path, source in COMPLETIONS.items():
         assert (prefix / path).read_bytes() == (REPO / "completions" / source).read_bytes()
     assert (root / "etc/default/pohmelfs").read_bytes() == (PACKAGING / "pohmelfs.default").read_bytes()
@@ -196,7 +198,7 @@ def test_make_deb_builds_a_package_with_the_expected_files(deb):
         "/usr/share/zsh/vendor-completions/_pohmelfs",
         "/usr/share/fish/vendor_completions.d/pohmelfs.fish",
         "/usr/share/doc/pohmelfs/README.md.gz",
-    ] + [f"/usr/share/man/man1/{page}.gz" for page in MAN_PAGES]
+    ] + [f"/usr/share/man/man1/{page}.gz" for page in MAN_PAGES] + ["/usr/share/man/man8/mount.fuse.pohmelfs.8.gz"]
     for path in expected:
         assert path in listed, f"{path} is not in the package:\n{contents.stdout}"
         assert listed[path][1] == "root/root", f"{path} is owned by {listed[path][1]}"

@@ -7,7 +7,10 @@ extension BenchReport {
     enum ChartStyle {
         static let width = 1000.0
         static let left = 240.0
-        static let right = 200.0
+        /// The label column right of the plot: labels never cross the bars or the 1× line.
+        static let right = 230.0
+        /// The ratio axis is linear from 0 to this; longer bars are clipped and marked.
+        static let clip = 2.0
         static let barHeight = 14.0
         static let barGap = 3.0
         static let groupGap = 16.0
@@ -23,9 +26,13 @@ extension BenchReport {
 
     /// The report as an SVG bar chart (`--plot FILE.svg`): one group of horizontal bars per
     /// figure, one bar per target, each bar the target's median as a ratio to the first target's
-    /// (so the first target's bars end at 1×), on a logarithmic axis so that 0.1× and 10× are as
-    /// far from 1× as each other. Each bar is labelled with its median and unit and its ratio; a
-    /// legend names the targets. Self-contained SVG 1.1 that any browser shows.
+    /// (so the first target's bars end at 1×), on a linear axis from 0 to 2× so that a bar's
+    /// length is its ratio (a 0.25× bar is a quarter of the 1× bar); a bar beyond 2× is clipped
+    /// there and marked with an arrow, its ratio in its label. A thin line with end caps over each
+    /// bar spans the runs' min–max as ratios. Labels (median, unit, ratio) sit in a column of
+    /// their own right of the plot, never over a bar or the 1× line. A legend names the targets.
+    /// With one target there is nothing to compare: the chart lists the figures without bars.
+    /// Self-contained SVG 1.1 that any browser shows.
     ///
     /// Figures whose metric has no direction (the atomicity check's counts) and the second of
     /// pairs that always give the same ratio (a tree's files/s) are left out.
@@ -34,19 +41,14 @@ extension BenchReport {
         let metrics = self.settings.workloads.flatMap(\.metrics).filter { metric in
             metric.charted && self.targets.contains { self.figure(metric, target: $0.index) != nil }
         }
-        let ratios = self.figures.compactMap { figure -> Double? in
-            guard let ratio = figure.ratioToFirst, ratio > 0,
-                metrics.contains(where: { $0.workload == figure.workload && $0.name == figure.metric })
-            else { return nil }
-            return ratio
-        }
-        let (lower, upper) = Self.chartDomain(ratios)
-        let ticks = Self.chartTicks(lower: lower, upper: upper)
+        let comparing = self.targets.count > 1
+        let ticks = comparing ? Self.chartTicks() : []
         let plotWidth = style.width - style.left - style.right
         func x(_ ratio: Double) -> Double {
-            let clamped = min(max(ratio, lower), upper)
-            return style.left + (log10(clamped) - log10(lower)) / (log10(upper) - log10(lower)) * plotWidth
+            style.left + min(max(ratio, 0), style.clip) / style.clip * plotWidth
         }
+        // With one target the labels are all there is: next to the names.
+        let labelX = comparing ? style.left + plotWidth + 12 : style.left + 4
 
         let legendTop = 64.0
         let plotTop = legendTop + Double(self.targets.count) * 18 + 14
@@ -69,15 +71,17 @@ extension BenchReport {
         svg.append("<rect x=\"0\" y=\"0\" width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>")
         svg.append(
             "<text x=\"20\" y=\"28\" font-size=\"18\" font-weight=\"bold\">"
-                + "\(Self.xml("pohmelfs bench: each figure relative to \(self.firstLabel)"))</text>")
+                + "\(Self.xml(comparing ? "pohmelfs bench: each figure relative to \(self.firstLabel)" : "pohmelfs bench: every figure on \(self.firstLabel)"))</text>")
         let runs = self.settings.runs
         svg.append(
             "<text x=\"20\" y=\"48\" fill=\"#444444\">"
                 + Self.xml(
                     "\(runs) run\(runs == 1 ? "" : "s"), size \(ByteCount(self.settings.sizeBytes)), "
                         + "\(FigureFormat.grouped(self.settings.files)) files, \(self.settings.jobs) job"
-                        + "\(self.settings.jobs == 1 ? "" : "s"); bar = median as a ratio to \(self.firstLabel)'s, "
-                        + "label = median and ratio; longer is better")
+                        + "\(self.settings.jobs == 1 ? "" : "s"); "
+                        + (comparing
+                            ? "bar = median as a ratio to \(self.firstLabel)'s, line = min–max of the runs; longer is better"
+                            : "one target: nothing to compare, the figures alone"))
                 + "</text>")
 
         // Legend: one swatch per target.
@@ -96,24 +100,29 @@ extension BenchReport {
         for tick in ticks {
             let tx = x(tick)
             let isOne = abs(tick - 1) < 1e-9
+            let labelled = (tick * 2).rounded() == tick * 2
             svg.append(
                 "<line x1=\"\(Self.number(tx))\" y1=\"\(Self.number(plotTop - 4))\" x2=\"\(Self.number(tx))\" "
-                    + "y2=\"\(Self.number(plotBottom))\" stroke=\"\(isOne ? "#333333" : "#dddddd")\" stroke-width=\"1\""
-                    + (isOne ? " stroke-dasharray=\"4 3\"" : "") + "/>")
-            svg.append(
-                "<text x=\"\(Self.number(tx))\" y=\"\(Self.number(plotBottom + 16))\" text-anchor=\"middle\">"
-                    + Self.xml(Self.tickLabel(tick)) + "</text>")
+                    + "y2=\"\(Self.number(plotBottom))\" stroke=\"\(isOne ? "#333333" : (labelled ? "#d0d0d0" : "#ececec"))\" "
+                    + "stroke-width=\"1\"" + (isOne ? " stroke-dasharray=\"4 3\"" : "") + "/>")
+            if labelled {
+                svg.append(
+                    "<text x=\"\(Self.number(tx))\" y=\"\(Self.number(plotBottom + 16))\" text-anchor=\"middle\">"
+                        + Self.xml(Self.tickLabel(tick)) + "</text>")
+            }
         }
-        svg.append(
-            "<line x1=\"\(Self.number(style.left))\" y1=\"\(Self.number(plotBottom))\" "
-                + "x2=\"\(Self.number(style.left + plotWidth))\" y2=\"\(Self.number(plotBottom))\" stroke=\"#333333\"/>"
-        )
-        svg.append(
-            "<text x=\"\(Self.number(style.left + plotWidth / 2))\" y=\"\(Self.number(plotBottom + 38))\" "
-                + "text-anchor=\"middle\" fill=\"#333333\">"
-                + Self.xml(
-                    "speed relative to \(self.firstLabel) (× \(self.firstLabel)'s median, logarithmic scale; "
-                        + "right of 1× is better than \(self.firstLabel))") + "</text>")
+        if comparing {
+            svg.append(
+                "<line x1=\"\(Self.number(style.left))\" y1=\"\(Self.number(plotBottom))\" "
+                    + "x2=\"\(Self.number(style.left + plotWidth))\" y2=\"\(Self.number(plotBottom))\" stroke=\"#333333\"/>"
+            )
+            svg.append(
+                "<text x=\"\(Self.number(style.left + plotWidth / 2))\" y=\"\(Self.number(plotBottom + 38))\" "
+                    + "text-anchor=\"middle\" fill=\"#333333\">"
+                    + Self.xml(
+                        "speed relative to \(self.firstLabel) (× \(self.firstLabel)'s median, linear scale, bars clipped at "
+                            + "2× ▸; right of 1× is better than \(self.firstLabel))") + "</text>")
+        }
 
         if metrics.isEmpty {
             svg.append(
@@ -134,15 +143,15 @@ extension BenchReport {
                 guard let figure = self.figure(metric, target: target.index) else {
                     let failed = self.errors.contains { $0.target == target.index && $0.workload == metric.workload }
                     svg.append(
-                        "<text x=\"\(Self.number(style.left + 4))\" y=\"\(Self.number(y + 11))\" fill=\"#999999\">"
+                        "<text x=\"\(Self.number(labelX))\" y=\"\(Self.number(y + 11))\" fill=\"#999999\">"
                             + Self.xml("\(target.label): \(failed ? "failed" : "no figure")") + "</text>")
                     continue
                 }
                 let valueText =
                     "\(target.label) \(FigureFormat.figure(figure.median)) \(figure.unit)"
-                    + (figure.ratioToFirst.map { " · " + FigureFormat.ratio($0) } ?? " · no ratio")
+                    + (comparing ? (figure.ratioToFirst.map { " · " + FigureFormat.ratio($0) } ?? " · no ratio") : "")
                     + (figure.notes.isEmpty ? "" : " †")
-                if let ratio = figure.ratioToFirst, ratio > 0 {
+                if comparing, let ratio = figure.ratioToFirst, ratio > 0 {
                     let end = x(ratio)
                     svg.append(
                         "<rect x=\"\(Self.number(style.left))\" y=\"\(Self.number(y))\" "
@@ -150,14 +159,31 @@ extension BenchReport {
                             + "height=\"\(Self.number(style.barHeight))\" "
                             + "fill=\"\(style.colour(target.index))\"><title>"
                             + Self.xml("\(target.path): \(valueText)") + "</title></rect>")
-                    svg.append(
-                        "<text x=\"\(Self.number(end + 5))\" y=\"\(Self.number(y + 11))\">\(Self.xml(valueText))</text>"
-                    )
-                } else {
-                    svg.append(
-                        "<text x=\"\(Self.number(style.left + 4))\" y=\"\(Self.number(y + 11))\">"
-                            + Self.xml(valueText) + "</text>")
+                    if ratio > style.clip {
+                        // Clipped: an arrowhead past the end says the bar goes on.
+                        let top = y + 1
+                        let bottom = y + style.barHeight - 1
+                        svg.append(
+                            "<path d=\"M \(Self.number(end + 1)) \(Self.number(top)) L \(Self.number(end + 9)) "
+                                + "\(Self.number((top + bottom) / 2)) L \(Self.number(end + 1)) \(Self.number(bottom)) Z\" "
+                                + "fill=\"\(style.colour(target.index))\"/>")
+                    }
+                    if let (low, high) = self.spreadRatios(figure, metric: metric), high > low {
+                        let middle = Self.number(y + style.barHeight / 2)
+                        let (from, to) = (Self.number(x(low)), Self.number(x(high)))
+                        func cap(_ at: String) -> String {
+                            " M \(at) \(Self.number(y + 3)) L \(at) \(Self.number(y + style.barHeight - 3))"
+                        }
+                        // No cap where the axis clips the line: its end is beyond 2×.
+                        let caps = (low < style.clip ? cap(from) : "") + (high <= style.clip ? cap(to) : "")
+                        svg.append(
+                            "<path d=\"M \(from) \(middle) L \(to) \(middle)\(caps)\" stroke=\"#222222\" "
+                                + "stroke-width=\"1.2\" fill=\"none\">"
+                                + "<title>\(Self.xml("min–max of the runs: \(FigureFormat.ratio(low))–\(FigureFormat.ratio(high))"))</title></path>")
+                    }
                 }
+                svg.append(
+                    "<text x=\"\(Self.number(labelX))\" y=\"\(Self.number(y + 11))\">\(Self.xml(valueText))</text>")
             }
         }
 
@@ -183,49 +209,23 @@ extension BenchReport {
         return lines
     }
 
-    /// The axis range: 1× and every ratio inside, with some room, snapped out to 1-2-5 values;
-    /// at least 0.5×–2×.
-    static func chartDomain(_ ratios: [Double]) -> (Double, Double) {
-        let low = min(ratios.min() ?? 1, 1) / 1.15
-        let high = max(ratios.max() ?? 1, 1) * 1.15
-        return (min(Self.niceBelow(low), 0.5), max(Self.niceAbove(high), 2))
+    /// The runs' min and max of `figure` as ratios to the first target's median, in the chart's
+    /// sense (higher is better: a lower-is-better metric's ratio is first/this).
+    func spreadRatios(_ figure: Figure, metric: Metric) -> (Double, Double)? {
+        guard let reference = self.figure(metric, target: 0)?.median, reference > 0, figure.min > 0, figure.max > 0
+        else { return nil }
+        if figure.better == .lower { return (reference / figure.max, reference / figure.min) }
+        return (figure.min / reference, figure.max / reference)
     }
 
-    /// Tick positions: the 1-2-5 values in the range, or only the powers of ten when the range
-    /// spans more than four decades.
-    static func chartTicks(lower: Double, upper: Double) -> [Double] {
-        let decades = log10(upper) - log10(lower)
-        let steps: [Double] = decades > 4 ? [1] : (decades > 2 ? [1, 3] : [1, 2, 5])
-        var ticks: [Double] = []
-        var exponent = floor(log10(lower)) - 1
-        while exponent <= ceil(log10(upper)) + 1 {
-            for step in steps {
-                let value = step * pow(10, exponent)
-                if value >= lower * (1 - 1e-9) && value <= upper * (1 + 1e-9) { ticks.append(value) }
-            }
-            exponent += 1
-        }
-        if !ticks.contains(where: { abs($0 - 1) < 1e-9 }) { ticks.append(1) }
-        return ticks.sorted()
+    /// Grid lines every 0.25× from 0 to 2×; those at every 0.5× are labelled.
+    static func chartTicks() -> [Double] {
+        stride(from: 0.0, through: ChartStyle.clip, by: 0.25).map { $0 }
     }
 
-    static func niceBelow(_ value: Double) -> Double {
-        let exponent = floor(log10(value))
-        let base = pow(10, exponent)
-        for step in [5.0, 2, 1] where step * base <= value { return step * base }
-        return base
-    }
-
-    static func niceAbove(_ value: Double) -> Double {
-        let exponent = floor(log10(value))
-        let base = pow(10, exponent)
-        for step in [1.0, 2, 5, 10] where step * base >= value { return step * base }
-        return 10 * base
-    }
-
-    /// "0.01×", "0.5×", "1×", "20×".
+    /// "0×", "0.5×", "1×", "1.5×".
     static func tickLabel(_ value: Double) -> String {
-        let decimals = value >= 1 ? 0 : Int((-log10(value)).rounded(.up))
+        let decimals = value == value.rounded() ? 0 : 2
         var text = FigureFormat.fixed(value, decimals: decimals)
         if text.contains(".") {
             while text.last == "0" { text.removeLast() }

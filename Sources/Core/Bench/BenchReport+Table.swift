@@ -14,7 +14,9 @@ extension BenchReport {
                 + "\(self.settings.jobs == 1 ? "" : "s"), seed \(self.settings.seed)")
         let spread = runs > 1 ? "median (min–max) over the runs" : "the one run's figure"
         lines.append(
-            "each cell: \(spread); vs \(self.firstLabel): speed against \(self.firstLabel), above 1× is better")
+            self.targets.count > 1
+                ? "each cell: \(spread); vs \(self.firstLabel): speed against \(self.firstLabel), above 1× is better"
+                : "each cell: \(spread)")
         let pathWidth = self.targets.map(\.path.count).max() ?? 0
         for target in self.targets {
             lines.append("  \(target.label)  \(Self.pad(target.path, pathWidth))  \(target.filesystem)")

@@ -27,6 +27,7 @@ extension ServerMetrics {
     /// Brings the state figures up to date; the metrics endpoint calls it before every scrape.
     public func refresh() {
         let (statistics, locks, coherence) = self.sources.withLock { ($0.statistics, $0.locks, $0.coherence) }
+        self.process.refresh()
         self.connectedClients.record(statistics?.connections.load(ordering: .relaxed) ?? 0)
         self.requestsInFlight.record(statistics?.inFlight.load(ordering: .relaxed) ?? 0)
 

@@ -1,4 +1,7 @@
 import Metrics
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import Synchronization
 
@@ -20,8 +23,13 @@ public final class ServerMetrics: Sendable {
     /// The metrics of one request opcode.
     struct OpcodeMetrics: Sendable {
         let requests: Counter
-        let errors: Counter
         let duration: Timer
+    }
+
+    /// A failure or expected negative answer: which counter, by opcode and errno.
+    struct OutcomeKey: Hashable, Sendable {
+        var opcode: Opcode
+        var errno: Int32
     }
 
     public let registry: MetricsRegistry
@@ -35,6 +43,12 @@ public final class ServerMetrics: Sendable {
     let invalidationsSent: Counter
     let locksHeld: [LockKind: Gauge]
     let locksWaiting: [LockKind: Gauge]
+    /// Counters by (opcode, errno), made on first use: errors and negative answers. Protected by
+    /// its mutex (taken only on a failed request).
+    let outcomes = Mutex<[OutcomeKey: Counter]>([:])
+    let factory: any MetricsFactory
+    let buildInfo: Gauge
+    let process: ProcessMetrics
     /// What `refresh()` reads, and the last values of the server's own monotonic counters (to
     /// add only what is new). Protected by its mutex.
     let sources = Mutex(Sources())
@@ -42,13 +56,13 @@ public final class ServerMetrics: Sendable {
     public init(registry: MetricsRegistry = MetricsRegistry()) {
         let factory = registry.factory
         self.registry = registry
+        self.factory = factory
         var byOpcode: [Opcode: OpcodeMetrics] = [:]
         // HELLO opens a session rather than asking for work: the connection gauge covers it.
         for opcode in Opcode.allCases where opcode.descriptor.direction == .request && opcode != .hello {
             let dimensions = [(MetricName.opcodeLabel, "\(opcode)")]
             byOpcode[opcode] = OpcodeMetrics(
                 requests: Counter(label: MetricName.requests.rawValue, dimensions: dimensions, factory: factory),
-                errors: Counter(label: MetricName.requestErrors.rawValue, dimensions: dimensions, factory: factory),
                 duration: Timer(label: MetricName.requestDuration.rawValue, dimensions: dimensions, factory: factory))
         }
         self.byOpcode = byOpcode
@@ -67,6 +81,18 @@ public final class ServerMetrics: Sendable {
         }
         self.locksHeld = held
         self.locksWaiting = waiting
+        self.buildInfo = Gauge(
+            label: MetricName.buildInfo.rawValue, dimensions: [("version", BuildInfo.version)], factory: factory)
+        self.buildInfo.record(1)
+        self.process = ProcessMetrics(factory: factory)
+        // Every series a dashboard or alert names exists from the first scrape: EIO for every
+        // opcode, and each expected negative answer.
+        for opcode in byOpcode.keys {
+            _ = self.outcomeCounter(OutcomeKey(opcode: opcode, errno: EIO))
+        }
+        for (opcode, errnos) in RequestOutcome.expectedNegatives where byOpcode[opcode] != nil {
+            for errno in errnos { _ = self.outcomeCounter(OutcomeKey(opcode: opcode, errno: errno)) }
+        }
         // Zero, not absent, before the first refresh.
         self.refresh()
     }
@@ -88,7 +114,7 @@ public final class ServerMetrics: Sendable {
             let payloadLength = reply.getInteger(at: base + 20, endianness: .little, as: UInt32.self)
         else { return }
         guard status == 0 else {
-            metrics.errors.increment()
+            self.outcomeCounter(OutcomeKey(opcode: opcode, errno: Errno(wire: status).rawValue)).increment()
             return
         }
         switch opcode {
@@ -101,6 +127,23 @@ public final class ServerMetrics: Sendable {
             }
         default:
             break
+        }
+    }
+
+    /// The counter for `key`: `pohmelfs_request_negative_answers_total` when the answer is an
+    /// expected one, else `pohmelfs_request_errors_total`, labelled with opcode and errno name.
+    func outcomeCounter(_ key: OutcomeKey) -> Counter {
+        self.outcomes.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let name =
+                RequestOutcome.isExpectedNegative(key.opcode, errno: key.errno)
+                ? MetricName.negativeAnswers : MetricName.requestErrors
+            let counter = Counter(
+                label: name.rawValue,
+                dimensions: [(MetricName.opcodeLabel, "\(key.opcode)"), (MetricName.errnoLabel, Errno(key.errno).name)],
+                factory: self.factory)
+            counters[key] = counter
+            return counter
         }
     }
 }

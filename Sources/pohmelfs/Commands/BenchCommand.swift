@@ -26,12 +26,13 @@ struct BenchCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Directories to compare; the first is the reference for ratios.")
+    @Argument(help: "Directories to compare; the first is the reference for ratios.", completion: .directory)
     var targets: [String] = []
 
     @Option(
         name: .long, parsing: .singleValue,
-        help: "A workload to run (repeat or comma-separate; default: all but check-atomic).")
+        help: "A workload to run (repeat or comma-separate; default: all but check-atomic).",
+        completion: .list(Workload.allCases.map(\.rawValue)))
     var workload: [String] = []
 
     @Option(name: .long, help: "Bytes for the large-file workloads: 1G, 512M, 1GiB, 1GB (default 1G).")
@@ -52,7 +53,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON on standard output instead of the table.")
     var json = false
 
-    @Option(name: .long, help: "Also write an SVG bar chart of every figure to FILE.svg.")
+    @Option(name: .long, help: "Also write an SVG bar chart of every figure to FILE.svg.", completion: .file(extensions: ["svg"]))
     var plot: String?
 
     @Flag(name: .long, help: "Keep the bench's files in each target.")

@@ -36,7 +36,7 @@ struct LocksCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Only locks on files whose path (relative to the export) starts with this.")
     var path: String?
 
-    @Option(name: .long, help: ArgumentHelp("Connect with TLS and authenticate with the client bundle in this directory (as mount -o tls_dir=).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Connect with TLS and authenticate with the client bundle in this directory (as mount -o tls_dir=).", valueName: "dir"), completion: .directory)
     var tlsDir: String?
 
     func validate() throws {

@@ -27,15 +27,20 @@ struct MountCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "HOST[:PORT][:/SUBDIR] of the server (default port \(ProtocolVersion.defaultPort)).")
+    @Argument(
+        help: "HOST[:PORT][:/SUBDIR] of the server (default port \(ProtocolVersion.defaultPort)).",
+        completion: .shellCommand("awk '$3 == \"fuse.pohmelfs\" { print $1 }' /etc/fstab 2>/dev/null"))
     var source: String
 
-    @Argument(help: "The directory to mount on; what it holds is hidden while mounted, as with any mount.")
+    @Argument(
+        help: "The directory to mount on; what it holds is hidden while mounted, as with any mount.",
+        completion: .directory)
     var mountpoint: String
 
     @Option(
         name: .customShort("o"),
-        help: .init("Mount options, comma-separated; may be repeated.", valueName: "options"))
+        help: .init("Mount options, comma-separated; may be repeated.", valueName: "options"),
+        completion: .custom { _, _, prefix in MountOptionCompletion.candidates(prefix: prefix) })
     var options: [String] = []
 
     @Flag(name: .customShort("f"), help: "Stay in the foreground.")

@@ -33,7 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "The directory to export.")
+    @Option(name: .long, help: "The directory to export.", completion: .directory)
     var export: String
 
     @Option(name: .long, help: "Address to listen on: HOST, HOST:PORT or [IPv6]:PORT.")
@@ -42,10 +42,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Allow a --listen address other than loopback without --tls-dir, although clients are then not authenticated.")
     var insecure = false
 
-    @Option(name: .long, help: ArgumentHelp("Serve TLS with the certificates, keys and secret in this directory, generated on first use; clients must authenticate.", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Serve TLS with the certificates, keys and secret in this directory, generated on first use; clients must authenticate.", valueName: "dir"), completion: .directory)
     var tlsDir: String?
 
-    @Option(name: .long, help: ArgumentHelp("How clients authenticate with --tls-dir: certificate (mutual TLS) or secret (the shared secret in DIR/secret).", valueName: "mode"))
+    @Option(name: .long, help: ArgumentHelp("How clients authenticate with --tls-dir: certificate (mutual TLS) or secret (the shared secret in DIR/secret).", valueName: "mode"), completion: .list(["certificate", "secret"]))
     var auth: String = ServerSecurity.Authentication.certificate.rawValue
 
     @Option(name: .long, help: ArgumentHelp("A DNS name or IP address the generated server certificate is valid for (repeatable; default: localhost, 127.0.0.1, ::1 and this host's name).", valueName: "name"))
@@ -81,7 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a client may leave a request half-sent before it is dropped.")
     var stallTimeout: Double = 30
 
-    @Option(name: .long, help: "Where the server keeps its handle key (default: /var/lib/pohmelfs as root, else ~/.local/state/pohmelfs).")
+    @Option(name: .long, help: "Where the server keeps its handle key (default: /var/lib/pohmelfs as root, else ~/.local/state/pohmelfs).", completion: .directory)
     var stateDir: String?
 
     @Option(name: .long, help: "Threads doing file I/O.")

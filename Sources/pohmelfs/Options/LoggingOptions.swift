@@ -16,7 +16,7 @@ struct LoggingOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp(
             "Append the log to this file instead of standard error (a background mount without it logs to syslog).",
-            valueName: "path"))
+            valueName: "path"), completion: .file())
     var logFile: String?
 
     @Option(name: .long, help: "Log line format: text (key=value pairs, quoted where needed) or json (one object per line).")

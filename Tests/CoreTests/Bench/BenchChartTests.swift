@@ -41,7 +41,7 @@ final class BenchChartTests: XCTestCase {
     func testChartHasTitleAxisLabelUnitsAndLegend() {
         let (_, collector, _) = self.parse(BenchReportFixtures.report().renderChart())
         XCTAssertTrue(collector.text.contains("relative to A"))
-        XCTAssertTrue(collector.text.contains("logarithmic scale"))
+        XCTAssertTrue(collector.text.contains("linear scale, bars clipped at 2×"))
         XCTAssertTrue(collector.text.contains("1×"))
         XCTAssertTrue(collector.text.contains("MB/s, higher is better"))
         XCTAssertTrue(collector.text.contains("s, lower is better"))
@@ -58,14 +58,41 @@ final class BenchChartTests: XCTestCase {
         XCTAssertTrue(collector.text.contains("/mnt/a&b <\"quoted\"> 'x'"))
     }
 
-    func testAxisCoversEveryRatioAndOne() {
-        let (lower, upper) = BenchReport.chartDomain([0.03, 4.2])
-        XCTAssertLessThanOrEqual(lower, 0.03)
-        XCTAssertGreaterThanOrEqual(upper, 4.2)
-        let ticks = BenchReport.chartTicks(lower: lower, upper: upper)
-        XCTAssertTrue(ticks.contains(1))
-        XCTAssertEqual(ticks, ticks.sorted())
-        XCTAssertEqual(BenchReport.chartDomain([]).0, 0.5)
-        XCTAssertEqual(BenchReport.chartDomain([]).1, 2)
+    func testTheAxisIsLinearFromZeroToTwoWithTheOneLine() {
+        let ticks = BenchReport.chartTicks()
+        XCTAssertEqual(ticks.first, 0)
+        XCTAssertEqual(ticks.last, 2)
+        XCTAssertTrue(ticks.contains(1) && ticks.contains(0.25) && ticks.contains(1.5))
+        XCTAssertEqual(BenchReport.tickLabel(0.5), "0.5×")
+        XCTAssertEqual(BenchReport.tickLabel(1), "1×")
+    }
+
+    /// Bar widths are proportional to the ratio: a 0.5× bar is half the 1× bar.
+    func testBarLengthsAreProportionalToTheirRatios() throws {
+        let svg = BenchReportFixtures.report().renderChart()
+        let widths = svg.split(separator: "\n").filter { $0.hasPrefix("<rect x=\"240\"") }.compactMap { line -> Double? in
+            guard let range = line.range(of: "width=\"") else { return nil }
+            return Double(line[range.upperBound...].prefix { $0 != "\"" })
+        }
+        // The plot is 530 units wide for 0...2×: 1× is 265, A's bars; B's copy-in is 0.5×.
+        XCTAssertTrue(widths.contains(265), "\(widths)")
+        XCTAssertTrue(widths.contains(132.5), "\(widths)")
+    }
+
+    /// Labels live right of the plot, so none starts left of the clip line (none crosses 1×).
+    func testLabelsNeverSitOverThePlot() {
+        let svg = BenchReportFixtures.report().renderChart()
+        for line in svg.split(separator: "\n") where line.hasPrefix("<text x=\"") && line.contains(" MB/s · ") {
+            let x = Double(line.dropFirst("<text x=\"".count).prefix { $0 != "\"" }) ?? 0
+            XCTAssertGreaterThan(x, 240 + 530, String(line))
+        }
+    }
+
+    func testOneTargetHasNoRatiosOrBars() {
+        let report = BenchReportFixtures.report(targets: 1)
+        let svg = report.renderChart()
+        XCTAssertFalse(svg.contains("linear scale"))
+        XCTAssertTrue(svg.contains("one target: nothing to compare"))
+        XCTAssertFalse(report.renderTable().contains("vs A"))
     }
 }

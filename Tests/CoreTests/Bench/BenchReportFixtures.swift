@@ -23,7 +23,7 @@ enum BenchReportFixtures {
 
     static func report(
         secondPath: String = "/mnt/pohmelfs", mismatches: [BenchReport.VerificationMismatch] = [],
-        errors: [BenchReport.Failure] = []
+        errors: [BenchReport.Failure] = [], targets count: Int = 2
     ) -> BenchReport {
         let copyIn = Workload.copyIn.metrics[0]
         let copyOut = Workload.copyOut.metrics[0]
@@ -52,13 +52,14 @@ enum BenchReportFixtures {
         if !errors.contains(where: { $0.target == 1 && $0.workload == .metadata }) {
             figures.insert(Self.figure(create, target: 1, [8000, 7800, 8200], reference: aCreate), at: 7)
         }
+        if count == 1 { figures = figures.filter { $0.target == 0 } }
         let configuration = BenchConfiguration(
-            targets: ["/srv/local", secondPath], workloads: [.copyIn, .copyOut, .treeIn, .metadata, .checkAtomic],
+            targets: Array(["/srv/local", secondPath].prefix(count)), workloads: [.copyIn, .copyOut, .treeIn, .metadata, .checkAtomic],
             size: 1 << 30, files: 10_000, runs: 3, jobs: 1, seed: 1)
         return BenchReport(
             tool: .init(name: "pohmelfs", version: "0.1.0"), startedAt: "2025-11-27T03:48:00Z", durationSeconds: 123.5,
             host: .init(kernel: "6.18.0", machine: "x86_64", cores: 2, root: true),
-            settings: BenchReport.Settings(configuration), targets: Self.targets(secondPath: secondPath),
+            settings: BenchReport.Settings(configuration), targets: Array(Self.targets(secondPath: secondPath).prefix(count)),
             figures: figures,
             verification: .init(verifiedBytes: 6 << 30, verifiedFiles: 60_012, mismatches: mismatches),
             errors: errors, interrupted: false)

@@ -68,8 +68,11 @@ final class ServerMetricsTests: XCTestCase {
         XCTAssertEqual(self.sample(#"pohmelfs_requests_total{opcode="WRITE"}"#, in: text), 2)
         XCTAssertEqual(self.sample(#"pohmelfs_requests_total{opcode="READ"}"#, in: text), 1)
         XCTAssertEqual(self.sample(#"pohmelfs_requests_total{opcode="CREATE"}"#, in: text), 1)
-        XCTAssertEqual(self.sample(#"pohmelfs_request_errors_total{opcode="LOOKUP"}"#, in: text), 1)
-        XCTAssertEqual(self.sample(#"pohmelfs_request_errors_total{opcode="WRITE"}"#, in: text), 0)
+        // A missing name is an expected negative answer, not an error.
+        XCTAssertEqual(
+            self.sample(#"pohmelfs_request_negative_answers_total{opcode="LOOKUP",errno="ENOENT"}"#, in: text), 1)
+        XCTAssertEqual(self.sample(#"pohmelfs_request_errors_total{opcode="LOOKUP",errno="EIO"}"#, in: text), 0)
+        XCTAssertEqual(self.sample(#"pohmelfs_request_errors_total{opcode="WRITE",errno="EIO"}"#, in: text), 0)
         XCTAssertEqual(self.sample("pohmelfs_written_bytes_total", in: text), 10000)
         XCTAssertEqual(self.sample("pohmelfs_read_bytes_total", in: text), 8192)
         XCTAssertEqual(self.sample(#"pohmelfs_request_duration_seconds_count{opcode="WRITE"}"#, in: text), 2)
