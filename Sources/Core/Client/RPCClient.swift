@@ -104,7 +104,7 @@ public final class RPCClient: Sendable {
         }
         let handshake = SecureHandshake(security: security, tlsErrors: tlsErrors, server: description)
         try await handshake.authenticate(on: channel)
-        let request = HelloRequest(clientName: clientName)
+        let request = HelloRequest(capabilities: [.sessionSecret], clientName: clientName)
         let transaction = TransactionID(0)
         let frame = FrameEncoding.request(request, caller: .root, transaction: transaction, allocator: channel.allocator)
         let hello: HelloResponse
@@ -131,7 +131,7 @@ public final class RPCClient: Sendable {
         let client = RPCClient(
             channel: channel, hello: hello, serverDescription: description, transactions: transactions,
             resilient: ResilientConnection(
-                channel: channel, session: hello.session, policy: resilience, liveness: liveness,
+                channel: channel, session: hello.session, sessionSecret: hello.sessionSecret, policy: resilience, liveness: liveness,
                 openFiles: openFiles, heldLocks: heldLocks,
                 connector: {
                     // A new connection speaks TLS again (the bootstrap's initializer) and, with a
@@ -152,9 +152,10 @@ public final class RPCClient: Sendable {
                         return authenticated.futureResult
                     }
                 },
-                encodeHello: { session, allocator in
+                encodeHello: { session, secret, allocator in
                     var resume = request
                     resume.resumeSession = session
+                    resume.resumeSecret = secret
                     return FrameEncoding.request(resume, caller: .root, transaction: TransactionID(0), allocator: allocator)
                 },
                 transactions: transactions),

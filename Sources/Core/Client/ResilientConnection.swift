@@ -33,7 +33,7 @@ final class ResilientConnection: @unchecked Sendable {
     /// Opens a new TCP connection with the client's pipeline (frame decoder, `RPCClientHandler`).
     typealias Connector = @Sendable () -> EventLoopFuture<any Channel>
     /// Encodes a HELLO naming the session to resume.
-    typealias HelloEncoder = @Sendable (SessionID, ByteBufferAllocator) -> ByteBuffer
+    typealias HelloEncoder = @Sendable (SessionID, [UInt8], ByteBufferAllocator) -> ByteBuffer
 
     let loop: any EventLoop
     private let policy: ResiliencePolicy
@@ -50,6 +50,8 @@ final class ResilientConnection: @unchecked Sendable {
     private var state: State
     private var retained = RetainedRequests()
     private var session: SessionID
+    /// The secret that resumes `session` (from its HELLO reply).
+    private var sessionSecret: [UInt8]
     private var attempt = 0
     private var lostAt: NIODeadline?
     private var heartbeat: RepeatedTask?
@@ -64,13 +66,14 @@ final class ResilientConnection: @unchecked Sendable {
     let reconnects = Atomic<Int>(0)
 
     init(
-        channel: any Channel, session: SessionID, policy: ResiliencePolicy, liveness: LivenessClock,
+        channel: any Channel, session: SessionID, sessionSecret: [UInt8] = [], policy: ResiliencePolicy, liveness: LivenessClock,
         openFiles: OpenFileLedger, heldLocks: HeldLockLedger, connector: @escaping Connector, encodeHello: @escaping HelloEncoder,
         transactions: TransactionCounter
     ) {
         self.loop = channel.eventLoop
         self.state = .ready(channel)
         self.session = session
+        self.sessionSecret = sessionSecret
         self.policy = policy
         self.liveness = liveness
         self.openFiles = openFiles
@@ -212,7 +215,7 @@ final class ResilientConnection: @unchecked Sendable {
             guard once.exchange(true, ordering: .acquiringAndReleasing) == false else { return }
             promise.completeWith(result)
         }
-        let frame = self.encodeHello(self.session, channel.allocator)
+        let frame = self.encodeHello(self.session, self.sessionSecret, channel.allocator)
         let outbound = OutboundRequest(transaction: TransactionID(0), frame: frame) { result in
             complete(
                 result.mapError { $0 as any Error }.flatMap { frame in
@@ -237,6 +240,7 @@ final class ResilientConnection: @unchecked Sendable {
         self.watch(channel)
         let previous = self.session
         self.session = hello.session
+        self.sessionSecret = hello.sessionSecret
         self.logger[metadataKey: LogKey.session] = "\(hello.session.rawValue)"
         if hello.resumed {
             self.logger.info("reconnected; session resumed", metadata: ["attempts": "\(self.attempt)"])

@@ -345,7 +345,8 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         let shared = self.shared
         // A session is resumed only by the client that had it (same name), never by a stranger.
         let resumed = request.resumeSession.flatMap {
-            shared.sessions.resume($0, clientName: String(decoding: request.clientName, as: UTF8.self))
+            shared.sessions.resume(
+                $0, clientName: String(decoding: request.clientName, as: UTF8.self), secret: request.resumeSecret)
         }
         let session =
             resumed
@@ -362,12 +363,13 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         let authenticated = shared.authentication.security != nil
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
             let found = CallerLimit.forConnection(remote: remote, local: local, authenticated: authenticated)
-            let response = HelloResponse(
+            var response = HelloResponse(
                 version: version,
                 capabilities: shared.store.capabilities.union(shared.locks.transactionLocking ? .transactionLocks : [])
-                    .union(.sessionResume),
+                    .union(.sessionResume).union(request.capabilities.intersection(.sessionSecret)),
                 maximumTransaction: maximumTransaction,
                 session: session.id, root: try shared.store.rootEntry(), resumed: resumed != nil)
+            response.sessionSecret = session.secret
             return (FrameEncoding.reply(response, opcode: .hello, transaction: transaction, allocator: allocator), found)
         }.assumeIsolated().whenComplete { result in
             switch result {

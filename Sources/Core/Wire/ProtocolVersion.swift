@@ -29,5 +29,9 @@ public enum ProtocolVersion {
         /// HELLO can resume a session; the server keeps a reply cache per session, answers PING,
         /// REOPEN and reclaiming SETLKs (SessionMessages, ResilienceMessages).
         public static let sessionResume = Capabilities(rawValue: 1 << 4)
+        /// HELLO carries a session secret: the server gives each new session a random secret
+        /// (HelloResponse `sessionSecret`), and a resuming HELLO must present it
+        /// (HelloRequest `resumeSecret`), so a session id alone resumes nothing.
+        public static let sessionSecret = Capabilities(rawValue: 1 << 7)
     }
 }
