@@ -106,8 +106,12 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
     /// replies of requests that finish together leave in one `write` system call.
     private var flushQueued = false
 
-    init(shared: ServerShared<Store>) {
+    /// When this connection last received a frame (`ConnectionRegistry` reclaims idle ones).
+    private let activity: ConnectionActivity
+
+    init(shared: ServerShared<Store>, activity: ConnectionActivity = ConnectionActivity()) {
         self.shared = shared
+        self.activity = activity
         self.logger = shared.logger
         self.authenticated = shared.authentication.admitsHelloWithoutAuth
     }
@@ -234,6 +238,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = self.unwrapInboundIn(data)
+        self.activity.heard()
         guard frame.header.flags.isEmpty, frame.header.opcode.descriptor.direction == .request else {
             return self.violation(
                 context, WireError(.unexpectedFrame, "client sent a \(frame.header.opcode) frame that is not a request"))
