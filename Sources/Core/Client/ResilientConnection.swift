@@ -56,6 +56,9 @@ final class ResilientConnection: @unchecked Sendable {
     private var lostAt: NIODeadline?
     private var heartbeat: RepeatedTask?
     private var softTimer: RepeatedTask?
+    /// Soft mounts: the server has left requests unanswered for the soft timeout and has not been
+    /// heard from since; new requests fail at once until it is.
+    private var unreachable = false
     /// Set when a connection comes back, cleared by the first request answered afterwards: the
     /// reconnect timeline in the log.
     private var reconnectedAt: NIODeadline?
@@ -86,6 +89,7 @@ final class ResilientConnection: @unchecked Sendable {
         self.onLoop {
             self.watch(channel)
             self.startHeartbeat()
+            self.startSoftTimer()
         }
     }
 
@@ -99,6 +103,10 @@ final class ResilientConnection: @unchecked Sendable {
     func submit(_ request: RetainedRequest) {
         self.onLoop {
             if case .closed(let reason) = self.state { return request.completion(.failure(reason)) }
+            if self.unreachable {
+                return request.completion(
+                    .failure(ClientError(.timedOut, "the server has not answered within the soft timeout")))
+            }
             self.retained.insert(request)
             if case .ready(let channel) = self.state { self.write(request, on: channel) }
         }
@@ -118,6 +126,7 @@ final class ResilientConnection: @unchecked Sendable {
         switch result {
         case .success(let frame):
             self.liveness.heard()
+            self.unreachable = false
             guard let request = self.retained.remove(transaction) else { return }
             if let since = self.reconnectedAt {
                 self.reconnectedAt = nil
@@ -330,8 +339,7 @@ final class ResilientConnection: @unchecked Sendable {
 
     private func becomeReady(_ channel: any Channel) {
         self.state = .ready(channel)
-        self.softTimer?.cancel()
-        self.softTimer = nil
+        self.unreachable = false
         self.lostAt = nil
         self.reconnects.wrappingAdd(1, ordering: .relaxed)
         self.reconnectedAt = .now()
@@ -346,7 +354,9 @@ final class ResilientConnection: @unchecked Sendable {
 
     private func startHeartbeat() {
         self.heartbeat?.cancel()
-        let interval = TimeAmount(self.policy.heartbeatInterval)
+        // A soft mount PINGs often enough that a healthy server is always heard from well within
+        // its timeout, even while a request (a blocked lock) waits long for a good reason.
+        let interval = TimeAmount(min(self.policy.heartbeatInterval, (self.policy.softTimeout ?? .seconds(3600)) / 3))
         let timeout = UInt64(TimeAmount(self.policy.heartbeatTimeout).nanoseconds)
         self.heartbeat = self.loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             guard case .ready(let channel) = self.state else { return }
@@ -359,26 +369,38 @@ final class ResilientConnection: @unchecked Sendable {
                 let frame = FrameEncoding.request(
                     PingRequest(), caller: .root, transaction: transaction, allocator: channel.allocator)
                 let outbound = OutboundRequest(transaction: transaction, frame: frame) { result in
-                    if case .success = result { self.liveness.heard() }
+                    if case .success = result {
+                        self.liveness.heard()
+                        self.onLoop { self.unreachable = false }
+                    }
                 }
                 channel.writeAndFlush(outbound, promise: nil)
             }
         }
     }
 
-    /// While the server is away, fails requests that have waited out the soft timeout.
+    /// Soft mounts (runs for the connection's whole life, connected or not): a request waits at
+    /// most the soft timeout for a server that says nothing. When a request has waited that long
+    /// since it was sent and nothing at all (reply, PING answer) came from the server meanwhile,
+    /// the server is unreachable: that request and every other one waiting fail now (EIO), and
+    /// new ones fail at once until the server is heard from again. So each call returns within
+    /// the timeout (plus this timer's 100 ms) of the server going silent, never a timeout per
+    /// call in a row (DocC ConsistencyContract, "Faults").
     private func startSoftTimer() {
         guard let timeout = self.policy.softTimeout, self.softTimer == nil else { return }
         let limit = TimeAmount(timeout)
         self.softTimer = self.loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) {
             _ in
-            let lostAt = self.lostAt ?? .now()
-            let expired = self.retained.removeExpired(now: .now()) { max($0.submitted, lostAt) + limit }
+            let heardAt = NIODeadline.now() - .nanoseconds(Int64(min(self.liveness.silence, UInt64(Int64.max))))
+            let expired = self.retained.removeExpired(now: .now()) { max($0.submitted, heardAt) + limit }
             guard !expired.isEmpty else { return }
+            self.unreachable = true
+            let waiting = self.retained.removeAll()
             self.logger.warning(
-                "soft mount: failing requests the server did not answer in time", metadata: ["count": "\(expired.count)"])
+                "soft mount: the server answered nothing within the timeout; failing waiting requests",
+                metadata: ["count": "\(expired.count + waiting.count)"])
             let reason = ClientError(.timedOut, "the server did not answer within the soft timeout")
-            for request in expired { request.completion(.failure(reason)) }
+            for request in expired + waiting { request.completion(.failure(reason)) }
         }
     }
 
