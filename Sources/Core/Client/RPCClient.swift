@@ -137,7 +137,7 @@ public final class RPCClient: Sendable {
         } catch {
             throw Self.explainFirstContact(error, firstContact, tlsErrors)
         }
-        let request = HelloRequest(capabilities: capabilities, clientName: clientName)
+        let request = HelloRequest(capabilities: capabilities.union(.sessionSecret), clientName: clientName)
         let transaction = TransactionID(0)
         let frame = FrameEncoding.request(request, caller: .root, transaction: transaction, allocator: channel.allocator)
         let hello: HelloResponse
@@ -165,7 +165,7 @@ public final class RPCClient: Sendable {
         let client = RPCClient(
             channel: channel, hello: hello, serverDescription: description, transactions: transactions,
             resilient: ResilientConnection(
-                channel: channel, server: description, session: hello.session, policy: resilience, liveness: liveness,
+                channel: channel, server: description, session: hello.session, sessionSecret: hello.sessionSecret, policy: resilience, liveness: liveness,
                 openFiles: openFiles, heldLocks: heldLocks,
                 connector: {
                     // A new connection speaks TLS again (the bootstrap's initializer) and, with a
@@ -186,9 +186,10 @@ public final class RPCClient: Sendable {
                         return authenticated.futureResult
                     }
                 },
-                encodeHello: { session, allocator in
+                encodeHello: { session, secret, allocator in
                     var resume = request
                     resume.resumeSession = session
+                    resume.resumeSecret = secret
                     return FrameEncoding.request(resume, caller: .root, transaction: TransactionID(0), allocator: allocator)
                 },
                 transactions: transactions),

@@ -24,8 +24,9 @@ public struct ResiliencePolicy: Sendable {
     public var outageReportFirst: Duration = .seconds(5)
     public var outageReportEvery: Duration = .seconds(60)
     /// nil: hard, a request waits for the server for ever (a signal still interrupts the
-    /// waiting call). Otherwise soft: a request not answered this long after it was sent, or
-    /// after the connection was lost, whichever is later, fails with EIO.
+    /// waiting call). Otherwise soft: once a request has waited this long with nothing heard
+    /// from the server meanwhile, it and every waiting request fail with EIO, and new ones fail
+    /// at once until the server is heard from again (`ResilientConnection.startSoftTimer`).
     public var softTimeout: Duration?
     /// Called when a reconnect had to start a new session (the server restarted and forgot the
     /// old one), before files are reopened and locks reclaimed: whatever else the old session

@@ -34,7 +34,7 @@ final class ResilientConnection: @unchecked Sendable {
     /// Opens a new TCP connection with the client's pipeline (frame decoder, `RPCClientHandler`).
     typealias Connector = @Sendable () -> EventLoopFuture<any Channel>
     /// Encodes a HELLO naming the session to resume.
-    typealias HelloEncoder = @Sendable (SessionID, ByteBufferAllocator) -> ByteBuffer
+    typealias HelloEncoder = @Sendable (SessionID, [UInt8], ByteBufferAllocator) -> ByteBuffer
 
     let loop: any EventLoop
     /// The server as the user wrote it (`127.0.0.1:7646`), for the outage messages.
@@ -53,12 +53,17 @@ final class ResilientConnection: @unchecked Sendable {
     private var state: State
     private var retained = RetainedRequests()
     private var session: SessionID
+    /// The secret that resumes `session` (from its HELLO reply).
+    private var sessionSecret: [UInt8]
     private var attempt = 0
     private var lostAt: NIODeadline?
     private var heartbeat: RepeatedTask?
     private var softTimer: RepeatedTask?
     /// The next "not responding, still trying" line while the server is away.
     private var outageReport: Scheduled<Void>?
+    /// Soft mounts: the server has left requests unanswered for the soft timeout and has not been
+    /// heard from since; new requests fail at once until it is.
+    private var unreachable = false
     /// Set when a connection comes back, cleared by the first request answered afterwards: the
     /// reconnect timeline in the log.
     private var reconnectedAt: NIODeadline?
@@ -76,7 +81,7 @@ final class ResilientConnection: @unchecked Sendable {
     let disconnected = Atomic<Bool>(false)
 
     init(
-        channel: any Channel, server: String, session: SessionID, policy: ResiliencePolicy, liveness: LivenessClock,
+        channel: any Channel, server: String, session: SessionID, sessionSecret: [UInt8] = [], policy: ResiliencePolicy, liveness: LivenessClock,
         openFiles: OpenFileLedger, heldLocks: HeldLockLedger, connector: @escaping Connector, encodeHello: @escaping HelloEncoder,
         transactions: TransactionCounter
     ) {
@@ -84,6 +89,7 @@ final class ResilientConnection: @unchecked Sendable {
         self.server = server
         self.state = .ready(channel)
         self.session = session
+        self.sessionSecret = sessionSecret
         self.policy = policy
         self.liveness = liveness
         self.openFiles = openFiles
@@ -97,6 +103,7 @@ final class ResilientConnection: @unchecked Sendable {
         self.onLoop {
             self.watch(channel)
             self.startHeartbeat()
+            self.startSoftTimer()
         }
     }
 
@@ -110,6 +117,10 @@ final class ResilientConnection: @unchecked Sendable {
     func submit(_ request: RetainedRequest) {
         self.onLoop {
             if case .closed(let reason) = self.state { return request.completion(.failure(reason)) }
+            if self.unreachable {
+                return request.completion(
+                    .failure(ClientError(.timedOut, "the server has not answered within the soft timeout")))
+            }
             self.retained.insert(request)
             if case .ready(let channel) = self.state { self.write(request, on: channel) }
         }
@@ -129,6 +140,7 @@ final class ResilientConnection: @unchecked Sendable {
         switch result {
         case .success(let frame):
             self.liveness.heard()
+            self.unreachable = false
             guard let request = self.retained.remove(transaction) else { return }
             if let since = self.reconnectedAt {
                 self.reconnectedAt = nil
@@ -231,7 +243,7 @@ final class ResilientConnection: @unchecked Sendable {
             guard once.exchange(true, ordering: .acquiringAndReleasing) == false else { return }
             promise.completeWith(result)
         }
-        let frame = self.encodeHello(self.session, channel.allocator)
+        let frame = self.encodeHello(self.session, self.sessionSecret, channel.allocator)
         let outbound = OutboundRequest(transaction: TransactionID(0), frame: frame) { result in
             complete(
                 result.mapError { $0 as any Error }.flatMap { frame in
@@ -256,6 +268,7 @@ final class ResilientConnection: @unchecked Sendable {
         self.watch(channel)
         let previous = self.session
         self.session = hello.session
+        self.sessionSecret = hello.sessionSecret
         self.logger[metadataKey: LogKey.session] = "\(hello.session.rawValue)"
         let back = "server \(self.server) back after \(Self.seconds(since: self.lostAt))"
         self.policy.onReconnect()
@@ -349,8 +362,7 @@ final class ResilientConnection: @unchecked Sendable {
     private func becomeReady(_ channel: any Channel) {
         self.state = .ready(channel)
         self.publish(.connected)
-        self.softTimer?.cancel()
-        self.softTimer = nil
+        self.unreachable = false
         self.outageReport?.cancel()
         self.outageReport = nil
         self.lostAt = nil
@@ -374,7 +386,9 @@ final class ResilientConnection: @unchecked Sendable {
 
     private func startHeartbeat() {
         self.heartbeat?.cancel()
-        let interval = TimeAmount(self.policy.heartbeatInterval)
+        // A soft mount PINGs often enough that a healthy server is always heard from well within
+        // its timeout, even while a request (a blocked lock) waits long for a good reason.
+        let interval = TimeAmount(min(self.policy.heartbeatInterval, (self.policy.softTimeout ?? .seconds(3600)) / 3))
         let timeout = UInt64(TimeAmount(self.policy.heartbeatTimeout).nanoseconds)
         self.heartbeat = self.loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             guard case .ready(let channel) = self.state else { return }
@@ -387,26 +401,38 @@ final class ResilientConnection: @unchecked Sendable {
                 let frame = FrameEncoding.request(
                     PingRequest(), caller: .root, transaction: transaction, allocator: channel.allocator)
                 let outbound = OutboundRequest(transaction: transaction, frame: frame) { result in
-                    if case .success = result { self.liveness.heard() }
+                    if case .success = result {
+                        self.liveness.heard()
+                        self.onLoop { self.unreachable = false }
+                    }
                 }
                 channel.writeAndFlush(outbound, promise: nil)
             }
         }
     }
 
-    /// While the server is away, fails requests that have waited out the soft timeout.
+    /// Soft mounts (runs for the connection's whole life, connected or not): a request waits at
+    /// most the soft timeout for a server that says nothing. When a request has waited that long
+    /// since it was sent and nothing at all (reply, PING answer) came from the server meanwhile,
+    /// the server is unreachable: that request and every other one waiting fail now (EIO), and
+    /// new ones fail at once until the server is heard from again. So each call returns within
+    /// the timeout (plus this timer's 100 ms) of the server going silent, never a timeout per
+    /// call in a row (DocC ConsistencyContract, "Faults").
     private func startSoftTimer() {
         guard let timeout = self.policy.softTimeout, self.softTimer == nil else { return }
         let limit = TimeAmount(timeout)
         self.softTimer = self.loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) {
             _ in
-            let lostAt = self.lostAt ?? .now()
-            let expired = self.retained.removeExpired(now: .now()) { max($0.submitted, lostAt) + limit }
+            let heardAt = NIODeadline.now() - .nanoseconds(Int64(min(self.liveness.silence, UInt64(Int64.max))))
+            let expired = self.retained.removeExpired(now: .now()) { max($0.submitted, heardAt) + limit }
             guard !expired.isEmpty else { return }
+            self.unreachable = true
+            let waiting = self.retained.removeAll()
             self.logger.warning(
-                "soft mount: failing requests the server did not answer in time", metadata: ["count": "\(expired.count)"])
+                "soft mount: the server answered nothing within the timeout; failing waiting requests",
+                metadata: ["count": "\(expired.count + waiting.count)"])
             let reason = ClientError(.timedOut, "the server did not answer within the soft timeout")
-            for request in expired { request.completion(.failure(reason)) }
+            for request in expired + waiting { request.completion(.failure(reason)) }
         }
     }
 

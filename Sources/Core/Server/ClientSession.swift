@@ -24,6 +24,9 @@ public final class ClientSession<Store: BackingStore>: Sendable {
     public let id: SessionID
     public let peer: String
     public let clientName: String
+    /// What a resuming HELLO must present (256 random bits): given to the client in its HELLO
+    /// reply, never shown (lock table, logs) to anyone.
+    let secret: [UInt8]
     private let objects = Mutex(OpenObjects())
     /// The connection replies go to; nil while detached.
     let connection = Mutex<(any Channel)?>(nil)
@@ -37,6 +40,16 @@ public final class ClientSession<Store: BackingStore>: Sendable {
         self.id = id
         self.peer = peer
         self.clientName = clientName
+        var generator = SystemRandomNumberGenerator()
+        self.secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
+
+    /// Whether `presented` is this session's secret, compared in constant time.
+    func holdsSecret(_ presented: [UInt8]) -> Bool {
+        guard presented.count == self.secret.count else { return false }
+        var difference: UInt8 = 0
+        for (a, b) in zip(presented, self.secret) { difference |= a ^ b }
+        return difference == 0
     }
 
     func register(_ object: OpenObject) -> FileHandleID {

@@ -28,8 +28,13 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         public var metrics: ServerMetrics? = nil
         /// Who may connect and what their requests may do (`--read-only`, `--allow`, squashing).
         public var policy = ExportPolicy()
-        /// Connections served at once; more are closed at accept, with a log line.
+        /// Connections served at once. At the limit a new connection takes the place of the one
+        /// that has been silent longest, if it has been silent for `idleReclaim` (a live client
+        /// sends at least a PING every 5 s); otherwise it is closed at accept, with a log line.
         public var maximumConnections = 256
+        /// How long a connection must have sent nothing before a new one may take its place when
+        /// the server is full.
+        public var idleReclaim: Duration = .seconds(20)
         /// Requests of one connection being performed at once; beyond it the server stops
         /// reading that connection until replies drain (TCP backpressure, not an error).
         public var maximumInFlight = 256
@@ -135,11 +140,13 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
                 .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: 1 << 21)
             )
             .childChannelInitializer { channel in
-                if let refusal = Self.refusal(
-                    of: channel, configuration: configuration, connections: connections, logger: logger)
-                {
+                let activity: ConnectionActivity
+                switch Self.admission(of: channel, configuration: configuration, connections: connections, logger: logger) {
+                case .failure(let refusal):
                     // A failed initializer closes the accepted socket before anything is read.
                     return channel.eventLoop.makeFailedFuture(refusal)
+                case .success(let admitted):
+                    activity = admitted
                 }
                 return channel.eventLoop.makeCompletedFuture {
                     if let security = configuration.security {
@@ -149,7 +156,7 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(StallWatchingDecoder(maximumPayload: maximumPayload)))
-                    try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(shared: shared))
+                    try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(shared: shared, activity: activity))
                 }
             }
         let channel: any Channel
@@ -180,25 +187,34 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
     }
 
     /// Why a just-accepted connection is closed at once (a peer outside `--allow`, or
-    /// `--max-connections` reached), logged here; nil when it is admitted and now tracked.
-    private static func refusal(
+    /// `--max-connections` reached with no idle connection to reclaim), logged here; or its
+    /// activity record when it is admitted and now tracked.
+    private static func admission(
         of channel: any Channel, configuration: Configuration, connections: ConnectionRegistry, logger: Logger
-    ) -> ServerError? {
+    ) -> Result<ConnectionActivity, ServerError> {
         let peer = channel.remoteAddress
         let peerBytes = peer.flatMap { CIDR.addressBytes(of: $0) }
         if !configuration.policy.allow.isEmpty, !(peerBytes.map(configuration.policy.admits) ?? false) {
             logger.warning(
                 "refusing connection: peer not in --allow",
                 metadata: [LogKey.peer: "\(peer?.displayForm ?? "unknown")"])
-            return ServerError(.refused, "peer not allowed")
+            return .failure(ServerError(.refused, "peer not allowed"))
         }
-        guard connections.track(channel, limit: configuration.maximumConnections) else {
+        let (admitted, reclaimed) = connections.track(
+            channel, limit: configuration.maximumConnections, idleReclaim: configuration.idleReclaim)
+        if let reclaimed {
+            logger.warning(
+                "--max-connections reached: closing the connection silent longest to admit a new one",
+                metadata: [LogKey.peer: "\(reclaimed.remoteAddress?.displayForm ?? "unknown")"])
+            reclaimed.close(promise: nil)
+        }
+        guard let admitted else {
             logger.warning(
                 "refusing connection: --max-connections reached",
                 metadata: [LogKey.peer: "\(peer?.displayForm ?? "unknown")", LogKey.limit: "\(configuration.maximumConnections)"])
-            return ServerError(.refused, "too many connections")
+            return .failure(ServerError(.refused, "too many connections"))
         }
-        return nil
+        return .success(admitted)
     }
 
     /// Stops accepting, lets requests in flight finish (up to `gracePeriod`), then closes every
@@ -217,23 +233,54 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
     }
 }
 
-/// The server's open connections, so shutdown can close them.
-final class ConnectionRegistry: Sendable {
-    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+/// When a connection last received a frame: how the server tells an idle connection from a
+/// live one when it is full (a mount sends a PING after 5 s of quiet).
+final class ConnectionActivity: Sendable {
+    private let lastHeard = Atomic<Int64>(ConnectionActivity.now())
 
-    /// Remembers `channel` until it closes, unless `limit` channels are tracked already: then
-    /// returns false and does not track it.
-    func track(_ channel: any Channel, limit: Int = .max) -> Bool {
+    /// Marks the connection as heard from now.
+    func heard() { self.lastHeard.store(Self.now(), ordering: .relaxed) }
+
+    var silentFor: Duration { .nanoseconds(Self.now() - self.lastHeard.load(ordering: .relaxed)) }
+
+    static func now() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+}
+
+/// The server's open connections, so shutdown can close them and a full server can reclaim an
+/// idle one.
+final class ConnectionRegistry: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: (any Channel, ConnectionActivity)]>([:])
+
+    /// Remembers `channel` until it closes and returns its activity record. When `limit`
+    /// channels are tracked already, the one silent longest makes room if it has been silent for
+    /// `idleReclaim` (returned second: the caller closes it); otherwise `channel` is not tracked
+    /// and nil is returned.
+    func track(
+        _ channel: any Channel, limit: Int = .max, idleReclaim: Duration = .seconds(20)
+    ) -> (ConnectionActivity?, (any Channel)?) {
         let key = ObjectIdentifier(channel)
-        let admitted = self.channels.withLock { channels in
-            guard channels.count < limit else { return false }
-            channels[key] = channel
-            return true
+        let activity = ConnectionActivity()
+        let (admitted, reclaimed): (Bool, (any Channel)?) = self.channels.withLock { channels in
+            var reclaimed: (any Channel)? = nil
+            if channels.count >= limit {
+                guard
+                    let (oldest, entry) = channels.max(by: { $0.value.1.silentFor < $1.value.1.silentFor }),
+                    entry.1.silentFor >= idleReclaim
+                else { return (false, nil) }
+                channels[oldest] = nil
+                reclaimed = entry.0
+            }
+            channels[key] = (channel, activity)
+            return (true, reclaimed)
         }
-        guard admitted else { return false }
+        guard admitted else { return (nil, nil) }
         channel.closeFuture.whenComplete { _ in _ = self.channels.withLock { $0.removeValue(forKey: key) } }
-        return true
+        return (activity, reclaimed)
     }
 
-    var all: [any Channel] { self.channels.withLock { Array($0.values) } }
+    var all: [any Channel] { self.channels.withLock { Array($0.values.map(\.0)) } }
 }

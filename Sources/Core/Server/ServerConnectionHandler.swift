@@ -106,8 +106,12 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
     /// replies of requests that finish together leave in one `write` system call.
     private var flushQueued = false
 
-    init(shared: ServerShared<Store>) {
+    /// When this connection last received a frame (`ConnectionRegistry` reclaims idle ones).
+    private let activity: ConnectionActivity
+
+    init(shared: ServerShared<Store>, activity: ConnectionActivity = ConnectionActivity()) {
         self.shared = shared
+        self.activity = activity
         self.logger = shared.logger
         self.authenticated = shared.authentication.admitsHelloWithoutAuth
     }
@@ -234,6 +238,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = self.unwrapInboundIn(data)
+        self.activity.heard()
         guard frame.header.flags.isEmpty, frame.header.opcode.descriptor.direction == .request else {
             return self.violation(
                 context, WireError(.unexpectedFrame, "client sent a \(frame.header.opcode) frame that is not a request"))
@@ -345,7 +350,8 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         let shared = self.shared
         // A session is resumed only by the client that had it (same name), never by a stranger.
         let resumed = request.resumeSession.flatMap {
-            shared.sessions.resume($0, clientName: String(decoding: request.clientName, as: UTF8.self))
+            shared.sessions.resume(
+                $0, clientName: String(decoding: request.clientName, as: UTF8.self), secret: request.resumeSecret)
         }
         let session =
             resumed
@@ -364,12 +370,14 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         let leases = request.capabilities.contains(.leases) && shared.coherence.enabled
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
             let found = CallerLimit.forConnection(remote: remote, local: local, authenticated: authenticated)
-            let response = HelloResponse(
+            var response = HelloResponse(
                 version: version,
                 capabilities: shared.store.capabilities.union(shared.locks.transactionLocking ? .transactionLocks : [])
-                    .union([.sessionResume, .atomicAppend]).union(leases ? .leases : []),
+                    .union([.sessionResume, .atomicAppend]).union(leases ? .leases : [])
+                    .union(request.capabilities.intersection(.sessionSecret)),
                 maximumTransaction: maximumTransaction,
                 session: session.id, root: try shared.store.rootEntry(), resumed: resumed != nil)
+            response.sessionSecret = session.secret
             return (FrameEncoding.reply(response, opcode: .hello, transaction: transaction, allocator: allocator), found)
         }.assumeIsolated().whenComplete { result in
             switch result {

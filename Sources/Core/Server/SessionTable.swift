@@ -43,10 +43,13 @@ final class SessionTable<Store: BackingStore>: Sendable {
     }
 
     /// The session `id` names, marked attached again; nil when the server does not have it
-    /// (restarted, or the lease ran out) or it belongs to a client of another name.
-    func resume(_ id: SessionID, clientName: String) -> ClientSession<Store>? {
+    /// (restarted, or the lease ran out), it belongs to a client of another name, or `secret` is
+    /// not the session's (a session id and name alone, which the lock table shows, resume nothing).
+    func resume(_ id: SessionID, clientName: String, secret: [UInt8]) -> ClientSession<Store>? {
         self.table.withLock { table in
-            guard var entry = table.entries[id], entry.session.clientName == clientName else { return nil }
+            guard var entry = table.entries[id], entry.session.clientName == clientName,
+                entry.session.holdsSecret(secret)
+            else { return nil }
             entry.generation &+= 1
             if entry.detachedAs != nil { table.detached -= 1 }
             entry.detachedAs = nil

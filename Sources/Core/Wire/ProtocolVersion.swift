@@ -32,6 +32,10 @@ public enum ProtocolVersion {
         /// APPEND writes at the server's end of file under the exclusive transaction lock and
         /// answers the offset it used (AppendMessages).
         public static let atomicAppend = Capabilities(rawValue: 1 << 5)
+        /// HELLO carries a session secret: the server gives each new session a random secret
+        /// (HelloResponse `sessionSecret`), and a resuming HELLO must present it
+        /// (HelloRequest `resumeSecret`), so a session id alone resumes nothing.
+        public static let sessionSecret = Capabilities(rawValue: 1 << 7)
         /// Leases on names and attributes (`LeaseBreakNotice`): offered by a client that answers
         /// LEASE_BREAK, echoed by a server that then treats what it answers to LOOKUP, GETATTR,
         /// SETATTR, CREATE, MKDIR, MKNOD, SYMLINK, LINK and READDIR (plus) as leased to the session.

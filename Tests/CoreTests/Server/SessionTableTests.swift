@@ -23,8 +23,11 @@ final class SessionTableTests: XCTestCase {
         }
         XCTAssertEqual(expired.withLock { $0 }, [1], "the first detached is evicted when the third detaches")
         XCTAssertEqual(table.detachedCount, 2)
-        XCTAssertNil(table.resume(SessionID(1), clientName: "client-1"))
-        XCTAssertNotNil(table.resume(SessionID(2), clientName: "client-2"))
+        XCTAssertNil(table.resume(SessionID(1), clientName: "client-1", secret: sessions[0].secret))
+        XCTAssertNil(
+            table.resume(SessionID(2), clientName: "client-2", secret: sessions[0].secret),
+            "another session's secret resumes nothing")
+        XCTAssertNotNil(table.resume(SessionID(2), clientName: "client-2", secret: sessions[1].secret))
         XCTAssertEqual(table.detachedCount, 1)
         loop.advanceTime(by: .seconds(11))
         XCTAssertEqual(expired.withLock { $0 }, [1, 3], "the resumed session does not expire; the other does")

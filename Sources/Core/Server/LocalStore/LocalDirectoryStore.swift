@@ -37,6 +37,9 @@ public final class LocalDirectoryStore: BackingStore {
     let objects: ObjectTable
     let root: ObjectReference
     public let exportPath: String
+    /// The export root as procfs names it (`readlink` of its descriptor): every object a handle
+    /// may name has a path beneath it (`LocalDirectoryStore+Confinement`).
+    let exportProcPath: [UInt8]
     /// Objects gone for good, until the server takes them (`takeRemovedObjects`).
     let removedObjects = Mutex<[ObjectHandle]>([])
     /// Objects whose last link went, kept reachable for `removalGrace` (`LocalDirectoryStore+Removal`).
@@ -86,6 +89,7 @@ public final class LocalDirectoryStore: BackingStore {
             self.exportPath = path
         }
         self.exportDescriptor = exportDescriptor
+        self.exportProcPath = Self.procPath(of: exportDescriptor) ?? Array(self.exportPath.utf8)
         self.exportMountID = mountID
         self.authenticator = HandleAuthenticator(key: key, exportID: rootKernelHandle.bytes)
         self.objects = ObjectTable(capacity: objectTableCapacity)
@@ -138,7 +142,7 @@ public final class LocalDirectoryStore: BackingStore {
     /// The object a handle names. ESTALE for handles that fail authentication or whose object
     /// is gone.
     func resolve(_ handle: ObjectHandle) throws -> ObjectReference {
-        if let reference = self.objects.lookup(handle) { return reference }
+        if let reference = self.objects.lookup(handle) { return try self.confined(reference) }
         guard let kernel = self.authenticator.unwrap(handle), ThreadIdentity.canSwitch else { throw Errno.stale }
         let fd = try ThreadIdentity.asServer {
             try systemCall {
@@ -153,7 +157,7 @@ public final class LocalDirectoryStore: BackingStore {
         let st = try statDescriptor(fd)
         let reference = ObjectReference(descriptor: descriptor, handle: handle, fileType: UInt32(st.st_mode) & 0o170000)
         self.objects.insert(reference)
-        return reference
+        return try self.confined(reference)
     }
 
     func resolveDirectory(_ handle: ObjectHandle) throws -> ObjectReference {

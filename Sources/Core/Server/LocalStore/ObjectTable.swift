@@ -7,11 +7,17 @@ final class ObjectReference: Sendable {
     let handle: ObjectHandle
     /// `S_IFMT` bits; an object's type never changes.
     let fileType: UInt32
+    /// `/proc/self/fd/N` of `descriptor`, built once: the confinement check reads it per request.
+    let procPath: String
+    /// Until when (monotonic ns) the object is known to be beneath the export
+    /// (`LocalDirectoryStore+Confinement`); 0: not checked yet.
+    let confinedUntil = Atomic<Int64>(0)
 
     init(descriptor: FileDescriptor, handle: ObjectHandle, fileType: UInt32) {
         self.descriptor = descriptor
         self.handle = handle
         self.fileType = fileType
+        self.procPath = descriptor.procPath
     }
 
     var fd: Int32 { self.descriptor.rawValue }

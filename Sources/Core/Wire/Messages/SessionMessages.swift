@@ -24,6 +24,9 @@ public struct HelloRequest: WireRequest {
     public var clientName: [UInt8]
     /// The session this client had before its connection dropped, to re-attach; nil for none.
     public var resumeSession: SessionID?
+    /// The secret the server gave the session named in `resumeSession` (on the wire only when
+    /// `capabilities` has `sessionSecret`; empty when not resuming).
+    public var resumeSecret: [UInt8] = []
 
     public init(
         oldestVersion: UInt16 = ProtocolVersion.oldestSupported,
@@ -48,6 +51,7 @@ public struct HelloRequest: WireRequest {
         buffer.writeWire(self.maximumTransaction)
         buffer.writeWireBytes(self.clientName)
         buffer.writeWire(self.resumeSession?.rawValue ?? 0)
+        if self.capabilities.contains(.sessionSecret) { buffer.writeWireBytes(self.resumeSecret) }
     }
 
     public init(from buffer: inout ByteBuffer) throws {
@@ -58,6 +62,9 @@ public struct HelloRequest: WireRequest {
         self.clientName = try buffer.readWireBytes(maximum: 256, field: "clientName")
         let resume: UInt64 = try buffer.readWire(field: "resumeSession")
         self.resumeSession = resume == 0 ? nil : SessionID(resume)
+        if self.capabilities.contains(.sessionSecret) {
+            self.resumeSecret = try buffer.readWireBytes(maximum: HelloResponse.maximumSecret, field: "resumeSecret")
+        }
     }
 }
 
@@ -71,6 +78,10 @@ public struct HelloResponse: WireMessage {
     /// open files, locks and reply cache carry on. False: a new session; the client reopens its
     /// files and reclaims its locks.
     public var resumed: Bool
+    /// The session's secret, which a resuming HELLO must present; never shown or logged. On the
+    /// wire only when `capabilities` has `sessionSecret` (the client asked for it).
+    public var sessionSecret: [UInt8] = []
+    public static let maximumSecret = 64
 
     public init(
         version: UInt16, capabilities: ProtocolVersion.Capabilities, maximumTransaction: UInt32,
@@ -91,6 +102,7 @@ public struct HelloResponse: WireMessage {
         buffer.writeWire(self.session.rawValue)
         self.root.encode(into: &buffer)
         buffer.writeWire(self.resumed)
+        if self.capabilities.contains(.sessionSecret) { buffer.writeWireBytes(self.sessionSecret) }
     }
 
     public init(from buffer: inout ByteBuffer) throws {
@@ -100,5 +112,8 @@ public struct HelloResponse: WireMessage {
         self.session = SessionID(try buffer.readWire(field: "session"))
         self.root = try Entry(from: &buffer)
         self.resumed = try buffer.readWireBool(field: "resumed")
+        if self.capabilities.contains(.sessionSecret) {
+            self.sessionSecret = try buffer.readWireBytes(maximum: Self.maximumSecret, field: "sessionSecret")
+        }
     }
 }
