@@ -61,12 +61,15 @@ logs="$work/logs"
 
 # Building ---------------------------------------------------------------------------------------
 build_pjdfstest() {
+    # Built in a scratch copy and moved into place only when complete, so an interrupted build
+    # is started over next time.
     local dir="$work/pjdfstest"
-    if [ ! -x "$dir/pjdfstest" ]; then
+    if [ ! -x "$dir/pjdfstest" ] || [ ! -d "$dir/tests" ]; then
         echo "conformance: building pjdfstest (log: $logs/build-pjdfstest.log)"
-        rm -rf "$dir" && cp -a "$PJDFSTEST_SRC" "$dir"
-        (cd "$dir" && autoreconf -ifs && ./configure && make pjdfstest) >"$logs/build-pjdfstest.log" 2>&1 \
+        rm -rf "$dir" "$dir.building" && cp -a "$PJDFSTEST_SRC" "$dir.building"
+        (cd "$dir.building" && autoreconf -ifs && ./configure && make pjdfstest) >"$logs/build-pjdfstest.log" 2>&1 \
             || fail "pjdfstest does not build: see $logs/build-pjdfstest.log"
+        mv "$dir.building" "$dir"
     fi
 }
 
@@ -74,9 +77,10 @@ build_xfstests() {
     local dir="$work/xfstests"
     if [ ! -x "$dir/ltp/fsx" ] || [ ! -x "$dir/ltp/fsstress" ]; then
         echo "conformance: building fsx and fsstress (log: $logs/build-xfstests.log)"
-        rm -rf "$dir" && cp -a "$XFSTESTS_SRC" "$dir"
-        (cd "$dir" && make configure && ./configure && make -C lib && make -C ltp fsx fsstress) \
+        rm -rf "$dir" "$dir.building" && cp -a "$XFSTESTS_SRC" "$dir.building"
+        (cd "$dir.building" && make configure && ./configure && make -C lib && make -C ltp fsx fsstress) \
             >"$logs/build-xfstests.log" 2>&1 || fail "fsx/fsstress do not build: see $logs/build-xfstests.log"
+        mv "$dir.building" "$dir"
     fi
 }
 
