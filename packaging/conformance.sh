@@ -109,10 +109,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start_server() {
     cleanup
     mounts=()
-    local name=$1
-    rm -rf "$work/$name" && mkdir -p "$work/$name/export" "$work/$name/state"
+    local name=$1 run="$work/run-$1"
+    rm -rf "$run" && mkdir -p "$run/export" "$run/state"
     port=$(free_port)
-    "$bin" serve --export "$work/$name/export" --state-dir "$work/$name/state" --listen "127.0.0.1:$port" \
+    "$bin" serve --export "$run/export" --state-dir "$run/state" --listen "127.0.0.1:$port" \
         >"$logs/serve-$name.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 100); do
@@ -123,10 +123,10 @@ start_server() {
     fail "the server did not start listening within 10 s: see $logs/serve-$name.log"
 }
 
-# mount_export NAME OPTIONS: mounts the running server at $work/NAME/mnt-<label>; sets $mountpoint.
+# mount_export NAME OPTIONS: mounts the running server at $work/run-NAME/mnt-<label>; sets $mountpoint.
 mount_export() {
     local name=$1 options=$2
-    mountpoint="$work/$name/mnt-${options:-default}"
+    mountpoint="$work/run-$name/mnt-${options:-default}"
     mountpoint=${mountpoint//,/-}
     mountpoint=${mountpoint//=/-}
     mkdir -p "$mountpoint"
