@@ -10,6 +10,11 @@
 #                     dbench over a local directory, passthrough_ll, a pohmelfs and an sshfs mount on
 #                     loopback, and the performance issue's targets, met or missed
 #                     (BENCH_ARGS='--size 256M --files 2000 --runs 1 --dbench-seconds 10' to shorten)
+#   make conformance  release build, then packaging/conformance.sh: pjdfstest in full, fsx (mmap, no
+#                     mmap, AIO, O_DIRECT, io_uring; default mount and cache=none) and fsstress against
+#                     fresh mounts, built from PJDFSTEST_SRC= and XFSTESTS_SRC= (checkouts you provide;
+#                     nothing is fetched; FSX_OPS, FSSTRESS_OPS, FSSTRESS_PROCS, CONFORMANCE_SUITES).
+#                     Not part of `make test`.
 #   make fuzz         build the libFuzzer target (Tests/Fuzz/build.sh) and fuzz the frame decoder and
 #                     the server's request path for FUZZ_SECONDS (default 60); a crashing input lands
 #                     in Tests/Fuzz/crashes/ (commit it: `make test` replays it from then on)
@@ -55,7 +60,7 @@ PYTEST_TIMEOUT ?= 1500
 # Evaluated when used (after `deps` has run): the python3 that has pytest.
 PYTHON = $(shell packaging/install-deps.sh --print-python)
 
-.PHONY: deps build release test integration-test run stop bench fuzz completions man install install-files uninstall deb clean
+.PHONY: deps build release test integration-test run stop bench conformance fuzz completions man install install-files uninstall deb clean
 
 deps:
 	packaging/install-deps.sh
@@ -75,6 +80,9 @@ test: deps
 integration-test:
 	POHMELFS_BIN="$$($(SWIFT) build --show-bin-path)/pohmelfs" \
 		timeout --foreground -k 30 $(PYTEST_TIMEOUT) $(PYTHON) -m pytest Tests/Integration $(PYTEST_ARGS)
+
+conformance: release
+	POHMELFS_BIN="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pohmelfs" packaging/conformance.sh
 
 run: release
 	POHMELFS_BIN="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pohmelfs" packaging/run-demo.sh start

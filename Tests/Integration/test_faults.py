@@ -113,9 +113,10 @@ def test_a_copy_survives_the_server_being_killed_and_restarted(server_factory, m
 @pytest.mark.timeout_seconds(120)
 def test_rename_append_and_exclusive_create_are_applied_once_when_their_replies_are_lost(
         server_factory, mount_factory):
-    """The server performs the first CREATE, WRITE and RENAME but drops each reply and closes the
-    connection; the client reconnects, resumes its session and resends; the reply cache answers."""
-    server = server_factory(args=("--test-drop-reply-once", "CREATE,WRITE,RENAME"))
+    """The server performs the first CREATE, APPEND (the O_APPEND write) and RENAME but drops each
+    reply and closes the connection; the client reconnects, resumes its session and resends; the
+    reply cache answers, so the line is appended once."""
+    server = server_factory(args=("--test-drop-reply-once", "CREATE,APPEND,RENAME"))
     mount = mount_factory(server, "cache=none")
     path = mount.mountpoint / "log"
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_APPEND, 0o644)

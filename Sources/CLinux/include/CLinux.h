@@ -38,6 +38,11 @@ int pohmelfs_umount2(const char *target, int flags);
 int pohmelfs_install_interrupt_handler(int signo);
 int pohmelfs_unblock_signal(int signo);
 int pohmelfs_syncfs(int fd);
+/* linkat(fd, "", newdirfd, newname, AT_EMPTY_PATH) with CAP_DAC_READ_SEARCH raised in the calling
+ * thread's effective set for this call only (it must be in the permitted set: a root server),
+ * then the thread's capabilities as they were. Links an O_PATH descriptor of a symbolic link,
+ * which has no /proc/self/fd path that would not be followed. -1 and errno on failure. */
+int pohmelfs_linkat_empty_path(int fd, int newdirfd, const char *newname);
 
 /* The uid owning the TCP socket on this host whose local end is `source` (the connecting
  * peer's address and port, network byte order not required: host order port) and remote end

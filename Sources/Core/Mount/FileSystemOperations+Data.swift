@@ -4,13 +4,19 @@ import NIOCore
 extension FileSystemOperations {
     public func open(_ node: NodeID, flags: UInt32, caller: Caller, reply: OpenReply) {
         guard let handle = self.handle(node, reply) else { return }
-        // Right after the kernel looked the name up for this caller, the object it found is the
-        // one to open even if another client has renamed over it since (as on a local disk).
+        // The kernel's retry after an ESTALE, right after it looked the name up again: the object
+        // it found is the one to open even if another client has renamed over it since.
         let resolved = self.recentLookups.opening(node, by: caller.pid) ? OpenRequest.resolvedJustNow : 0
         let request = OpenRequest(handle: handle, flags: flags | resolved, caching: self.tracksPages(flags: flags))
-        self.perform(request, caller: caller, reply: reply) { response in
-            self.registerOpen(response.file, node: node, flags: flags)
-            reply.opened(self.openParameters(response.file, flags: flags, cacheValid: response.cacheValid))
+        self.client.send(request, caller: caller) { result in
+            switch result {
+            case .success(let response):
+                self.registerOpen(response.file, node: node, flags: flags)
+                reply.opened(self.openParameters(response.file, flags: flags, cacheValid: response.cacheValid))
+            case .failure(let error):
+                if let errno = error as? Errno, errno == .stale { self.recentLookups.openWasStale(by: caller.pid) }
+                reply.fail(error)
+            }
         }
     }
 

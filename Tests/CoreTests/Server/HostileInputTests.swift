@@ -248,7 +248,11 @@ final class HostileInputTests: XCTestCase {
                         modificationTime: .set(Timestamp(seconds: 9, nanoseconds: 10))))
                 XCTAssertTrue(touched.isSymbolicLink)
                 XCTAssertEqual(touched.modificationTime, Timestamp(seconds: 9, nanoseconds: 10))
-                await self.assertFails(try await client.call(LinkRequest(target: handle, newParent: client.root, name: "hard")))
+                // A hard link links the link itself (as on a local disk), never its target.
+                let hard = try await client.call(
+                    LinkRequest(target: handle, newParent: client.root, name: FileName("hard-\(name)")))
+                XCTAssertTrue(hard.attributes.isSymbolicLink)
+                XCTAssertEqual(hard.handle, handle)
                 // Ownership changes apply to the link itself (lchown), never to its target.
                 if (try? await client.call(SetattrRequest(handle: handle, uid: 4321, gid: 4321))) != nil {
                     XCTAssertEqual(try onDiskStat(live.path(name.description)).st_uid, 4321, "chown applies to the link")

@@ -348,7 +348,7 @@ final class NamespaceOperationsTests: XCTestCase {
         try await LiveServer.with { _, client in
             _ = try await client.createFile("a")
             await XCTAssertErrno(.invalid, try await self.rename(client, "a", "b", [.noReplace, .exchange]))
-            await XCTAssertErrno(.invalid, try await self.rename(client, "a", "b", RenameRequest.Flags(rawValue: 4)))
+            await XCTAssertErrno(.invalid, try await self.rename(client, "a", "b", RenameRequest.Flags(rawValue: 8)))
         }
     }
 

@@ -141,9 +141,8 @@ extension LocalDirectoryStore {
     public func rename(_ request: RenameRequest, caller: Caller) throws {
         let oldName = try Self.validated(request.oldName)
         let newName = try Self.validated(request.newName)
-        guard RenameRequest.Flags.known.isSuperset(of: request.flags),
-            request.flags != RenameRequest.Flags.known
-        else { throw Errno.invalid }
+        // Invalid combinations (EXCHANGE with NOREPLACE or WHITEOUT) are the kernel's EINVAL.
+        guard RenameRequest.Flags.known.isSuperset(of: request.flags) else { throw Errno.invalid }
         let oldParent = try self.resolveDirectory(request.oldParent)
         let newParent = try self.resolveDirectory(request.newParent)
         try ThreadIdentity.acting(as: caller) {
@@ -168,9 +167,18 @@ extension LocalDirectoryStore {
         let newParent = try self.resolveDirectory(request.newParent)
         guard !target.isDirectory else { throw Errno.permission }
         return try ThreadIdentity.acting(as: caller) {
-            let path = try target.reopenPath()
             _ = try withCName(name) { cName in
-                try systemCall { linkat(AT_FDCWD, path, newParent.fd, cName, AT_SYMLINK_FOLLOW) }
+                if target.isSymbolicLink {
+                    // A link has no procfs path to reopen (it would be followed): link its O_PATH
+                    // descriptor itself (AT_EMPTY_PATH), which needs CAP_DAC_READ_SEARCH, raised
+                    // for this call only, after checking as the caller what creating a name in
+                    // the directory needs (write and search), as linkat(2) would.
+                    try systemCall { faccessat(newParent.fd, "", W_OK | X_OK, POHMELFS_AT_EMPTY_PATH | AT_EACCESS) }
+                    try systemCall { pohmelfs_linkat_empty_path(target.fd, newParent.fd, cName) }
+                } else {
+                    let path = try target.reopenPath()
+                    try systemCall { linkat(AT_FDCWD, path, newParent.fd, cName, AT_SYMLINK_FOLLOW) }
+                }
             }
             return try self.openChild(newParent, name)
         }

@@ -179,7 +179,9 @@ public struct RenameRequest: WireRequest {
         public init(rawValue: UInt32) { self.rawValue = rawValue }
         public static let noReplace = Flags(rawValue: 1)
         public static let exchange = Flags(rawValue: 2)
-        public static let known: Flags = [.noReplace, .exchange]
+        /// RENAME_WHITEOUT: leave a whiteout (a 0:0 character device) where the source was.
+        public static let whiteout = Flags(rawValue: 4)
+        public static let known: Flags = [.noReplace, .exchange, .whiteout]
     }
 
     public var oldParent: ObjectHandle
