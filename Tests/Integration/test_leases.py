@@ -225,3 +225,28 @@ def test_with_leases_off_the_ordinary_timeouts_apply(metrics_server, mount_facto
     os.stat(b.mountpoint / "f")
     sent = moved(before, opcode_counts(metrics_server))
     assert sent.get("LOOKUP", 0) + sent.get("GETATTR", 0) >= 1, sent
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_listing_cached_on_b_shows_a_change_on_a_at_once(metrics_server, mount_factory):
+    a, b = mount_factory(metrics_server), mount_factory(metrics_server)
+    os.mkdir(a.mountpoint / "d")
+    for i in range(20):
+        (a.mountpoint / "d" / f"f{i}").write_bytes(b"x")
+    expected = sorted(f"f{i}" for i in range(20))
+    assert sorted(os.listdir(b.mountpoint / "d")) == expected
+    before = opcode_counts(metrics_server)
+    for _ in range(20):
+        assert sorted(os.listdir(b.mountpoint / "d")) == expected
+    sent = moved(before, opcode_counts(metrics_server))
+    assert sent.get("READDIR", 0) == 0, sent  # the kernel keeps the listing under the lease
+    for i in range(5):
+        (a.mountpoint / "d" / f"g{i}").write_bytes(b"x")
+        expected = sorted(expected + [f"g{i}"])
+        assert sorted(os.listdir(b.mountpoint / "d")) == expected
+        os.unlink(a.mountpoint / "d" / f"f{i}")
+        expected.remove(f"f{i}")
+        assert sorted(os.listdir(b.mountpoint / "d")) == expected
+        os.rename(a.mountpoint / "d" / f"f{i + 10}", a.mountpoint / "d" / f"h{i}")
+        expected = sorted([name for name in expected if name != f"f{i + 10}"] + [f"h{i}"])
+        assert sorted(os.listdir(b.mountpoint / "d")) == expected

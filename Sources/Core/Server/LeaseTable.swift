@@ -57,7 +57,16 @@ struct LeaseTable {
         guard self.sequence > since else { return false }
         let oldest = self.recent.isEmpty ? self.sequence + 1 : self.recent[self.recentStart].sequence
         if since + 1 < oldest { return true }
-        return self.recent.contains { $0.sequence > since && $0.by != session && objects.contains($0.object) }
+        // Newest first, down to `since`: a grant scans only the changes that crossed it.
+        let count = self.recent.count
+        var index = (self.recentStart + count - 1) % count
+        for _ in 0..<count {
+            let change = self.recent[index]
+            if change.sequence <= since { break }
+            if change.by != session && objects.contains(change.object) { return true }
+            index = (index + count - 1) % count
+        }
+        return false
     }
 
     /// Registers `session` as a holder of names in `directories` and attributes of `objects`,
