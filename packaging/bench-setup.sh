@@ -18,7 +18,8 @@
 # here reads the RSS of the pohmelfs client and server (and sshfs, passthrough_ll) every 0.5 s;
 # packaging/bench_targets.py prints the table. POHMELFS_BENCH_OUT=DIR keeps the raw JSON and the
 # RSS samples there. POHMELFS_MOUNT_OPTIONS=OPTS mounts pohmelfs with -o OPTS (e.g. leases=off, to
-# measure without leases in the same run of the others).
+# measure without leases in the same run of the others). POHMELFS_BENCH_BEFORE_OPTIONS=OPTS adds
+# a second pohmelfs (its own server) mounted with -o OPTS, reported as "pohmelfs-before".
 #
 # Builds only passthrough_ll (packaging/bench-passthrough.sh) and the tarball, once each, into
 # .build/bench (or $POHMELFS_BENCH_CACHE). Everything else lives in one temporary directory (under
@@ -63,6 +64,7 @@ work=$(mktemp -d "$base/pohmelfs-bench-setup.XXXXXX")
 # passthrough_ll and the tarball are made once and kept here (tests point it elsewhere).
 cache=${POHMELFS_BENCH_CACHE:-"$top/.build/bench"}
 serve_pid=""
+before_serve_pid=""
 sshd_pid=""
 passthrough_pid=""
 sampler_pid=""
@@ -73,12 +75,12 @@ teardown() {
     local status=$?
     set +e
     [ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null && wait "$sampler_pid" 2>/dev/null
-    for mountpoint in "$work/sshfs" "$work/pohmelfs" "$work/passthrough"; do
+    for mountpoint in "$work/sshfs" "$work/pohmelfs-before" "$work/pohmelfs" "$work/passthrough"; do
         if grep -qs " $mountpoint fuse" /proc/mounts; then
             fusermount3 -u "$mountpoint" 2>/dev/null || fusermount3 -u -z "$mountpoint"
         fi
     done
-    for pid in "$passthrough_pid" "$sshd_pid" "$serve_pid"; do
+    for pid in "$passthrough_pid" "$sshd_pid" "$before_serve_pid" "$serve_pid"; do
         [ -n "$pid" ] || continue
         kill -TERM "$pid" 2>/dev/null
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -187,6 +189,22 @@ grep -qs " $work/pohmelfs fuse.pohmelfs " /proc/mounts || { say "the pohmelfs mo
 targets+=("$work/pohmelfs")
 names+=(pohmelfs)
 say "pohmelfs: $work/export served on 127.0.0.1:$port, mounted at $work/pohmelfs"
+
+# A second pohmelfs, its own server and mount, with other -o options, measured in the same run
+# as "pohmelfs-before" (POHMELFS_BENCH_BEFORE_OPTIONS=leases=off: before and after side by side).
+if [ -n "${POHMELFS_BENCH_BEFORE_OPTIONS:-}" ]; then
+    mkdir -p "$work/export-before" "$work/state-before" "$work/pohmelfs-before"
+    before_port=$(free_port)
+    "$bin" serve --export "$work/export-before" --listen "127.0.0.1:$before_port" \
+        --state-dir "$work/state-before" >"$work/serve-before.log" 2>&1 &
+    before_serve_pid=$!
+    for _ in $(seq 100); do grep -q "listening" "$work/serve-before.log" && break; sleep 0.1; done
+    "$bin" mount "127.0.0.1:$before_port" "$work/pohmelfs-before" -o "$POHMELFS_BENCH_BEFORE_OPTIONS"
+    grep -qs " $work/pohmelfs-before fuse.pohmelfs " /proc/mounts || { say "the second pohmelfs mount is not there"; exit 1; }
+    targets+=("$work/pohmelfs-before")
+    names+=(pohmelfs-before)
+    say "pohmelfs-before: -o $POHMELFS_BENCH_BEFORE_OPTIONS, mounted at $work/pohmelfs-before"
+fi
 
 # --- sshfs over loopback ----------------------------------------------------------------------
 start_sshfs() {

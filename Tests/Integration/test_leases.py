@@ -225,3 +225,58 @@ def test_with_leases_off_the_ordinary_timeouts_apply(metrics_server, mount_facto
     os.stat(b.mountpoint / "f")
     sent = moved(before, opcode_counts(metrics_server))
     assert sent.get("LOOKUP", 0) + sent.get("GETATTR", 0) >= 1, sent
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_listing_cached_on_b_shows_a_change_on_a_at_once(metrics_server, mount_factory):
+    a, b = mount_factory(metrics_server), mount_factory(metrics_server)
+    os.mkdir(a.mountpoint / "d")
+    for i in range(20):
+        (a.mountpoint / "d" / f"f{i}").write_bytes(b"x")
+    expected = sorted(f"f{i}" for i in range(20))
+    assert sorted(os.listdir(b.mountpoint / "d")) == expected
+    before = opcode_counts(metrics_server)
+    for _ in range(20):
+        assert sorted(os.listdir(b.mountpoint / "d")) == expected
+    sent = moved(before, opcode_counts(metrics_server))
+    assert sent.get("READDIR", 0) == 0, sent  # the kernel keeps the listing under the lease
+    for i in range(5):
+        (a.mountpoint / "d" / f"g{i}").write_bytes(b"x")
+        expected = sorted(expected + [f"g{i}"])
+        assert sorted(os.listdir(b.mountpoint / "d")) == expected
+        os.unlink(a.mountpoint / "d" / f"f{i}")
+        expected.remove(f"f{i}")
+        assert sorted(os.listdir(b.mountpoint / "d")) == expected
+        os.rename(a.mountpoint / "d" / f"f{i + 10}", a.mountpoint / "d" / f"h{i}")
+        expected = sorted([name for name in expected if name != f"f{i + 10}"] + [f"h{i}"])
+        assert sorted(os.listdir(b.mountpoint / "d")) == expected
+
+
+def eventually(check, seconds: float = 20.0) -> bool:
+    """Whether `check()` holds within `seconds` (polled): for what happens after a reconnection,
+    whose moment the test does not control."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_nothing_leased_before_a_server_restart_is_trusted_after_it(server_factory, mount_factory):
+    """The restarted server holds no lease for the client, and changes made meanwhile were
+    never broken: on reconnecting, the client makes its kernel forget what it kept (without
+    that, a name cached as missing would stay missing for the lease's hour)."""
+    server = server_factory()
+    mount = mount_factory(server)
+    (mount.mountpoint / "f").write_bytes(b"old")
+    assert os.stat(mount.mountpoint / "f").st_size == 3
+    with pytest.raises(FileNotFoundError):
+        os.stat(mount.mountpoint / "missing")
+    server.crash()
+    (server.export / "missing").write_bytes(b"made while the server was down")
+    (server.export / "f").write_bytes(b"longer now")
+    server = server_factory(export=server.export, state_dir=server.state_dir, port=server.port)
+    assert eventually(lambda: os.path.exists(mount.mountpoint / "missing")), "a negative entry outlived the restart"
+    assert eventually(lambda: os.stat(mount.mountpoint / "f").st_size == 10), "attributes outlived the restart"

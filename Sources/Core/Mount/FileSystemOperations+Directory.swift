@@ -2,8 +2,14 @@
 extension FileSystemOperations {
     public func opendir(_ node: NodeID, caller: Caller, reply: OpenReply) {
         guard let handle = self.handle(node, reply) else { return }
+        let ticket = self.leases?.ticket()
         self.perform(OpendirRequest(handle: handle), caller: caller, reply: reply) { response in
-            reply.opened(OpenParameters(file: response.file, directIO: false, keepCache: false))
+            // Under the lease on its names (OPENDIR grants it) the kernel keeps the listing across
+            // opens: a change by another client breaks the directory's attributes with it, and
+            // the kernel drops a cached listing whose directory's mtime moved.
+            let leased = ticket.map { self.leases?.holds($0) ?? false } ?? false
+            reply.opened(
+                OpenParameters(file: response.file, directIO: false, keepCache: leased, cacheListing: leased))
         }
     }
 

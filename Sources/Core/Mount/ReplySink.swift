@@ -23,11 +23,14 @@ public struct OpenParameters: Sendable, Equatable {
     public var directIO: Bool
     /// Keep the kernel's cached pages from an earlier open.
     public var keepCache: Bool
+    /// A directory: let the kernel cache its listing (under a lease on its names).
+    public var cacheListing: Bool
 
-    public init(file: FileHandleID, directIO: Bool, keepCache: Bool) {
+    public init(file: FileHandleID, directIO: Bool, keepCache: Bool, cacheListing: Bool = false) {
         self.file = file
         self.directIO = directIO
         self.keepCache = keepCache
+        self.cacheListing = cacheListing
     }
 }
 

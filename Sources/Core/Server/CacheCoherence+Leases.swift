@@ -63,7 +63,7 @@ extension CacheCoherence {
         let directories = names.map(\.directory)
         let plan: (UInt64, [Peer], [Peer])? = self.state.withLock { state in
             state.leases.changed(directories + objects, by: session)
-            let holders = state.leases.holders(names: directories, objects: objects, except: session)
+            let holders = state.leases.breaking(names: directories, objects: objects, except: session)
                 .filter { state.peers[$0] != nil }
             guard !holders.isEmpty else { return nil }
             // Sessions waiting for a round of their own are told, not waited for (see above).

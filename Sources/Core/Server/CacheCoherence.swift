@@ -151,7 +151,8 @@ public final class CacheCoherence: Sendable {
         let plan: (UInt64, [Peer])? = self.state.withLock { state in
             // Attribute leases break with the pages: the size and times changed too.
             state.leases.changed([file], by: writer)
-            let others = (state.cachers[file] ?? []).union(state.leases.attributeHolders[file] ?? [])
+            let others = (state.cachers[file] ?? [])
+                .union(state.leases.breaking(names: [], objects: [file], except: writer))
                 .subtracting([writer]).filter { state.peers[$0] != nil }
             guard !others.isEmpty else { return nil }
             let id = state.nextNotice

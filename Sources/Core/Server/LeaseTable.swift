@@ -9,8 +9,9 @@
 ///   remembered for a while (`recent`), so a grant can tell whether a change crossed the reply it
 ///   rides on (read before the change, registered after it): such a grant is refused.
 ///
-/// A lease lasts until its session ends; a break tells the holder to forget the one name or
-/// object that changed, and the holder keeps the lease (it will hear of the next change too).
+/// A name lease lasts until its session ends; a break tells the holder to forget the one name that
+/// changed, and the holder keeps the lease on the directory (it will hear of the next change too).
+/// An attribute lease ends with its break: the holder's kernel has nothing cached any more.
 /// The tables are bounded: past `capacity` entries new grants are refused, never old ones dropped.
 struct LeaseTable {
     /// The most directories, and the most objects, that hold leases at once.
@@ -57,7 +58,16 @@ struct LeaseTable {
         guard self.sequence > since else { return false }
         let oldest = self.recent.isEmpty ? self.sequence + 1 : self.recent[self.recentStart].sequence
         if since + 1 < oldest { return true }
-        return self.recent.contains { $0.sequence > since && $0.by != session && objects.contains($0.object) }
+        // Newest first, down to `since`: a grant scans only the changes that crossed it.
+        let count = self.recent.count
+        var index = (self.recentStart + count - 1) % count
+        for _ in 0..<count {
+            let change = self.recent[index]
+            if change.sequence <= since { break }
+            if change.by != session && objects.contains(change.object) { return true }
+            index = (index + count - 1) % count
+        }
+        return false
     }
 
     /// Registers `session` as a holder of names in `directories` and attributes of `objects`,
@@ -80,11 +90,18 @@ struct LeaseTable {
     }
 
     /// The sessions other than `session` that hold a lease a change of `names` and `objects`
-    /// breaks.
-    func holders(names directories: [ObjectHandle], objects: [ObjectHandle], except session: SessionID) -> Set<SessionID> {
+    /// breaks. Their attribute leases on `objects` end here (the break makes their kernels forget
+    /// the attributes; they are granted again when they ask): a stream of writes waits for each
+    /// other holder once, not at every write. Name leases stay (a break names one name of the
+    /// directory; the holder's kernel keeps the others).
+    mutating func breaking(names directories: [ObjectHandle], objects: [ObjectHandle], except session: SessionID) -> Set<SessionID> {
         var holders: Set<SessionID> = []
         for directory in directories { holders.formUnion(self.nameHolders[directory] ?? []) }
-        for object in objects { holders.formUnion(self.attributeHolders[object] ?? []) }
+        for object in objects {
+            guard let attribute = self.attributeHolders[object] else { continue }
+            holders.formUnion(attribute)
+            self.attributeHolders[object] = attribute.contains(session) ? [session] : nil
+        }
         holders.remove(session)
         return holders
     }

@@ -290,8 +290,12 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
 
     private mutating func registerDirectories() {
         let store = self.store
+        let coherence = self.coherence
         self.on(OpendirRequest.self) { request, context in
-            let directory = try store.opendir(request, caller: context.caller)
+            // The listing is leased with the names (the client may let the kernel cache it).
+            let directory = try Self.leasing(coherence, context, directories: [request.handle]) {
+                try store.opendir(request, caller: context.caller)
+            } objects: { _ in [request.handle] }
             return OpenResponse(file: context.session.register(.directory(directory)))
         }
         self.on(ReaddirRequest.self) { request, context in

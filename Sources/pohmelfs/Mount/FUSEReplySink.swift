@@ -208,5 +208,6 @@ extension fuse_file_info {
         self.fh = open.file.rawValue
         self.direct_io = open.directIO ? 1 : 0
         self.keep_cache = open.keepCache ? 1 : 0
+        self.cache_readdir = open.cacheListing ? 1 : 0
     }
 }

@@ -18,9 +18,12 @@ final class LeaseTableTests: XCTestCase {
     func testAGrantIsRegisteredAndBrokenForOthersOnly() {
         var table = self.table()
         XCTAssertTrue(table.grant(directories: [self.directory], objects: [self.file], to: self.b, since: table.sequence))
-        XCTAssertEqual(table.holders(names: [self.directory], objects: [], except: self.a), [self.b])
-        XCTAssertEqual(table.holders(names: [], objects: [self.file], except: self.a), [self.b])
-        XCTAssertEqual(table.holders(names: [self.directory], objects: [self.file], except: self.b), [])
+        XCTAssertEqual(table.breaking(names: [self.directory], objects: [], except: self.a), [self.b])
+        XCTAssertEqual(table.breaking(names: [self.directory], objects: [self.file], except: self.b), [])
+        XCTAssertEqual(table.breaking(names: [], objects: [self.file], except: self.a), [self.b])
+        // An attribute lease ends with its break; a name lease stays.
+        XCTAssertEqual(table.breaking(names: [], objects: [self.file], except: self.a), [])
+        XCTAssertEqual(table.breaking(names: [self.directory], objects: [], except: self.a), [self.b])
     }
 
     func testAChangeByAnotherSessionCrossingTheReadRefusesTheGrant() {
