@@ -53,7 +53,7 @@ def test_serve_and_a_background_mount_log_to_their_log_files(server_factory, run
         while time.monotonic() < deadline and any(
                 "pohmelfs" in command for _, command in harness.processes_mentioning(str(mountpoint))):
             time.sleep(0.05)
-    wait_for_text(server_log, r"session established client=\S+:" + re.escape(str(mountpoint)) + " ", 5)
+    wait_for_text(server_log, r"session established (\S+ )*client=\S+:" + re.escape(str(mountpoint)) + " ", 5)
 
 
 def test_an_unwritable_log_file_is_a_one_line_error(run_pohmelfs, tmp_path):
