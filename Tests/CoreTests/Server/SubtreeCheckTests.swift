@@ -72,4 +72,24 @@ final class SubtreeCheckTests: XCTestCase {
             await server.shutdown(gracePeriod: .seconds(1))
         }
     }
+
+    func testADirectoryDeeperThanPathMaxIsJudgedByWalkingUp() async throws {
+        try await LiveServer.with { live, client in
+            let component = String(repeating: "d", count: 250)
+            var handle = try await client.mkdir(FileName(component)).handle
+            for _ in 0..<17 { handle = try await client.mkdir(FileName(component), in: handle).handle }
+            _ = try await client.createFile("deep-file", in: handle)
+            let found = try await client.lookup("deep-file", in: handle)
+            XCTAssertTrue(found.attributes.isRegularFile, "a deep directory inside the export works")
+            let outside = live.export.deletingLastPathComponent().appendingPathComponent("outside")
+            XCTAssertEqual(rename(live.path(component), outside.path), 0)
+            try await Task.sleep(for: .milliseconds(1100))
+            do {
+                _ = try await client.lookup("deep-file", in: handle)
+                XCTFail("a deep directory moved out of the export was still usable")
+            } catch let error as Errno {
+                XCTAssertEqual(error, Errno.stale)
+            }
+        }
+    }
 }

@@ -1,3 +1,5 @@
+import CLinux
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,6 +21,8 @@ import Glibc
 /// within a second, and at once for a handle first resolved after the move (a restarted server,
 /// an object not in the table). An object with several hard links is judged by the one name the
 /// kernel reports for it.
+/// A path longer than PATH_MAX (which procfs cannot report) is judged by walking ".." up from
+/// the directory to the export root.
 extension LocalDirectoryStore {
     /// How long a verdict that an object is beneath the export is trusted.
     static let confinementRecheck: Int64 = 1_000_000_000
@@ -29,16 +33,41 @@ extension LocalDirectoryStore {
         let now = Self.monotonicNanoseconds()
         if reference.confinedUntil.load(ordering: .relaxed) > now { return reference }
         // On the stack and compared with memcmp: this runs for every handle a request names.
-        let beneath = withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(PATH_MAX) + 1) { buffer -> Bool in
+        let verdict = withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(PATH_MAX) + 1) { buffer -> Bool? in
             let length = Glibc.readlink(reference.procPath, buffer.baseAddress!, buffer.count - 1)
-            guard length > 0 else { return false }
+            // A path longer than PATH_MAX cannot be told this way (ENAMETOOLONG).
+            guard length > 0 else { return errno == ENAMETOOLONG ? nil : false }
             return self.exportProcPath.withUnsafeBytes { root in
                 Self.path(UnsafeRawBufferPointer(start: buffer.baseAddress!, count: length), isBeneath: root)
             }
         }
+        let beneath = verdict ?? self.isBeneathByWalkingUp(reference)
         guard beneath else { throw Errno.stale }
         reference.confinedUntil.store(now + Self.confinementRecheck, ordering: .relaxed)
         return reference
+    }
+
+    /// For objects whose path is too long for procfs: a directory is beneath the export when
+    /// following ".." from it reaches the export root before the filesystem's root. A
+    /// non-directory that deep is judged by the directories it is reached through (every
+    /// create, lookup and rename names one, and those are checked).
+    func isBeneathByWalkingUp(_ reference: ObjectReference) -> Bool {
+        guard reference.isDirectory, let root = try? statDescriptor(self.exportDescriptor.rawValue) else {
+            return !reference.isDirectory
+        }
+        var current = FileDescriptor(dup(reference.fd))
+        for _ in 0..<65536 {
+            guard current.rawValue >= 0, let here = try? statDescriptor(current.rawValue) else { return false }
+            if here.st_dev == root.st_dev && here.st_ino == root.st_ino { return true }
+            let parentFD = openat(current.rawValue, "..", POHMELFS_O_PATH | O_DIRECTORY | O_CLOEXEC)
+            guard parentFD >= 0 else { return false }
+            let parent = FileDescriptor(parentFD)
+            guard let above = try? statDescriptor(parent.rawValue) else { return false }
+            // ".." of a filesystem's root is itself: the walk left the export without meeting it.
+            if above.st_dev == here.st_dev && above.st_ino == here.st_ino { return false }
+            current = parent
+        }
+        return false
     }
 
     static func monotonicNanoseconds() -> Int64 {
