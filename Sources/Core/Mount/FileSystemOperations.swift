@@ -130,13 +130,14 @@ public final class FileSystemOperations: Sendable {
     }
 
     /// Whether the server is to invalidate this client's pages of a file opened with `flags`
-    /// (OPEN's `caching`): every open that caches, and with `-o cache=none` every open, since the
-    /// kernel keeps the pages of a shared mapping of a direct-I/O file in its page cache
-    /// (FUSE_DIRECT_IO_ALLOW_MMAP), and they must not go stale when another client writes.
-    /// (With `cache=strict`, an O_DIRECT or O_APPEND handle is tracked through the file's other,
-    /// cached opens only; see ConsistencyContract.)
+    /// (OPEN's `caching`): every open that caches, and with `-o cache=none` every open that can
+    /// be mapped (not O_WRONLY: mmap needs read access), since the kernel keeps the pages of a
+    /// shared mapping of a direct-I/O file in its page cache (FUSE_DIRECT_IO_ALLOW_MMAP), and
+    /// they must not go stale when another client writes. (With `cache=strict`, an O_DIRECT or
+    /// O_APPEND handle is tracked through the file's other, cached opens only; see
+    /// ConsistencyContract.)
     func tracksPages(flags: UInt32) -> Bool {
-        self.caches(flags: flags) || self.options.cache == .none
+        self.caches(flags: flags) || (self.options.cache == .none && flags & 0o3 != 0o1)  // not O_WRONLY
     }
 
     /// `cacheValid` comes from the server: the client's earlier pages of the file are still valid.
