@@ -4,9 +4,20 @@ import XCTest
 
 @testable import PohmelfsCore
 
-/// The server keeps nothing of a removed object once no client has it open: the object table
-/// does not grow with files created and deleted, and an unlinked file stays usable while open.
+/// The server keeps nothing of a removed object once no client has it open (after the 1 s
+/// `removalGrace`): the object table does not grow with files created and deleted, and an
+/// unlinked file stays usable while open.
 final class RemovedObjectTests: XCTestCase {
+    /// The object table's size once removed objects have left it: polled for up to 3 s, since
+    /// they stay for `LocalDirectoryStore.removalGrace` (1 s) after their last link or close.
+    private func settledObjectCount(_ store: LocalDirectoryStore, toward expected: Int) async throws -> Int {
+        let deadline = ContinuousClock.now + .seconds(3)
+        while store.objects.count != expected && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return store.objects.count
+    }
+
     func testFilesCreatedAndDeletedLeaveTheObjectTableWhereItWas() async throws {
         try await LiveServer.with { live, client in
             let baseline = live.store.objects.count
@@ -17,7 +28,8 @@ final class RemovedObjectTests: XCTestCase {
                 _ = try await client.call(ReleaseRequest(file: created.file))
                 _ = try await client.call(UnlinkRequest(parent: client.root, name: name))
             }
-            XCTAssertEqual(live.store.objects.count, baseline, "removed files must leave the object table")
+            let settled = try await self.settledObjectCount(live.store, toward: baseline)
+            XCTAssertEqual(settled, baseline, "removed files must leave the object table")
         }
     }
 
@@ -33,7 +45,9 @@ final class RemovedObjectTests: XCTestCase {
             let attributes = try await client.call(GetattrRequest(handle: created.entry.handle))
             XCTAssertEqual(attributes.size, 11)
             _ = try await client.call(ReleaseRequest(file: created.file))
-            XCTAssertEqual(live.store.objects.count, baseline, "dropped at the last close")
+            XCTAssertEqual(live.store.objects.count, baseline + 1, "reachable for the grace after the last close")
+            let settled = try await self.settledObjectCount(live.store, toward: baseline)
+            XCTAssertEqual(settled, baseline, "dropped after the last close")
         }
     }
 }
