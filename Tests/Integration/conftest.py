@@ -271,3 +271,12 @@ def run_pohmelfs(registry, pohmelfs_bin):
         return registry.run([pohmelfs_bin, *args], timeout=timeout, env=env)
 
     return run
+
+
+@pytest.fixture
+def metrics_server(server_factory):
+    """A server with --metrics on a free loopback port; `.metrics` is its HOST:PORT."""
+    address = f"127.0.0.1:{harness.free_port()}"
+    handle = server_factory(args=["--metrics", address])
+    handle.metrics = address
+    return handle

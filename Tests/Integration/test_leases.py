@@ -13,7 +13,6 @@ import http.client
 
 import pytest
 
-from harness import free_port
 
 TIMEOUT = 60
 
@@ -36,14 +35,6 @@ def opcode_counts(server) -> dict[str, float]:
 
 def moved(before: dict[str, float], after: dict[str, float]) -> dict[str, int]:
     return {k: int(after[k] - before.get(k, 0)) for k in after if after[k] != before.get(k, 0)}
-
-
-@pytest.fixture
-def metrics_server(server_factory):
-    address = f"127.0.0.1:{free_port()}"
-    handle = server_factory(args=["--metrics", address])
-    handle.metrics = address
-    return handle
 
 
 @pytest.mark.timeout_seconds(TIMEOUT)

@@ -116,15 +116,6 @@ def scrape(address: str) -> tuple[int, dict[str, str], str]:
         connection.close()
 
 
-@pytest.fixture
-def metrics_server(server_factory):
-    """A server with --metrics on a free loopback port; `.metrics` is its HOST:PORT."""
-    address = f"127.0.0.1:{free_port()}"
-    handle = server_factory(args=["--metrics", address])
-    handle.metrics = address
-    return handle
-
-
 # Tests --------------------------------------------------------------------------------------------
 
 
