@@ -5,7 +5,7 @@ import Logging
 ///
 /// - `text`: `2026-12-06T03:55:59+0000 info pohmelfs.serve: session established client="vm:/mnt" peer=127.0.0.1:60530`:
 ///   the time, the level, the logger, the message, then `key=value` pairs sorted by key. A value
-///   is quoted (with `\"` and `\\` escaped) whenever it holds anything but letters, digits and
+///   is quoted as a JSON string literal (`\"`, `\\`, `\n`, control characters escaped) whenever it holds anything but letters, digits and
 ///   `.:/@+-_[]`, so every line splits into pairs unambiguously (the logfmt convention).
 /// - `json`: one object per line for log shippers: `time`, `level`, `logger`, `message`, then
 ///   every metadata key at the top level (a key that clashes with those four is written as
@@ -66,21 +66,11 @@ public struct LogLineFormatter: Sendable {
             default: return false
             }
         }
-        if plain { return value }
-        var quoted = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": quoted += "\\\""
-            case "\\": quoted += "\\\\"
-            case "\n": quoted += "\\n"
-            case "\t": quoted += "\\t"
-            default: quoted.unicodeScalars.append(scalar)
-            }
-        }
-        return quoted + "\""
+        return plain ? value : Self.jsonString(value)
     }
 
-    /// A JSON string literal; slashes are not escaped, control characters are.
+    /// A JSON string literal; slashes are not escaped, control characters are. Also the quoted form
+    /// of a text-format value, so both formats escape alike.
     static func jsonString(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {

@@ -15,6 +15,15 @@ final class LogLineFormatterTests: XCTestCase {
             #"pohmelfs.serve: session established client="pohmelfs locks" empty="" path="a \"b\"" peer=127.0.0.1:60530"#)
     }
 
+    /// A carriage return or another control character in a value (a file name, a peer's words)
+    /// cannot break a text line or fake a second one: it is escaped as in JSON.
+    func testTextEscapesControlCharactersInQuotedValues() {
+        let line = LogLineFormatter(format: .text, timestamps: false).line(
+            date: self.date, level: .info, label: "pohmelfs.serve", message: "m",
+            metadata: ["name": "a\rfake info line\u{1b}[0m"])
+        XCTAssertEqual(line, #"pohmelfs.serve: m name="a\rfake info line\u001b[0m""#)
+    }
+
     func testJSONIsFlatWithUnescapedSlashesAndRenamesClashingKeys() throws {
         let line = LogLineFormatter(format: .json).line(
             date: self.date, level: .warning, label: "pohmelfs.mount", message: "lost",
