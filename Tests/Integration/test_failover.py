@@ -160,3 +160,32 @@ def test_two_servers_cannot_share_a_state_directory(server_factory, run_pohmelfs
                           "--state-dir", a.state_dir, timeout=10)
     assert result.returncode != 0
     assert f"state directory {a.state_dir} is in use by another pohmelfs serve" in result.stderr, result.stderr
+
+
+def test_the_mount_helper_mounts_an_fstab_line_naming_two_servers(server_factory, registry, pohmelfs_bin,
+                                                                 tmp_path):
+    """An fstab line `A,B:/sub MOUNTPOINT fuse.pohmelfs _netdev,nofail`: mount(8) runs the helper,
+    which mounts through A; the source keeps both servers (commas and all) in mountinfo."""
+    a, b = pair(server_factory, tmp_path)
+    (a.export / "sub").mkdir()
+    (a.export / "sub" / "hello").write_text("from the export\n")
+    mountpoint = tmp_path / "fstab-mnt"
+    mountpoint.mkdir()
+    registry.mounts.append(SimpleNamespace(mountpoint=mountpoint, device=None))
+    env = dict(os.environ, POHMELFS_BIN=str(pohmelfs_bin))
+    source = f"{a.address},{b.address}:/sub"
+    result = registry.run([Path(__file__).resolve().parents[2] / "packaging" / "mount.fuse.pohmelfs", source,
+                           mountpoint, "-o", "rw,_netdev,nofail"], env=env)
+    try:
+        assert result.returncode == 0, result.stderr
+        assert harness.is_mounted(mountpoint)
+        assert (mountpoint / "hello").read_text() == "from the export\n"
+        with open("/proc/self/mountinfo") as mountinfo:
+            line = next(line for line in mountinfo if f" {mountpoint} " in line)
+        assert f"{a.address},{b.address}:/sub" in line, line
+    finally:
+        harness.lazy_unmount(mountpoint)
+        deadline = time.monotonic() + 10
+        while harness.processes_mentioning(str(mountpoint)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert not harness.processes_mentioning(str(mountpoint)), "the mount daemon outlived its unmount"
