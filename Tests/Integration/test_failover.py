@@ -7,6 +7,9 @@ local store's failover is for a standby, one server serving at a time (docs/OPER
 import errno
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -91,6 +94,33 @@ def test_a_copy_through_a_killed_server_finishes_through_the_other(server_factor
           f"{stall * 1000:.0f} ms after the kill; client: {moved[-1].strip()}")
     assert stall < 60
 
+
+
+@pytest.mark.timeout_seconds(90)
+def test_a_silent_server_is_left_for_the_next_after_the_heartbeat_timeout(server_factory, mount_factory, registry,
+                                                                           tmp_path):
+    """Server A is stopped (SIGSTOP: its connections stay open, it answers nothing). A read that
+    needs the server completes through B once the client's heartbeat gives up on A (20 s
+    timeout, checked every 5 s). Prints the stall."""
+    a, b = pair(server_factory, tmp_path)
+    mount = mount_factory(both(a, b))
+    (mount.mountpoint / "before").write_text("through A\n")
+    # Made behind the servers' backs: reading it needs a LOOKUP, so the server must answer.
+    (a.export / "behind").write_text("through B\n")
+    os.kill(a.proc.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        reader = registry.spawn([sys.executable, "-c", f"print(open({str(mount.mountpoint / 'behind')!r}).read(), end='')"],
+                                stdout=subprocess.PIPE, label="reader")
+        out, _ = reader.communicate(timeout=60)
+        stall = time.monotonic() - started
+    finally:
+        os.kill(a.proc.pid, signal.SIGCONT)
+    assert reader.returncode == 0
+    assert out == b"through B\n"
+    assert f"server {a.address} {MOVED} {b.address}" in mount.log_text(), mount.log_text()
+    print(f"silent server: the read completed through B {stall:.1f} s after A was stopped")
+    assert stall < 60
 
 def test_a_mount_whose_first_server_is_down_mounts_through_the_next(server_factory, mount_factory, tmp_path):
     """The first server of the list refuses connections: the mount comes up through the second
