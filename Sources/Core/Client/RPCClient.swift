@@ -144,7 +144,10 @@ public final class RPCClient: Sendable {
             } catch {
                 guard servers.count > 1 else { throw error }
                 failures.append("\(error)")
-                resilience?.logger.warning("server \(server) did not answer; trying the next", metadata: ["error": "\(error)"])
+                if index + 1 < servers.count {
+                    resilience?.logger.warning(
+                        "server \(server) did not answer; trying the next", metadata: ["error": "\(error)"])
+                }
             }
         }
         guard let (index, channel, hello) = first else {
