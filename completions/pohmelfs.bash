@@ -188,7 +188,7 @@ _pohmelfs_serve() {
     repeating_flags=()
     non_repeating_flags=(--insecure --read-only --root-squash --all-squash --version -h --help)
     repeating_options=(--tls-name --allow)
-    non_repeating_options=(--export --listen --tls-dir --auth --anonuid --anongid --max-connections --max-in-flight --hello-timeout --stall-timeout --state-dir --io-threads --lock-lease --grace-period --metrics --status-interval --log-level --log-file --log-format)
+    non_repeating_options=(--export --listen --tls-dir --auth --anonuid --anongid --max-connections --max-in-flight --hello-timeout --stall-timeout --state-dir --handle-key --io-threads --lock-lease --grace-period --metrics --status-interval --log-level --log-file --log-format)
     __pohmelfs_offer_flags_options 0
 
     # Offer option value completions
@@ -234,6 +234,10 @@ _pohmelfs_serve() {
         ;;
     '--state-dir')
         __pohmelfs_add_completions -d
+        return
+        ;;
+    '--handle-key')
+        __pohmelfs_add_completions -f
         return
         ;;
     '--io-threads')

@@ -23,7 +23,7 @@ function __pohmelfs_parse_tokens -S
         __pohmelfs_parse_subcommand 0 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'serve'
-            __pohmelfs_parse_subcommand 0 'export=' 'listen=' 'insecure' 'tls-dir=' 'auth=' 'tls-name=+' 'read-only' 'allow=+' 'root-squash' 'all-squash' 'anonuid=' 'anongid=' 'max-connections=' 'max-in-flight=' 'hello-timeout=' 'stall-timeout=' 'state-dir=' 'io-threads=' 'lock-lease=' 'grace-period=' 'metrics=' 'status-interval=' 'log-level=' 'log-file=' 'log-format=' 'version' 'h/help'
+            __pohmelfs_parse_subcommand 0 'export=' 'listen=' 'insecure' 'tls-dir=' 'auth=' 'tls-name=+' 'read-only' 'allow=+' 'root-squash' 'all-squash' 'anonuid=' 'anongid=' 'max-connections=' 'max-in-flight=' 'hello-timeout=' 'stall-timeout=' 'state-dir=' 'handle-key=' 'io-threads=' 'lock-lease=' 'grace-period=' 'metrics=' 'status-interval=' 'log-level=' 'log-file=' 'log-format=' 'version' 'h/help'
         case 'mount'
             __pohmelfs_parse_subcommand 2 'o=+' 'f' 'status-interval=' 'log-level=' 'log-file=' 'log-format=' 'version' 'h/help'
         case 'status'
@@ -111,7 +111,8 @@ complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_opti
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" max-in-flight' -l 'max-in-flight' -d 'Requests of one client performed at once; beyond it the server stops reading from that client until replies drain.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" hello-timeout' -l 'hello-timeout' -d 'Seconds a new client has to finish the HELLO handshake.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" stall-timeout' -l 'stall-timeout' -d 'Seconds a client may leave a request half-sent before it is dropped.' -rfka ''
-complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" state-dir' -l 'state-dir' -d 'Where the server keeps its handle key (default: /var/lib/pohmelfs as root, else ~/.local/state/pohmelfs).' -rfa '(__pohmelfs_complete_directories)'
+complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" state-dir' -l 'state-dir' -d 'Where the server keeps its handle key and lock-reclaim marker; one running server per directory (default: /var/lib/pohmelfs as root, else ~/.local/state/pohmelfs).' -rfa '(__pohmelfs_complete_directories)'
+complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" handle-key' -l 'handle-key' -d 'The handle key shared by every server of this export, so that clients can fail over between them (created, race-free, by the first server that starts; default: DIR/handle-key of --state-dir).' -rF
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" io-threads' -l 'io-threads' -d 'Threads doing file I/O.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" lock-lease' -l 'lock-lease' -d 'Seconds a disconnected client\'s POSIX and flock locks are kept before they are released.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" grace-period' -l 'grace-period' -d 'Seconds after a restart in which clients reclaim the locks they held and other lock requests wait (0: none). Only after a run that may have left locks behind.' -rfka ''

@@ -58,35 +58,3 @@ public struct ServerAddress: Hashable, Sendable, CustomStringConvertible {
         return inet_pton(AF_INET6, text, &address) == 1
     }
 }
-
-/// What `pohmelfs mount` mounts: `HOST[:PORT][:/SUBDIR]`.
-public struct MountSource: Hashable, Sendable, CustomStringConvertible {
-    public var server: ServerAddress
-    /// Path components below the export root; empty for the root itself.
-    public var subdirectory: [String]
-
-    public init(server: ServerAddress, subdirectory: [String] = []) {
-        self.server = server
-        self.subdirectory = subdirectory
-    }
-
-    /// Parses `host`, `host:port`, `host:/sub/dir`, `host:port:/sub/dir`, and the bracketed
-    /// IPv6 forms. A subdirectory always starts with `/`; `..` components are refused.
-    public init?(parsing text: String) {
-        var addressPart = Substring(text)
-        var subdirectory: [String] = []
-        let characters = Array(text)
-        if let colon = characters.indices.first(where: { characters[$0] == ":" && $0 + 1 < characters.count && characters[$0 + 1] == "/" }) {
-            let split = text.index(text.startIndex, offsetBy: colon)
-            addressPart = text[..<split]
-            let path = text[text.index(after: split)...]
-            subdirectory = path.split(separator: "/").map(String.init)
-            guard !subdirectory.contains(".."), !subdirectory.contains(".") else { return nil }
-        }
-        guard let server = ServerAddress(parsing: String(addressPart)) else { return nil }
-        self.server = server
-        self.subdirectory = subdirectory
-    }
-
-    public var description: String { "\(self.server):/" + self.subdirectory.joined(separator: "/") }
-}

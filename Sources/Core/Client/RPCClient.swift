@@ -51,6 +51,12 @@ public final class RPCClient: Sendable {
         self.connectedAt = Date()
     }
 
+    /// The server requests go to now, as users write it: the one connected first, until a
+    /// client with several servers moves to another.
+    public var serverInUse: String {
+        self.resilient?.serverInUse.withLock { $0.description } ?? self.serverDescription
+    }
+
     /// How many times this client has reconnected (0 without a `ResiliencePolicy`).
     public var reconnects: Int { self.resilient?.reconnects.load(ordering: .relaxed) ?? 0 }
 
@@ -91,87 +97,82 @@ public final class RPCClient: Sendable {
         capabilities: ProtocolVersion.Capabilities = [],
         onNotice: @escaping @Sendable (Frame) -> Void = { _ in }
     ) async throws -> RPCClient {
+        try await Self.connect(
+            servers: [ServerAddress(host: host, port: port)], clientName: clientName, group: group,
+            connectTimeout: connectTimeout, helloTimeout: helloTimeout, maximumTransaction: maximumTransaction,
+            resilience: resilience, security: security, capabilities: capabilities, onNotice: onNotice)
+    }
+
+    /// Connects to the first of `servers` (several servers of one export) that answers, trying
+    /// them in order, and negotiates. With one server, fails as `connect(host:port:...)` says;
+    /// with several, only when none answers, with a `ClientError` naming each and why.
+    ///
+    /// With `resilience`, a lost connection later moves the client to whichever server answers
+    /// (`FailoverPolicy`): the handles it holds must be valid on all of them.
+    public static func connect(
+        servers: [ServerAddress],
+        clientName: String,
+        group: any EventLoopGroup,
+        connectTimeout: Duration = .seconds(5),
+        helloTimeout: Duration = .seconds(10),
+        maximumTransaction: UInt32 = ProtocolVersion.minimumTransactionSize,
+        resilience: ResiliencePolicy? = nil,
+        security: ClientSecurity? = nil,
+        capabilities: ProtocolVersion.Capabilities = [],
+        onNotice: @escaping @Sendable (Frame) -> Void = { _ in }
+    ) async throws -> RPCClient {
+        precondition(!servers.isEmpty, "connect needs at least one server")
         let liveness = LivenessClock()
         let onNotice: @Sendable (Frame) -> Void = { frame in
             liveness.heard()
             onNotice(frame)
         }
-        let description = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        // The first connection gets the HELLO deadline reconnects have, and names a peer that is
-        // not a pohmelfs server as such.
-        let firstContact = FirstContact(server: description, helloTimeout: resilience?.helloTimeout ?? helloTimeout)
         let maximumPayload = max(maximumTransaction, ProtocolVersion.minimumTransactionSize) + 64 * 1024
-        let tlsErrors = TLSErrorRecorder()
-        let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(TimeAmount(connectTimeout))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .keepalive()
-            .channelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: 1 << 21)
-            )
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let security {
-                        try channel.pipeline.syncOperations.addHandler(try security.makeHandler(host: host))
-                        try channel.pipeline.syncOperations.addHandler(tlsErrors)
-                    }
-                    if let recorder = firstContact.claimRecorder() {
-                        try channel.pipeline.syncOperations.addHandler(recorder)
-                    }
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(FrameDecoder(maximumPayload: maximumPayload)))
-                    try channel.pipeline.syncOperations.addHandler(RPCClientHandler(onNotice: onNotice))
-                }
-            }
-        let channel: any Channel
-        do {
-            channel = try await bootstrap.connect(host: host, port: port).get()
-        } catch {
-            throw ClientError(.unreachable, "cannot reach pohmelfs server at \(description): \(NetworkErrorText.describe(error))")
-        }
-        let handshake = SecureHandshake(security: security, tlsErrors: tlsErrors, server: description)
-        let deadline = firstContact.armDeadline(on: channel)
-        defer { deadline.cancel() }
-        do {
-            try await handshake.authenticate(on: channel)
-        } catch {
-            throw Self.explainFirstContact(error, firstContact, tlsErrors)
-        }
         let request = HelloRequest(capabilities: capabilities.union(.sessionSecret), clientName: clientName)
-        let transaction = TransactionID(0)
-        let frame = FrameEncoding.request(request, caller: .root, transaction: transaction, allocator: channel.allocator)
-        let hello: HelloResponse
-        do {
-            hello = try await withCheckedThrowingContinuation { continuation in
-                Self.write(transaction: transaction, frame: frame, on: channel) { result in
-                    continuation.resume(with: Self.decode(result, as: HelloRequest.self, channel: channel))
+        let pipeline = ClientPipeline(
+            group: group, connectTimeout: connectTimeout, maximumPayload: maximumPayload, security: security,
+            onNotice: onNotice)
+        var failures: [String] = []
+        var first: (index: Int, channel: any Channel, hello: HelloResponse)?
+        for (index, server) in servers.enumerated() {
+            do {
+                let (channel, hello) = try await Self.firstContact(
+                    server, pipeline: pipeline, request: request,
+                    helloTimeout: resilience?.helloTimeout ?? helloTimeout)
+                first = (index, channel, hello)
+                break
+            } catch {
+                guard servers.count > 1 else { throw error }
+                failures.append("\(error)")
+                if index + 1 < servers.count {
+                    resilience?.logger.warning(
+                        "server \(server) did not answer; trying the next", metadata: ["error": "\(error)"])
                 }
             }
-        } catch let errno as Errno where errno.rawValue == EPROTONOSUPPORT {
-            try? await channel.close()
-            throw ClientError(
-                .versionMismatch,
-                "server at \(description) does not speak protocol versions \(request.oldestVersion)...\(request.newestVersion)")
-        } catch {
-            try? await channel.close()
-            throw Self.explainFirstContact(handshake.explain(error, during: .hello), firstContact, tlsErrors)
         }
-        deadline.cancel()
+        guard let (index, channel, hello) = first else {
+            throw ClientError(.unreachable, "none of the \(servers.count) servers answered: " + failures.joined(separator: "; "))
+        }
+        let description = servers[index].description
         guard let resilience else { return RPCClient(channel: channel, hello: hello, serverDescription: description) }
         let openFiles = OpenFileLedger()
         let heldLocks = HeldLockLedger(openFiles: openFiles)
         let transactions = TransactionCounter()
-        let reconnectBootstrap = ReconnectBootstrap(bootstrap)
+        let reconnectErrors = TLSErrorRecorder()
         let client = RPCClient(
             channel: channel, hello: hello, serverDescription: description, transactions: transactions,
             resilient: ResilientConnection(
-                channel: channel, server: description, session: hello.session, sessionSecret: hello.sessionSecret, policy: resilience, liveness: liveness,
+                channel: channel, failover: FailoverPolicy(servers: servers, current: index), session: hello.session,
+                sessionSecret: hello.sessionSecret, policy: resilience, liveness: liveness,
                 openFiles: openFiles, heldLocks: heldLocks,
-                connector: {
+                connector: { server in
                     // A new connection speaks TLS again (the bootstrap's initializer) and, with a
                     // shared secret, authenticates before the resuming HELLO.
-                    let connected = reconnectBootstrap.bootstrap.connect(host: host, port: port)
+                    let connected = pipeline.bootstrap(for: server.host, tlsErrors: reconnectErrors, recorder: nil)
+                        .connect(host: server.host, port: server.port)
                     guard security?.secret != nil else { return connected }
+                    let handshake = SecureHandshake(
+                        security: security, tlsErrors: reconnectErrors, server: server.description)
                     return connected.flatMap { channel in
                         let authenticated = channel.eventLoop.makePromise(of: (any Channel).self)
                         authenticated.completeWithTask {
@@ -195,6 +196,54 @@ public final class RPCClient: Sendable {
                 transactions: transactions),
             openFiles: openFiles, heldLocks: heldLocks)
         return client
+    }
+
+    /// The first connection to `server`: TCP (and TLS), AUTH when there is a secret, HELLO.
+    /// Throws the one-line error the user reads when any of it fails.
+    private static func firstContact(
+        _ server: ServerAddress, pipeline: ClientPipeline, request: HelloRequest, helloTimeout: Duration
+    ) async throws -> (any Channel, HelloResponse) {
+        let description = server.description
+        // The first connection gets the HELLO deadline reconnects have, and names a peer that is
+        // not a pohmelfs server as such.
+        let firstContact = FirstContact(server: description, helloTimeout: helloTimeout)
+        let tlsErrors = TLSErrorRecorder()
+        let channel: any Channel
+        do {
+            channel = try await pipeline.bootstrap(
+                for: server.host, tlsErrors: tlsErrors, recorder: firstContact.claimRecorder()
+            ).connect(host: server.host, port: server.port).get()
+        } catch {
+            throw ClientError(.unreachable, "cannot reach pohmelfs server at \(description): \(NetworkErrorText.describe(error))")
+        }
+        let handshake = SecureHandshake(security: pipeline.security, tlsErrors: tlsErrors, server: description)
+        let deadline = firstContact.armDeadline(on: channel)
+        defer { deadline.cancel() }
+        do {
+            try await handshake.authenticate(on: channel)
+        } catch {
+            throw Self.explainFirstContact(error, firstContact, tlsErrors)
+        }
+        let transaction = TransactionID(0)
+        let frame = FrameEncoding.request(request, caller: .root, transaction: transaction, allocator: channel.allocator)
+        let hello: HelloResponse
+        do {
+            hello = try await withCheckedThrowingContinuation { continuation in
+                Self.write(transaction: transaction, frame: frame, on: channel) { result in
+                    continuation.resume(with: Self.decode(result, as: HelloRequest.self, channel: channel))
+                }
+            }
+        } catch let errno as Errno where errno.rawValue == EPROTONOSUPPORT {
+            try? await channel.close()
+            throw ClientError(
+                .versionMismatch,
+                "server at \(description) does not speak protocol versions \(request.oldestVersion)...\(request.newestVersion)")
+        } catch {
+            try? await channel.close()
+            throw Self.explainFirstContact(handshake.explain(error, during: .hello), firstContact, tlsErrors)
+        }
+        deadline.cancel()
+        return (channel, hello)
     }
 
     /// A failure before HELLO was answered, reworded when the peer is no pohmelfs server at all
@@ -326,9 +375,38 @@ private final class CompleteOnce: Sendable {
     }
 }
 
-/// The first connection's bootstrap, kept to open the next ones. `ClientBootstrap` is a value
-/// that is only read after this point (connect copies what it needs), so sharing it is safe.
-private struct ReconnectBootstrap: @unchecked Sendable {
-    let bootstrap: ClientBootstrap
-    init(_ bootstrap: ClientBootstrap) { self.bootstrap = bootstrap }
+/// How the client's connections are built, to any server of its list: TCP options, TLS for
+/// that host, the first-contact recorder on the first connection only, the frame decoder and
+/// `RPCClientHandler`. Immutable after init, so shared by the connecting task and reconnects.
+private struct ClientPipeline: Sendable {
+    let group: any EventLoopGroup
+    let connectTimeout: Duration
+    let maximumPayload: UInt32
+    let security: ClientSecurity?
+    let onNotice: @Sendable (Frame) -> Void
+
+    func bootstrap(for host: String, tlsErrors: TLSErrorRecorder, recorder: FirstContact.Recorder?) -> ClientBootstrap {
+        let (security, maximumPayload, onNotice) = (self.security, self.maximumPayload, self.onNotice)
+        return ClientBootstrap(group: self.group)
+            .connectTimeout(TimeAmount(self.connectTimeout))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .keepalive()
+            .channelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: 1 << 21)
+            )
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let security {
+                        try channel.pipeline.syncOperations.addHandler(try security.makeHandler(host: host))
+                        try channel.pipeline.syncOperations.addHandler(tlsErrors)
+                    }
+                    if let recorder {
+                        try channel.pipeline.syncOperations.addHandler(recorder)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(FrameDecoder(maximumPayload: maximumPayload)))
+                    try channel.pipeline.syncOperations.addHandler(RPCClientHandler(onNotice: onNotice))
+                }
+            }
+    }
 }

@@ -14,6 +14,11 @@ import Synchronization
 /// - the server started a new session (it restarted, or the lease ran out): REOPEN every open
 ///   file under its old id first (`OpenFileLedger`), then resend.
 ///
+/// A client given several servers of one export (`FailoverPolicy`) reconnects to whichever
+/// answers: the one in use first after a closed connection, the next one first after silence. A
+/// different server never knows the session, so moving is the new-session path above, logged as
+/// "server A lost; moved to B".
+///
 /// Meanwhile new requests simply wait in the retained set. With a soft timeout, a request that
 /// has waited that long while the server was away fails with `ClientError.timedOut` (EIO).
 ///
@@ -31,14 +36,13 @@ final class ResilientConnection: @unchecked Sendable {
         case closed(ClientError)
     }
 
-    /// Opens a new TCP connection with the client's pipeline (frame decoder, `RPCClientHandler`).
-    typealias Connector = @Sendable () -> EventLoopFuture<any Channel>
+    /// Opens a new TCP connection to a server with the client's pipeline (frame decoder,
+    /// `RPCClientHandler`).
+    typealias Connector = @Sendable (ServerAddress) -> EventLoopFuture<any Channel>
     /// Encodes a HELLO naming the session to resume.
     typealias HelloEncoder = @Sendable (SessionID, [UInt8], ByteBufferAllocator) -> ByteBuffer
 
     let loop: any EventLoop
-    /// The server as the user wrote it (`127.0.0.1:7646`), for the outage messages.
-    private let server: String
     private let policy: ResiliencePolicy
     private let connector: Connector
     private let encodeHello: HelloEncoder
@@ -56,6 +60,12 @@ final class ResilientConnection: @unchecked Sendable {
     /// The secret that resumes `session` (from its HELLO reply).
     private var sessionSecret: [UInt8]
     private var attempt = 0
+    /// The servers, the one in use, and which one each reconnect attempt goes to.
+    private var failover: FailoverPolicy
+    /// The server the lost connection went to, until a reconnect succeeds: the move's log line.
+    private var lostServer: Int?
+    /// Set when the heartbeat closes a silent connection, read when its loss is handled.
+    private var closingSilent = false
     private var lostAt: NIODeadline?
     private var heartbeat: RepeatedTask?
     private var softTimer: RepeatedTask?
@@ -81,12 +91,12 @@ final class ResilientConnection: @unchecked Sendable {
     let disconnected = Atomic<Bool>(false)
 
     init(
-        channel: any Channel, server: String, session: SessionID, sessionSecret: [UInt8] = [], policy: ResiliencePolicy, liveness: LivenessClock,
+        channel: any Channel, failover: FailoverPolicy, session: SessionID, sessionSecret: [UInt8] = [], policy: ResiliencePolicy, liveness: LivenessClock,
         openFiles: OpenFileLedger, heldLocks: HeldLockLedger, connector: @escaping Connector, encodeHello: @escaping HelloEncoder,
         transactions: TransactionCounter
     ) {
         self.loop = channel.eventLoop
-        self.server = server
+        self.failover = failover
         self.state = .ready(channel)
         self.session = session
         self.sessionSecret = sessionSecret
@@ -100,12 +110,25 @@ final class ResilientConnection: @unchecked Sendable {
         self.logger = policy.logger
         self.logger[metadataKey: LogKey.session] = "\(session.rawValue)"
         self.published = Mutex(ConnectionSnapshot(state: .connected, session: session, since: Date()))
+        self.serverInUse = Mutex(failover.inUse)
         self.onLoop {
             self.watch(channel)
             self.startHeartbeat()
             self.startSoftTimer()
         }
     }
+
+    /// The server in use (or, while reconnecting, the one lost) as users write it, for messages.
+    private var server: String { self.failover.inUse.description }
+
+    /// "server h1:7646", or "servers h1:7646, h2:7700" for a client that may fail over.
+    private var everyServer: String {
+        let servers = self.failover.servers
+        return servers.count == 1 ? "server \(servers[0])" : "servers \(servers.map(\.description).joined(separator: ", "))"
+    }
+
+    /// The server in use, readable from any thread, for `pohmelfs status`.
+    let serverInUse: Mutex<ServerAddress>
 
     private func onLoop(_ body: @escaping @Sendable () -> Void) {
         if self.loop.inEventLoop { body() } else { self.loop.execute(body) }
@@ -195,9 +218,13 @@ final class ResilientConnection: @unchecked Sendable {
         self.heartbeat?.cancel()
         self.heartbeat = nil
         if self.lostAt == nil { self.lostAt = .now() }
+        if self.lostServer == nil { self.lostServer = self.failover.current }
+        self.failover.lost(self.closingSilent ? .silent : .closed)
+        self.closingSilent = false
         self.disconnected.store(true, ordering: .relaxed)
+        let others = self.failover.servers.count > 1 ? " (or another of its \(self.failover.servers.count) servers)" : ""
         self.logger.warning(
-            "connection to server \(self.server) lost; reconnecting", metadata: ["unanswered": "\(self.retained.count)"])
+            "connection to server \(self.server) lost; reconnecting\(others)", metadata: ["unanswered": "\(self.retained.count)"])
         self.startSoftTimer()
         self.scheduleOutageReport(after: self.policy.outageReportFirst)
         self.attempt = 0
@@ -206,13 +233,15 @@ final class ResilientConnection: @unchecked Sendable {
 
     private func scheduleReconnect() {
         self.attempt += 1
-        let delay = self.policy.backoff(attempt: self.attempt)
+        let delay = self.policy.backoff(attempt: self.failover.round(ofAttempt: self.attempt))
         self.loop.scheduleTask(in: TimeAmount(delay)) { self.reconnect() }
     }
 
     private func reconnect() {
         guard case .connecting = self.state else { return }
-        self.connector().hop(to: self.loop).flatMap { channel -> EventLoopFuture<(any Channel, HelloResponse)> in
+        let index = self.failover.server(forAttempt: self.attempt)
+        let target = self.failover.servers[index]
+        self.connector(target).hop(to: self.loop).flatMap { channel -> EventLoopFuture<(any Channel, HelloResponse)> in
             self.hello(on: channel).map { (channel, $0) }.flatMapErrorThrowing { error in
                 channel.close(promise: nil)
                 throw error
@@ -220,9 +249,11 @@ final class ResilientConnection: @unchecked Sendable {
         }.whenComplete { result in
             switch result {
             case .success(let (channel, hello)):
-                self.connected(channel, hello)
+                self.connected(channel, hello, server: index)
             case .failure(let error):
-                self.logger.debug("reconnect attempt failed", metadata: ["attempt": "\(self.attempt)", "error": "\(error)"])
+                self.logger.debug(
+                    "reconnect attempt failed",
+                    metadata: ["attempt": "\(self.attempt)", "server": "\(target)", "error": "\(error)"])
                 guard case .connecting = self.state else { return }
                 self.scheduleReconnect()
             }
@@ -260,10 +291,19 @@ final class ResilientConnection: @unchecked Sendable {
         return promise.futureResult
     }
 
-    private func connected(_ channel: any Channel, _ hello: HelloResponse) {
+    private func connected(_ channel: any Channel, _ hello: HelloResponse, server index: Int) {
         guard case .connecting = self.state else {
             channel.close(promise: nil)
             return
+        }
+        let lost = self.lostServer.map { self.failover.servers[$0] }
+        self.lostServer = nil
+        self.failover.connected(to: index)
+        self.serverInUse.withLock { $0 = self.failover.inUse }
+        if let lost, lost != self.failover.inUse {
+            self.logger.warning(
+                "server \(lost) lost; moved to \(self.failover.inUse) after \(Self.seconds(since: self.lostAt))",
+                metadata: ["attempts": "\(self.attempt)"])
         }
         self.watch(channel)
         let previous = self.session
@@ -395,6 +435,7 @@ final class ResilientConnection: @unchecked Sendable {
             let quiet = self.liveness.silence
             if quiet >= timeout {
                 self.logger.warning("the server answered nothing for \(quiet / 1_000_000) ms; reconnecting")
+                self.closingSilent = true
                 channel.close(promise: nil)
             } else if quiet >= UInt64(interval.nanoseconds) {
                 let transaction = self.transactions.next()
@@ -448,7 +489,7 @@ final class ResilientConnection: @unchecked Sendable {
             case .ready, .closed: return
             }
             self.logger.warning(
-                "server \(self.server) not responding, still trying (\(Self.seconds(since: self.lostAt)))",
+                "\(self.everyServer) not responding, still trying (\(Self.seconds(since: self.lostAt)))",
                 metadata: ["unanswered": "\(self.retained.count)"])
             self.scheduleOutageReport(after: min(delay * 2, self.policy.outageReportEvery))
         }

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// The JSON form (`status --json`) is this struct encoded with sorted keys and unescaped
 /// slashes; times are ISO 8601. Fields:
-/// `mountpoint`, `source` (HOST:PORT:/SUBDIR), `server` (HOST:PORT), `pid`,
+/// `mountpoint`, `source` (HOST:PORT[,HOST:PORT...]:/SUBDIR), `server` (HOST:PORT in use), `pid`,
 /// `connection` {`state`: connected | reconnecting | restoring | closed, `session`: INT,
 /// `since`: TIME}, `options` {`cache`: strict | none, `writeback`: BOOL, `recovery`: hard | soft,
 /// `softTimeoutSeconds`: NUMBER or null, `attrTimeoutSeconds`, `entryTimeoutSeconds`,
@@ -100,7 +100,7 @@ public struct MountStatus: Codable, Sendable, Equatable {
     ) {
         self.mountpoint = mountpoint
         self.source = source.description
-        self.server = source.server.description
+        self.server = client.serverInUse
         self.pid = pid
         let connection = client.connection
         self.connection = Connection(state: connection.state, session: connection.session.rawValue, since: connection.since)

@@ -23,12 +23,18 @@ struct MountCommand: AsyncParsableCommand {
             and timeout=S (soft: EIO after S seconds, default 30, without the server), tls_dir=DIR \
             (TLS, authenticating with the client bundle a server started with --tls-dir generated), \
             and the usual nosuid, nodev, noexec, noatime; fstab's _netdev, nofail, noauto, \
-            x-systemd.* are accepted and ignored.
+            x-systemd.* are accepted and ignored. \
+            A source naming several servers of one export (h1,h2:7700,[::1]:/SUBDIR) mounts through \
+            the first that answers; when that server dies or is stopped the client moves to the next, \
+            reopens its files, reclaims its locks and resends what was unanswered ("server A lost; \
+            moved to B" in the log). The servers must share their handle key (serve --handle-key FILE).
             """
     )
 
     @Argument(
-        help: "HOST[:PORT][:/SUBDIR] of the server (default port \(ProtocolVersion.defaultPort)).",
+        help: .init(
+            "HOST[:PORT][:/SUBDIR] of the server (default port \(ProtocolVersion.defaultPort)); several servers of one export are separated by commas.",
+            valueName: "source"),
         completion: .shellCommand("awk '$3 == \"fuse.pohmelfs\" { print $1 }' /etc/fstab 2>/dev/null"))
     var source: String
 
@@ -54,15 +60,7 @@ struct MountCommand: AsyncParsableCommand {
     /// A bad value is a usage error: one line naming it, exit status 2 (`UsageError`).
     func validate() throws {
         guard self.statusInterval >= 0.05 else { throw ValidationError("--status-interval must be at least 0.05 seconds") }
-        guard MountSource(parsing: self.source) != nil else {
-            let address = String(self.source.split(separator: ":/", maxSplits: 1).first ?? "")
-            if let meant = ServerAddress.bracketedSuggestion(for: address) {
-                let rest = self.source.dropFirst(address.count)
-                throw ValidationError(
-                    "'\(self.source)' is ambiguous: write an IPv6 address with a port in brackets, as in \(meant)\(rest)")
-            }
-            throw ValidationError("'\(self.source)' is not HOST[:PORT][:/SUBDIR]")
-        }
+        if case .failure(let error) = MountSource.parse(self.source) { throw ValidationError(error.message) }
         do {
             _ = try MountOptions(parsing: self.options.joined(separator: ","))
         } catch {

@@ -29,7 +29,8 @@ struct ServeCommand: AsyncParsableCommand {
             can use the export as any uid, so the server listens on loopback only and refuses a --listen \
             address off loopback unless --insecure is given. \
             Squashing (--root-squash, --all-squash) is off by default; --allow admits every peer \
-            unless given.
+            unless given. Several servers of one export (for clients that fail over, mounting \
+            h1,h2:/) share one --handle-key FILE and each keeps its own --state-dir.
             """
     )
 
@@ -81,8 +82,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a client may leave a request half-sent before it is dropped.")
     var stallTimeout: Double = 30
 
-    @Option(name: .long, help: "Where the server keeps its handle key (default: /var/lib/pohmelfs as root, else ~/.local/state/pohmelfs).", completion: .directory)
+    @Option(name: .long, help: "Where the server keeps its handle key and lock-reclaim marker; one running server per directory (default: /var/lib/pohmelfs as root, else ~/.local/state/pohmelfs).", completion: .directory)
     var stateDir: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The handle key shared by every server of this export, so that clients can fail over between them (created, race-free, by the first server that starts; default: DIR/handle-key of --state-dir).",
+            valueName: "file"),
+        completion: .file())
+    var handleKey: String?
 
     @Option(name: .long, help: "Threads doing file I/O.")
     var ioThreads: Int = 8
@@ -175,8 +184,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let address = ServerAddress(parsing: self.listen)!
         let store: LocalDirectoryStore
+        let stateLock: StateDirectoryLock
         do {
-            store = try LocalDirectoryStore(export: self.export, stateDirectory: self.stateDirectory)
+            stateLock = try StateDirectoryLock(directory: self.stateDirectory)
+            let key = try self.handleKey.map { try HandleKey.loadOrCreate(from: HandleKeyFile(path: $0)) }
+            store = try LocalDirectoryStore(export: self.export, stateDirectory: self.stateDirectory, handleKey: key)
         } catch {
             throw fail("serve", "\(error)")
         }
@@ -230,6 +242,7 @@ struct ServeCommand: AsyncParsableCommand {
                 logger: logger))
         try await group.run()
         marker.end(locksHeld: server.holdsClientLocks)
+        withExtendedLifetime(stateLock) {}
     }
 
     private func configuration(_ address: ServerAddress) -> PohmelfsServer<LocalDirectoryStore>.Configuration {

@@ -39,7 +39,7 @@ struct MountRunner {
         let reconnections = SessionRenewalRelay()
         resilience.onReconnect = { reconnections.dispatch(()) }
         let client = try await RPCClient.connect(
-            host: self.source.server.host, port: self.source.server.port,
+            servers: self.source.servers,
             clientName: "\(ProcessInfo.processInfo.hostName):\(mountpoint)", group: group,
             resilience: resilience, security: security, capabilities: self.options.leases ? [.leases] : [],
             onNotice: { notices.dispatch($0) })
@@ -64,7 +64,8 @@ struct MountRunner {
             initialized.signal()
         }
         let kernelOptions =
-            ["fsname=\(self.options.fsname ?? self.source.description)", "subtype=pohmelfs", "max_read=\(maximumIO)"]
+            // libfuse splits options at commas; a list of servers keeps its own escaped.
+            ["fsname=\((self.options.fsname ?? self.source.description).replacingOccurrences(of: ",", with: "\\,"))", "subtype=pohmelfs", "max_read=\(maximumIO)"]
             + self.options.kernelOptions
         let session: FUSESession
         do {

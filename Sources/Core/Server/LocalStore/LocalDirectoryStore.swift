@@ -53,8 +53,11 @@ public final class LocalDirectoryStore: BackingStore {
 
     /// Opens the export. Throws `ServerError` with an operator-facing message when the export is
     /// missing, not a directory, unreadable, or on a filesystem without file handles, or when the
-    /// state directory (which keeps the handle key) cannot be used.
-    public init(export path: String, stateDirectory: String, objectTableCapacity: Int = 16384) throws {
+    /// state directory (which keeps the handle key) cannot be used. `handleKey`: the key shared
+    /// by several servers of the export (`HandleKey.loadOrCreate`); nil: the state directory's own.
+    public init(
+        export path: String, stateDirectory: String, handleKey: [UInt8]? = nil, objectTableCapacity: Int = 16384
+    ) throws {
         // Not O_PATH: this is also the mount descriptor of every open_by_handle_at, which
         // refuses an O_PATH one with EBADF (only handles already in the object table would work).
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -78,7 +81,7 @@ public final class LocalDirectoryStore: BackingStore {
             throw ServerError(
                 .exportUnsupported, "export \(path) is on a filesystem without file handles: \(error)", cause: error)
         }
-        let key = try HandleKeyFile.load(stateDirectory: stateDirectory)
+        let key = try handleKey ?? HandleKeyFile.load(stateDirectory: stateDirectory)
         // Modes arrive with the client's umask already applied; the server's must not apply again.
         umask(0)
 
