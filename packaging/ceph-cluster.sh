@@ -205,10 +205,31 @@ start_cluster() {
         [ "$i" -lt "$WAIT_SECONDS" ] || fail "MDS not active in ${WAIT_SECONDS}s: $(ceph_cli mds stat 2>&1)"
         sleep 0.5
     done
+    # /export (0755, root's): what `pohmelfs serve --store cephfs --export /export` serves. The
+    # CephFS root itself cannot be exported (it holds the gateways' /.pohmelfs).
+    make_export || fail "could not create /export in the CephFS"
     echo "conf=$dir/ceph.conf"
     echo "keyring=$dir/client.pohmelfs.keyring"
     echo "id=pohmelfs"
     echo "fs=cephfs"
+}
+
+# mkdir /export through libcephfs's Python binding (python3-cephfs, a dependency of ceph-common),
+# as client.admin: there is no ceph-fuse or kernel client here to do it with.
+make_export() {
+    timeout 60 /usr/bin/python3 - "$dir/ceph.conf" >>"$dir/log/setup.log" 2>&1 <<'PYTHON'
+import sys
+import cephfs
+fs = cephfs.LibCephFS(conffile=sys.argv[1], auth_id="admin")
+fs.conf_set("client_mount_timeout", "30")
+fs.mount()
+try:
+    fs.mkdir("/export", 0o755)
+except cephfs.ObjectExists:
+    pass
+fs.unmount()
+fs.shutdown()
+PYTHON
 }
 
 status_cluster() {
