@@ -8,6 +8,7 @@
 #   packaging/ceph-cluster.sh start  DIR [--port P]   bring it up under DIR (must be empty or absent)
 #   packaging/ceph-cluster.sh stop   DIR              SIGKILL every daemon by its PID file
 #   packaging/ceph-cluster.sh status DIR              which daemons run; the MDS state
+#   packaging/ceph-cluster.sh mkdir  DIR PATH...      make directories (0755, root's) in the CephFS
 #
 # `start` prints, one per line, `conf=DIR/ceph.conf`, `keyring=DIR/client.pohmelfs.keyring`,
 # `id=pohmelfs` and `fs=cephfs` — what `pohmelfs serve --store cephfs --ceph-conf ... --ceph-id ...`
@@ -19,7 +20,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start|stop|status DIR [--port P]" >&2
+    echo "usage: $0 start|stop|status DIR [--port P] | mkdir DIR PATH..." >&2
     exit 2
 }
 
@@ -28,6 +29,10 @@ command=$1
 dir=$2
 shift 2
 port=21400
+paths=()
+while [ "$command" = mkdir ] && [ $# -gt 0 ]; do
+    case $1 in /*) paths+=("$1"); shift ;; *) echo "ceph-cluster.sh: mkdir wants absolute paths, got '$1'" >&2; exit 2 ;; esac
+done
 while [ $# -gt 0 ]; do
     case $1 in
         --port) [ $# -ge 2 ] || usage; port=$2; shift 2 ;;
@@ -214,22 +219,31 @@ start_cluster() {
     echo "fs=cephfs"
 }
 
-# mkdir /export through libcephfs's Python binding (python3-cephfs, a dependency of ceph-common),
-# as client.admin: there is no ceph-fuse or kernel client here to do it with.
-make_export() {
-    timeout 60 /usr/bin/python3 - "$dir/ceph.conf" >>"$dir/log/setup.log" 2>&1 <<'PYTHON'
+# mkdir (with parents; existing ones are fine) through libcephfs's Python binding
+# (python3-cephfs, a dependency of ceph-common), as client.admin: there is no ceph-fuse or
+# kernel client here to do it with.
+make_directories() {
+    timeout 60 /usr/bin/python3 - "$dir/ceph.conf" "$@" <<'PYTHON'
 import sys
 import cephfs
 fs = cephfs.LibCephFS(conffile=sys.argv[1], auth_id="admin")
 fs.conf_set("client_mount_timeout", "30")
 fs.mount()
-try:
-    fs.mkdir("/export", 0o755)
-except cephfs.ObjectExists:
-    pass
+for path in sys.argv[2:]:
+    done = ""
+    for part in path.strip("/").split("/"):
+        done += "/" + part
+        try:
+            fs.mkdir(done, 0o755)
+        except cephfs.ObjectExists:
+            pass
 fs.unmount()
 fs.shutdown()
 PYTHON
+}
+
+make_export() {
+    make_directories /export >>"$dir/log/setup.log" 2>&1
 }
 
 status_cluster() {
@@ -252,5 +266,9 @@ case $command in
     start) start_cluster ;;
     stop) [ -d "$dir" ] || { echo "ceph-cluster.sh: no $dir" >&2; exit 1; }; stop_cluster ;;
     status) [ -d "$dir" ] || { echo "ceph-cluster.sh: no $dir" >&2; exit 1; }; status_cluster ;;
+    mkdir)
+        [ ${#paths[@]} -gt 0 ] || usage
+        alive mon.a || { echo "ceph-cluster.sh: no cluster runs under $dir" >&2; exit 1; }
+        make_directories "${paths[@]}" ;;
     *) usage ;;
 esac

@@ -206,6 +206,8 @@ struct ServeCommand: AsyncParsableCommand {
             } catch {
                 throw fail("serve", "\(error)")
             }
+            // The session ends with the server, not when the MDS gives up on it.
+            defer { store.unmount() }
             try await self.serve(store, logger: logger)
         } else {
             let store: LocalDirectoryStore

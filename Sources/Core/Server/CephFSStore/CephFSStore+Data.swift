@@ -108,13 +108,35 @@ extension CephFSStore {
         _ = try cephCall { ceph_ll_fsync(self.mount.raw, file.raw, dataOnly ? 1 : 0) }
     }
 
-    /// Modes 0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE (libcephfs's set); others are EOPNOTSUPP.
+    /// Modes 0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE are libcephfs's own. ZERO_RANGE (with or
+    /// without KEEP_SIZE) is a hole punched over the range and, without KEEP_SIZE, the size
+    /// raised to its end: the same result as Linux's, though not one atomic step. Others are
+    /// EOPNOTSUPP.
     public func fallocate(_ file: CephFile, mode: UInt32, offset: UInt64, length: UInt64, caller: Caller) throws {
         let keepSize: UInt32 = 0x01
         let punchHole: UInt32 = 0x02
-        guard mode == 0 || mode == keepSize || mode == punchHole | keepSize else { throw Errno.notSupported }
+        let zeroRange: UInt32 = 0x10
         guard offset <= UInt64(Int64.max), length <= UInt64(Int64.max) else { throw Errno.invalid }
-        _ = try cephCall { ceph_ll_fallocate(self.mount.raw, file.raw, Int32(mode), Int64(offset), Int64(length)) }
+        switch mode {
+        case 0, keepSize, punchHole | keepSize:
+            _ = try cephCall { ceph_ll_fallocate(self.mount.raw, file.raw, Int32(mode), Int64(offset), Int64(length)) }
+        case zeroRange, zeroRange | keepSize:
+            guard length > 0 else { throw Errno.invalid }
+            guard file.writable else { throw Errno.badFileHandle }
+            _ = try cephCall {
+                ceph_ll_fallocate(self.mount.raw, file.raw, Int32(punchHole | keepSize), Int64(offset), Int64(length))
+            }
+            let end = offset + length
+            if mode & keepSize == 0, try self.statx(file.inode).stx_size < end {
+                var stx = ceph_statx()
+                stx.stx_size = end
+                _ = try self.mount.acting(as: Self.server) { perms in
+                    try cephCall { ceph_ll_setattr(self.mount.raw, file.inode.raw, &stx, CEPH_SETATTR_SIZE, perms) }
+                }
+            }
+        default:
+            throw Errno.notSupported
+        }
     }
 
     /// libcephfs 16.2 has no copy_file_range: the gateway copies, at most 16 MiB per call

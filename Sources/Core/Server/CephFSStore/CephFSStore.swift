@@ -98,6 +98,9 @@ public final class CephFSStore: BackingStore {
         umask(0)
     }
 
+    /// Ends the gateway's CephFS session (see `CephMount.unmount`); call after the server stopped.
+    public func unmount() { self.mount.unmount() }
+
     public func rootEntry() throws -> Entry {
         Entry(handle: self.rootHandle, attributes: FileAttributes(try self.statx(self.root)))
     }

@@ -37,9 +37,13 @@ enum CephHandleKey {
         let root = CephInode(rootRaw!, mount: mount)
         var stx = ceph_statx()
         var raw: OpaquePointer?
-        var result = ceph_ll_mkdir(mount.raw, root.raw, directory, 0o700, &raw, &stx, 0, 0, perms)
-        if result == -EEXIST {
-            result = ceph_ll_lookup(mount.raw, root.raw, directory, &raw, &stx, 0, CephFSStore.noFollow, perms)
+        // Look first: a mkdir of an existing name would still need the root's exclusive caps.
+        var result = ceph_ll_lookup(mount.raw, root.raw, directory, &raw, &stx, 0, CephFSStore.noFollow, perms)
+        if result == -ENOENT {
+            result = ceph_ll_mkdir(mount.raw, root.raw, directory, 0o700, &raw, &stx, 0, 0, perms)
+            if result == -EEXIST {
+                result = ceph_ll_lookup(mount.raw, root.raw, directory, &raw, &stx, 0, CephFSStore.noFollow, perms)
+            }
         }
         _ = try cephCall { result }
         let keyDirectory = CephInode(raw!, mount: mount)

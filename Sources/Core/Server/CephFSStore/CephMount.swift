@@ -1,4 +1,5 @@
 import CCephFS
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -76,10 +77,24 @@ final class CephMount: @unchecked Sendable {
         self.fscid = ceph_get_fs_cid(mount)
     }
 
-    deinit {
+    private let released = Mutex(false)
+
+    /// Ends the MDS session cleanly (its capabilities and locks are returned at once). Without
+    /// it the MDS keeps a dead gateway's session, and everything it held, until
+    /// `session_timeout`/`session_autoclose` (30 s on the test cluster, 60/300 s by default),
+    /// and other gateways touching those inodes wait that long. Call only when no request is in
+    /// flight; idempotent.
+    func unmount() {
+        let first = self.released.withLock { released in
+            defer { released = true }
+            return !released
+        }
+        guard first else { return }
         ceph_unmount(self.raw)
         ceph_release(self.raw)
     }
+
+    deinit { self.unmount() }
 
     /// An operator-facing reason for a failed `ceph_init` or `ceph_mount`.
     private static func explain(_ result: Int32, step: String, user: String, timeout: String) -> String {
