@@ -47,7 +47,11 @@ public final class CephFSStore: BackingStore {
     /// The gateway's own identity, for what it does on its own behalf (the handle key).
     static let server = Caller.root
 
-    public var capabilities: ProtocolVersion.Capabilities { [.readdirPlus, .callerIdentity, .persistentHandles] }
+    /// `sharedStore`: other gateways change the same CephFS, so clients must cache nothing this
+    /// one could not revoke (ConsistencyContract, "Several servers over one CephFS").
+    public var capabilities: ProtocolVersion.Capabilities {
+        [.readdirPlus, .callerIdentity, .persistentHandles, .sharedStore]
+    }
 
     /// Mounts the CephFS and opens the export. Throws `ServerError` with an operator-facing
     /// message when the cluster cannot be reached in time, refuses the credentials, or the
