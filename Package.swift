@@ -10,6 +10,8 @@ import PackageDescription
 ///   generated certificates (swift-certificates, swift-crypto). Everything with an invariant
 ///   worth testing.
 /// - `CFuse3`, `CSystemd`: system-library targets over libfuse3 and libsystemd.
+/// - `CCephFS`: system-library target over libcephfs (Debian's libcephfs-dev; no pkg-config
+///   file ships, so its module map says `link "cephfs"`), for the CephFS store.
 /// - `CLinux`: `static inline` wrappers for Linux syscalls glibc does not export to Swift
 ///   (`openat2`, per-thread `setgroups`, file handles), in the manner of NIO's `CNIOLinux`.
 let package = Package(
@@ -40,12 +42,18 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        .systemLibrary(
+            name: "CCephFS",
+            path: "Sources/CCephFS",
+            providers: [.apt(["libcephfs-dev"])]
+        ),
         .target(name: "CLinux", path: "Sources/CLinux"),
         .target(
             name: "PohmelfsCore",
             dependencies: [
                 "CLinux",
                 "CSystemd",
+                "CCephFS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

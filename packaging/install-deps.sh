@@ -10,7 +10,11 @@
 # xattr tests), python3 python3-pytest (the integration suite), iproute2 (`ip netns` and veth
 # pairs for the network-cut test), and for the packaging tests and
 # `make deb`: systemd (systemd-analyze verify), man-db (verify looks up the units' man pages),
-# groff-base (the man page check), dpkg-dev (dpkg-shlibdeps), binutils (strip). `apt-get update`
+# groff-base (the man page check), dpkg-dev (dpkg-shlibdeps), binutils (strip); for the CephFS
+# store: libcephfs-dev (the CCephFS system-library target; it pulls in libcephfs2, the runtime
+# library), and for its tests' single-node cluster (packaging/ceph-cluster.sh) ceph-mon ceph-osd
+# ceph-mds (which bring ceph-base and ceph-common: monmaptool, ceph-authtool, the `ceph` CLI)
+# and uuid-runtime (uuidgen); no manager (ceph-mgr) is needed. `apt-get update`
 # runs once, and only when something is missing.
 #
 # Python: the suite runs with `python3 -m pytest`, using the `python3` first on PATH when it
@@ -24,7 +28,8 @@
 set -euo pipefail
 
 PACKAGES=(libfuse3-dev fuse3 libsystemd-dev pkg-config attr python3 python3-pytest iproute2
-    systemd man-db groff-base dpkg-dev binutils)
+    systemd man-db groff-base dpkg-dev binutils
+    libcephfs-dev ceph-mon ceph-osd ceph-mds ceph-common uuid-runtime)
 DEBIAN_PYTHON=/usr/bin/python3
 
 # The interpreter that can run pytest: the first python3 on PATH if it has pytest, else Debian's.

@@ -13,6 +13,10 @@ Contract, relied on by every test file here (details in each fixture's docstring
 - `server_factory(...)` / `server`: a `pohmelfs serve` on 127.0.0.1:<free port>, ready (READY=1).
 - `mount_factory(server, options="", subdir="")` / `mount`: a `pohmelfs mount -f`, ready (READY=1
   after FUSE INIT, and mounted), always unmounted and stopped at teardown.
+- `ceph_cluster`: session-scoped single-node Ceph (packaging/ceph-cluster.sh), always stopped at
+  the end of the session; where Ceph cannot start, every test using it is SKIPPED with the reason
+  printed. `server_factory(cephfs=ceph_cluster)` serves a fresh CephFS directory, and
+  `serve_on_store(request, ...)` gives a test module a `server` parametrized over STORES.
 - Logs of every process started with a log file are attached to the report of a failing test.
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -28,6 +33,7 @@ from pathlib import Path
 import pytest
 
 import harness
+from ceph_cluster import CephCluster, CephUnavailable
 from harness import MountHandle, NotifyListener, Registry, ServerHandle
 
 pytest_plugins = ["pytester"]
@@ -129,21 +135,31 @@ def server_factory(registry, pohmelfs_bin, tmp_path):
     """
     servers: list[ServerHandle] = []
 
-    def start(export=None, state_dir=None, port=None, args=(), env=None) -> ServerHandle:
+    def start(export=None, state_dir=None, port=None, args=(), env=None, cephfs=None,
+              cephfs_export=None) -> ServerHandle:
         suffix = "" if not servers else f"-{len(servers) + 1}"
-        export = Path(export) if export is not None else tmp_path / f"export{suffix}"
         state_dir = Path(state_dir) if state_dir is not None else tmp_path / f"state{suffix}"
-        export.mkdir(parents=True, exist_ok=True)
+        if cephfs is not None:
+            # --store cephfs: a fresh directory of the CephFS unless `cephfs_export` names one (a
+            # restart); `.export` is a placeholder until `serve_on_store` mounts a view of it.
+            cephfs_export = cephfs_export or cephfs.fresh_export()
+            export = Path(export) if export is not None else tmp_path / f"cephfs-view{suffix}"
+            export_args = cephfs.serve_args(cephfs_export)
+        else:
+            export = Path(export) if export is not None else tmp_path / f"export{suffix}"
+            export.mkdir(parents=True, exist_ok=True)
+            export_args = ["--export", export]
         log = tmp_path / f"serve{suffix}.log"
         for attempt in range(3):
             listen_port = port or harness.free_port()
             notify = NotifyListener()
             proc = registry.spawn(
-                [pohmelfs_bin, "serve", "--export", export, "--listen", f"127.0.0.1:{listen_port}",
+                [pohmelfs_bin, "serve", *export_args, "--listen", f"127.0.0.1:{listen_port}",
                  "--state-dir", state_dir, *args],
                 log=log, label="pohmelfs serve", env=notify.env(env))
             handle = ServerHandle(address=f"127.0.0.1:{listen_port}", host="127.0.0.1", port=listen_port,
-                                  export=export, state_dir=state_dir, proc=proc, log=log, notify=notify)
+                                  export=export, state_dir=state_dir, proc=proc, log=log, notify=notify,
+                                  cephfs_export=cephfs_export)
             servers.append(handle)
             if notify.wait_for("READY=1", harness.READY_TIMEOUT, proc=proc):
                 return handle
@@ -175,6 +191,59 @@ def server_factory(registry, pohmelfs_bin, tmp_path):
 def server(server_factory) -> ServerHandle:
     """One ready `pohmelfs serve` on a fresh export (see `server_factory`)."""
     return server_factory()
+
+
+# The CephFS store ------------------------------------------------------------------------------
+
+# The stores a module parametrizes its `server` over (`serve_on_store`).
+STORES = ["local", "cephfs"]
+
+# Where the CephFS store cannot answer as a local filesystem does, and why: these tests are
+# expected to fail on it (strict xfail: one that starts passing must be taken off this list).
+KNOWN_CEPHFS_DIFFERENCES = {
+    "test_rename_noreplace": "libcephfs 16.2 has no renameat2: RENAME_NOREPLACE is EINVAL",
+    "test_rename_exchange": "libcephfs 16.2 has no renameat2: RENAME_EXCHANGE is EINVAL",
+    "test_rename_whiteout_works_or_fails_as_locally": "libcephfs 16.2 has no renameat2: RENAME_WHITEOUT is EINVAL",
+    "test_utimensat_keeps_nanoseconds": "CephFS keeps timestamps as unsigned 32-bit seconds: no times before 1970",
+    "test_sparse_file_larger_than_4_gib": "CephFS reports st_blocks from the size, not from what is allocated",
+    "test_fallocate_modes": "CephFS reports st_blocks from the size: KEEP_SIZE allocation and punched holes do "
+                            "not show in st_blocks (the bytes do match; test_posix_corners compares the modes)",
+}
+
+
+@pytest.fixture(scope="session")
+def ceph_cluster(tmp_path_factory):
+    """A single-node Ceph (one mon, one memstore OSD, one MDS, CephFS `cephfs`, user
+    client.pohmelfs) under a session temp dir, started once by packaging/ceph-cluster.sh and
+    ALWAYS stopped (daemons SIGKILLed by PID file) when the session ends. Where Ceph cannot
+    start, the tests that use it are skipped and the reason is printed, never silently."""
+    directory = tmp_path_factory.mktemp("ceph")
+    try:
+        cluster = CephCluster.start(directory)
+    except (CephUnavailable, subprocess.TimeoutExpired) as e:
+        print(f"\nSKIPPING the CephFS store tests: Ceph cannot start here: {e}", file=sys.__stderr__, flush=True)
+        pytest.skip(f"Ceph cannot start here: {e}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def serve_on_store(request, server_factory, mount_factory) -> ServerHandle:
+    """For a module's `server` fixture parametrized over STORES: a server on a fresh export of
+    the store `request.param`. For "cephfs" the server exports a fresh CephFS directory and
+    `.export` is a second mount of the same server, so the tests' server-side checks see the
+    CephFS through that server (there is no local path to it)."""
+    if request.param == "local":
+        return server_factory()
+    reason = KNOWN_CEPHFS_DIFFERENCES.get(request.node.originalname)
+    if reason:
+        request.applymarker(pytest.mark.xfail(reason=f"CephFS store: {reason}", strict=True))
+    cluster = request.getfixturevalue("ceph_cluster")
+    handle = server_factory(cephfs=cluster)
+    view = mount_factory(handle)
+    handle.export = view.mountpoint
+    return handle
 
 
 # The mount -------------------------------------------------------------------------------------

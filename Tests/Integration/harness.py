@@ -328,6 +328,8 @@ class ServerHandle:
     log: Path
     notify: NotifyListener
     crashed: bool = False  # killed on purpose by the test (`crash()`): teardown expects no clean exit
+    # With --store cephfs: the export's path inside the CephFS (`export` is then a mount showing it).
+    cephfs_export: str | None = None
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM and wait (SIGKILL after `timeout`); returns the exit status, None if killed."""

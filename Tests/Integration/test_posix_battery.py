@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from conftest import STORES, serve_on_store
 from posix_helpers import (
     FALLOC_FL_KEEP_SIZE,
     FALLOC_FL_PUNCH_HOLE,
@@ -38,6 +39,13 @@ pytestmark = pytest.mark.skipif(
 
 USER, GROUP = 1000, 1000  # the unprivileged identity the ownership tests drop to
 TEAM = 2000  # a supplementary group
+
+
+@pytest.fixture(params=STORES)
+def server(request, server_factory, mount_factory):
+    """Every test here runs against both stores: a local directory and a CephFS (conftest
+    `serve_on_store`; skipped with the reason printed where Ceph cannot start)."""
+    return serve_on_store(request, server_factory, mount_factory)
 
 
 def server_path(mount, *parts):

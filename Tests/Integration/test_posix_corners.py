@@ -14,12 +14,20 @@ import stat
 
 import pytest
 
+from conftest import STORES, serve_on_store
 from posix_helpers import renameat2, run_as, working_directory
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists("/dev/fuse"), reason="real mounts need root and /dev/fuse")
 
 USER, GROUP = 65534, 65534  # not the owner, not in the file's group
+
+
+@pytest.fixture(params=STORES)
+def server(request, server_factory, mount_factory):
+    """Every test here runs against both stores: a local directory and a CephFS (conftest
+    `serve_on_store`; skipped with the reason printed where Ceph cannot start)."""
+    return serve_on_store(request, server_factory, mount_factory)
 
 
 @pytest.fixture

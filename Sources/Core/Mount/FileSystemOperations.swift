@@ -60,6 +60,7 @@ public final class FileSystemOperations: Sendable {
     ) {
         self.client = client
         self.inodes = InodeTable(rootHandle: root)
+        let options = client.hello.capabilities.contains(.sharedStore) ? options.cachingNothing() : options
         self.options = options
         self.notifier = notifier
         self.logger = logger

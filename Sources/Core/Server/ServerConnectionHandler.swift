@@ -367,7 +367,9 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         let local = context.channel.localAddress
         let authenticated = shared.authentication.security != nil
         // Leases need invalidation (`CacheCoherence+Leases`) and a client that answers LEASE_BREAK.
+        // A store other servers change too (`sharedStore`) cannot keep a lease true.
         let leases = request.capabilities.contains(.leases) && shared.coherence.enabled
+            && !shared.store.capabilities.contains(.sharedStore)
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
             let found = CallerLimit.forConnection(remote: remote, local: local, authenticated: authenticated)
             var response = HelloResponse(

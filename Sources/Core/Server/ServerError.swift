@@ -13,6 +13,9 @@ public struct ServerError: Error, CustomStringConvertible, Sendable {
         case refused
         /// A configuration the server will not run with (`--listen` off loopback without `--insecure`).
         case insecure
+        /// The backing store cannot be used: the Ceph cluster is unreachable, refuses the
+        /// credentials, or has no such filesystem.
+        case backingStore
     }
 
     public var code: Code

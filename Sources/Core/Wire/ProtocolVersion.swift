@@ -40,5 +40,9 @@ public enum ProtocolVersion {
         /// LEASE_BREAK, echoed by a server that then treats what it answers to LOOKUP, GETATTR,
         /// SETATTR, CREATE, MKDIR, MKNOD, SYMLINK, LINK and READDIR (plus) as leased to the session.
         public static let leases = Capabilities(rawValue: 1 << 9)
+        /// Other servers change this server's export too (the CephFS store): the server grants no
+        /// leases and the client caches no data, attributes or names (ConsistencyContract,
+        /// "Several servers over one CephFS").
+        public static let sharedStore = Capabilities(rawValue: 1 << 11)
     }
 }

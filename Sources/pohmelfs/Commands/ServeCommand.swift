@@ -34,8 +34,23 @@ struct ServeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "The directory to export.", completion: .directory)
+    @Option(name: .long, help: "The directory to export (with --store cephfs: a path inside the CephFS, like /SUBDIR).", completion: .directory)
     var export: String
+
+    @Option(name: .long, help: ArgumentHelp("Where the export lives: local (a directory on this machine) or cephfs (a CephFS, through libcephfs; several servers may export one).", valueName: "store"), completion: .list(["local", "cephfs"]))
+    var store: String = "local"
+
+    @Option(name: .customLong("ceph-conf"), help: ArgumentHelp("With --store cephfs: the ceph.conf naming the monitors (default: libcephfs's search, /etc/ceph/ceph.conf).", valueName: "file"), completion: .file())
+    var cephConf: String?
+
+    @Option(name: .customLong("ceph-id"), help: ArgumentHelp("With --store cephfs: the cephx user, without 'client.'.", valueName: "name"))
+    var cephID: String = "admin"
+
+    @Option(name: .customLong("ceph-fs"), help: ArgumentHelp("With --store cephfs: the CephFS to mount (default: the cluster's default filesystem).", valueName: "name"))
+    var cephFS: String?
+
+    @Option(name: .customLong("ceph-timeout"), help: ArgumentHelp("With --store cephfs: seconds to wait for the cluster before giving up.", valueName: "seconds"))
+    var cephTimeout: Int = 15
 
     @Option(name: .long, help: "Address to listen on: HOST, HOST:PORT or [IPv6]:PORT.")
     var listen: String = "127.0.0.1:\(ProtocolVersion.defaultPort)"
@@ -129,6 +144,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// A bad value is a usage error: one line naming it, exit status 2 (`UsageError`).
     func validate() throws {
+        guard self.store == "local" || self.store == "cephfs" else {
+            throw ValidationError("--store '\(self.store)' is not local or cephfs")
+        }
+        if self.store != "cephfs", self.cephConf != nil || self.cephFS != nil || self.cephID != "admin" {
+            throw ValidationError("--ceph-conf, --ceph-id and --ceph-fs need --store cephfs")
+        }
+        guard (1...3600).contains(self.cephTimeout) else { throw ValidationError("--ceph-timeout must be 1...3600 seconds") }
         guard ServerAddress(parsing: self.listen) != nil else {
             throw ValidationError("--listen '\(self.listen)' is not HOST, HOST:PORT or [IPv6]:PORT with a port in 1...65535")
         }
@@ -182,17 +204,40 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw fail("serve", "\(error)")
         }
-        let address = ServerAddress(parsing: self.listen)!
-        let store: LocalDirectoryStore
-        let stateLock: StateDirectoryLock
-        do {
-            stateLock = try StateDirectoryLock(directory: self.stateDirectory)
-            let key = try self.handleKey.map { try HandleKey.loadOrCreate(from: HandleKeyFile(path: $0)) }
-            store = try LocalDirectoryStore(export: self.export, stateDirectory: self.stateDirectory, handleKey: key)
-        } catch {
-            throw fail("serve", "\(error)")
+        if self.store == "cephfs" {
+            let store: CephFSStore
+            do {
+                store = try CephFSStore(
+                    configuration: CephConfiguration(
+                        configurationFile: self.cephConf, id: self.cephID, filesystem: self.cephFS,
+                        connectTimeout: self.cephTimeout),
+                    export: self.export)
+            } catch {
+                throw fail("serve", "\(error)")
+            }
+            // The session ends with the server, not when the MDS gives up on it.
+            defer { store.unmount() }
+            try await self.serve(store, logger: logger)
+        } else {
+            let store: LocalDirectoryStore
+            let stateLock: StateDirectoryLock
+            do {
+                stateLock = try StateDirectoryLock(directory: self.stateDirectory)
+                let key = try self.handleKey.map { try HandleKey.loadOrCreate(from: HandleKeyFile(path: $0)) }
+                store = try LocalDirectoryStore(export: self.export, stateDirectory: self.stateDirectory, handleKey: key)
+            } catch {
+                throw fail("serve", "\(error)")
+            }
+            // The lock is held (one server per state directory) until the server has stopped.
+            defer { withExtendedLifetime(stateLock) {} }
+            try await self.serve(store, logger: logger)
         }
-        var configuration = self.configuration(address)
+    }
+
+    /// Serves `store` until SIGTERM or SIGINT.
+    private func serve<Store: BackingStore>(_ store: Store, logger: Logger) async throws {
+        let address = ServerAddress(parsing: self.listen)!
+        var configuration: PohmelfsServer<Store>.Configuration = self.configuration(address)
         if let tlsDir = self.tlsDir {
             configuration.security = try self.loadSecurity(TLSDirectory(tlsDir), listenHost: address.host, logger: logger)
         }
@@ -213,7 +258,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw fail("serve", "--metrics: \(error)")
             }
         }
-        let server: PohmelfsServer<LocalDirectoryStore>
+        let server: PohmelfsServer<Store>
         do {
             server = try await PohmelfsServer.start(
                 store: store,
@@ -242,11 +287,10 @@ struct ServeCommand: AsyncParsableCommand {
                 logger: logger))
         try await group.run()
         marker.end(locksHeld: server.holdsClientLocks)
-        withExtendedLifetime(stateLock) {}
     }
 
-    private func configuration(_ address: ServerAddress) -> PohmelfsServer<LocalDirectoryStore>.Configuration {
-        var configuration = PohmelfsServer<LocalDirectoryStore>.Configuration(
+    private func configuration<Store: BackingStore>(_ address: ServerAddress) -> PohmelfsServer<Store>.Configuration {
+        var configuration = PohmelfsServer<Store>.Configuration(
             host: address.host, port: address.port, ioThreads: self.ioThreads)
         configuration.lockLease = .milliseconds(Int64(self.lockLease * 1000))
         configuration.transactionLocking = !self.unsafeNoTransactionLocks

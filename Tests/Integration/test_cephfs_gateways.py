@@ -1,0 +1,112 @@
+"""Several `pohmelfs serve --store cephfs` over one CephFS (the `ceph_cluster` fixture), one mount
+through each, and the CephFS store's start-up errors.
+
+- A write acknowledged through server A is read through server B by a read that starts
+  afterwards, from a descriptor B's client opened before the write too (ConsistencyContract,
+  "Several servers over one CephFS": with `sharedStore` the clients cache nothing).
+- Object handles are valid on both servers: a file created through A is stat'ed, renamed and
+  removed through B.
+- `serve --store cephfs` says clearly why it cannot start: a missing export, a cluster that does
+  not answer (bounded by --ceph-timeout), a user the cluster does not know, the CephFS root.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from posix_helpers import pattern
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists("/dev/fuse"), reason="real mounts need root and /dev/fuse")
+
+BLOCK = 4096
+SPAN = 1 << 20
+
+
+@pytest.fixture
+def gateways(ceph_cluster, server_factory, mount_factory):
+    """(mount through server A, mount through server B), both servers exporting one fresh CephFS
+    directory."""
+    a = server_factory(cephfs=ceph_cluster)
+    b = server_factory(cephfs=ceph_cluster, cephfs_export=a.cephfs_export)
+    return mount_factory(a), mount_factory(b)
+
+
+def test_a_write_acknowledged_through_one_server_is_read_through_the_other(gateways):
+    through_a, through_b = gateways
+    (through_a.mountpoint / "file").write_bytes(pattern(1, SPAN))
+    writer = os.open(through_a.mountpoint / "file", os.O_WRONLY)
+    kept = os.open(through_b.mountpoint / "file", os.O_RDONLY)
+    try:
+        # B's client reads the whole file first: a client that cached would keep these pages.
+        assert os.pread(kept, SPAN, 0) == pattern(1, SPAN)
+        stale = 0
+        for round_number in range(300):
+            offset = (round_number * 7 * BLOCK) % SPAN
+            data = (b"%08d" % round_number) * (BLOCK // 8)
+            assert os.pwrite(writer, data, offset) == BLOCK
+            if os.pread(kept, BLOCK, offset) != data:
+                stale += 1
+            if round_number % 10 == 0:
+                fresh = os.open(through_b.mountpoint / "file", os.O_RDONLY)
+                try:
+                    stale += os.pread(fresh, BLOCK, offset) != data
+                finally:
+                    os.close(fresh)
+        assert stale == 0, f"{stale} reads through B returned data older than a write acknowledged through A"
+        # Growth, seen through B's descriptor and by stat through B.
+        assert os.pwrite(writer, b"tail", SPAN) == 4
+        assert os.fstat(kept).st_size == SPAN + 4
+        assert os.stat(through_b.mountpoint / "file").st_size == SPAN + 4
+        assert os.pread(kept, 8, SPAN - 4)[4:] == b"tail"
+    finally:
+        os.close(kept)
+        os.close(writer)
+
+
+def test_names_made_through_one_server_are_seen_and_changed_through_the_other(gateways):
+    through_a, through_b = gateways
+    (through_a.mountpoint / "dir").mkdir()
+    (through_a.mountpoint / "dir" / "note").write_bytes(b"from A")
+    assert sorted(os.listdir(through_b.mountpoint / "dir")) == ["note"]
+    assert os.stat(through_b.mountpoint / "dir" / "note").st_ino == os.stat(through_a.mountpoint / "dir" / "note").st_ino
+    os.rename(through_b.mountpoint / "dir" / "note", through_b.mountpoint / "dir" / "moved")
+    assert sorted(os.listdir(through_a.mountpoint / "dir")) == ["moved"]
+    assert not (through_a.mountpoint / "dir" / "note").exists()
+    assert (through_a.mountpoint / "dir" / "moved").read_bytes() == b"from A"
+    os.unlink(through_a.mountpoint / "dir" / "moved")
+    assert os.listdir(through_b.mountpoint / "dir") == []
+
+
+def _serve_fails(run_pohmelfs, ceph_cluster, *args, timeout=30):
+    started = time.monotonic()
+    result = run_pohmelfs("serve", "--listen", "127.0.0.1:1", *args, timeout=timeout)
+    return result, time.monotonic() - started
+
+
+def test_serve_says_why_the_cephfs_store_cannot_start(ceph_cluster, run_pohmelfs, tmp_path):
+    base = ["--store", "cephfs", "--ceph-conf", ceph_cluster.conf, "--ceph-id", ceph_cluster.id,
+            "--state-dir", str(tmp_path / "state")]
+
+    result, _ = _serve_fails(run_pohmelfs, ceph_cluster, *base, "--export", "/no/such/dir")
+    assert result.returncode != 0 and "export /no/such/dir does not exist in the CephFS" in result.stderr
+
+    result, _ = _serve_fails(run_pohmelfs, ceph_cluster, *base, "--export", "/")
+    assert result.returncode != 0 and "export / is not supported with --store cephfs" in result.stderr
+
+    result, _ = _serve_fails(run_pohmelfs, ceph_cluster, "--store", "cephfs", "--ceph-conf", ceph_cluster.conf,
+                             "--ceph-id", "nobody", "--export", "/export")
+    assert result.returncode != 0 and "client.nobody" in result.stderr, result.stderr
+
+    # A cluster that does not answer: the monitor address of a port nothing listens on.
+    dead = tmp_path / "dead.conf"
+    text = open(ceph_cluster.conf).read()
+    dead.write_text(re.sub(r"mon host = .*", "mon host = v2:127.0.0.1:9", text))
+    result, took = _serve_fails(run_pohmelfs, ceph_cluster, "--store", "cephfs", "--ceph-conf", str(dead),
+                                "--ceph-id", ceph_cluster.id, "--ceph-timeout", "2", "--export", "/export")
+    assert result.returncode != 0 and "no answer within 2 s" in result.stderr, result.stderr
+    assert took < 20
