@@ -50,6 +50,7 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         self.registerResilience()
         self.registerGrants()
         self.applyRecalls()
+        self.applyLookupRecalls()
         self.applyPolicy()
     }
 

@@ -55,7 +55,10 @@ struct MountRunner {
         let operations = FileSystemOperations(
             client: client, root: root.handle, options: self.options, notifier: kernelNotifier, logger: self.logger)
         notices.setHandler { operations.handleNotice($0) }
-        renewals.setHandler { _ in operations.writeback?.grantsLost() }
+        renewals.setHandler { _ in
+            operations.writeBehind?.grantsLost()
+            operations.writeback?.grantsLost()
+        }
         reconnections.setHandler { _ in operations.leasesLost() }
         // Buffered writes reach the server within two seconds even when nobody fsyncs or closes.
         let writebackTimer = operations.writeback?.startTimer(every: .seconds(2), on: client.channel.eventLoop)
@@ -145,6 +148,7 @@ struct MountRunner {
         writebackTimer?.cancel()
         // Files are closed (and written back) before an unmount completes; a lazy unmount of a
         // busy mount leaves bytes behind: send them before the connection goes.
+        await operations.writeBehind?.drainAll()
         await operations.writeback?.writeBackAll()
         await client.close()
         operations.inodes.forgetAll()
