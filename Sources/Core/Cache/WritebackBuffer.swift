@@ -90,11 +90,13 @@ public final class WritebackBuffer: Sendable {
 
     // MARK: - Open files
 
-    /// A handle on `node` was opened that may buffer writes; asks for the grant unless held.
-    public func opened(_ file: FileHandleID, node: NodeID, handle: ObjectHandle) {
+    /// A handle on `node` was opened that may buffer writes; asks for the grant unless held, or
+    /// `granted` with the open (CREATE with `grantOnCreate`).
+    public func opened(_ file: FileHandleID, node: NodeID, handle: ObjectHandle, granted: Bool = false) {
         let ask = self.state.withLock { state -> Bool in
             state.handles[handle] = node
             state.nodes[node, default: NodeState()].handles[file, default: 0] += 1
+            if granted { state.nodes[node]!.granted = true }
             return Self.shouldAskForGrant(&state.nodes[node]!, force: true)
         }
         if ask { self.askForGrant(node, file: file) }

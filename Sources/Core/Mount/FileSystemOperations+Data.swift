@@ -29,8 +29,10 @@ extension FileSystemOperations {
         parent: NodeID, name: FileName, mode: UInt32, flags: UInt32, caller: Caller, reply: CreateReply
     ) {
         guard let parentHandle = self.handle(parent, reply) else { return }
+        let wantsGrant = self.wantsGrantAtCreate(flags: flags) ? CreateRequest.wantsGrant : 0
         let request = CreateRequest(
-            parent: parentHandle, name: name, mode: mode, flags: flags, caching: self.tracksPages(flags: flags))
+            parent: parentHandle, name: name, mode: mode, flags: flags | wantsGrant,
+            caching: self.tracksPages(flags: flags))
         self.leases?.adding(name, in: parent)
         let ticket = self.leases?.ticket()
         self.perform(request, caller: caller, reply: reply) { response in
@@ -39,7 +41,7 @@ extension FileSystemOperations {
             // A file just created has no capabilities: the kernel's check before each write
             // is answered here (`getxattr`).
             if let ticket { self.leases?.noteNoCapability(entry.node, ticket: ticket) }
-            self.registerOpen(response.file, node: entry.node, flags: flags)
+            self.registerOpen(response.file, node: entry.node, flags: flags, granted: response.granted ?? false)
             reply.created(entry, self.openParameters(response.file, flags: flags, cacheValid: true))
         }
     }

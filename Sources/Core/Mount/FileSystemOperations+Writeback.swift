@@ -4,14 +4,21 @@ import NIOCore
 /// keeps the server's answers true while bytes are buffered: before the server is asked about a
 /// node's data or size, the node's dirty bytes go there first.
 extension FileSystemOperations {
-    /// Records a successful OPEN or CREATE; a handle that may buffer writes asks for the grant.
-    func registerOpen(_ file: FileHandleID, node: NodeID, flags: UInt32) {
+    /// Records a successful OPEN or CREATE; a handle that may buffer writes asks for the grant,
+    /// unless the CREATE brought it (`granted`).
+    func registerOpen(_ file: FileHandleID, node: NodeID, flags: UInt32, granted: Bool = false) {
         let open = OpenFileTable.OpenFile(node: node, flags: flags, caching: self.caches(flags: flags))
         self.openFiles.opened(file, open)
         self.writeBehind?.opened(file, node: node)
         if let writeback = self.writeback, open.mayBufferWrites, let handle = self.inodes.handle(for: node) {
-            writeback.opened(file, node: node, handle: handle)
+            writeback.opened(file, node: node, handle: handle, granted: granted)
         }
+    }
+
+    /// Whether a CREATE with `flags` asks for the new file's grant in the same round trip.
+    func wantsGrantAtCreate(flags: UInt32) -> Bool {
+        self.writeback != nil && self.client.hello.capabilities.contains(.grantOnCreate)
+            && OpenFileTable.OpenFile(node: NodeID(0), flags: flags, caching: self.caches(flags: flags)).mayBufferWrites
     }
 
     /// Runs `body` once `node`'s metadata answered locally is applied (`WriteBehind`) and its

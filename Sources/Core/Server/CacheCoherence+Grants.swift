@@ -32,7 +32,9 @@ extension CacheCoherence {
         guard self.enabled else { return completion(false) }
         let take: @Sendable () -> Bool = {
             self.state.withLock { state in
-                guard state.holders[file] == nil || state.holders[file] == session,
+                // Not while a recall of the session's own earlier grant is under way: its
+                // GRANT_RELEASE, still to come, would end this grant too.
+                guard state.holders[file] == nil || state.holders[file] == session, state.recalls[file] == nil,
                     state.openers[file, default: [:]].keys.allSatisfy({ $0 == session })
                 else { return false }
                 state.holders[file] = session

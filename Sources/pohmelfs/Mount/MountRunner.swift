@@ -7,6 +7,14 @@ import Synchronization
 /// A foreground mount from start to finish: connect, negotiate, mount, serve until unmounted
 /// or signalled, then answer everything still in flight and clean up.
 struct MountRunner {
+    /// What this mount offers the server at HELLO: leases, and the grant with CREATE when it
+    /// buffers writes.
+    private var capabilities: ProtocolVersion.Capabilities {
+        var capabilities: ProtocolVersion.Capabilities = self.options.leases ? [.leases] : []
+        if self.options.cache == .strict && self.options.writeback { capabilities.insert(.grantOnCreate) }
+        return capabilities
+    }
+
     let source: MountSource
     let mountpoint: String
     let options: MountOptions
@@ -41,7 +49,7 @@ struct MountRunner {
         let client = try await RPCClient.connect(
             host: self.source.server.host, port: self.source.server.port,
             clientName: "\(ProcessInfo.processInfo.hostName):\(mountpoint)", group: group,
-            resilience: resilience, security: security, capabilities: self.options.leases ? [.leases] : [],
+            resilience: resilience, security: security, capabilities: self.capabilities,
             onNotice: { notices.dispatch($0) })
         let root: Entry
         do {

@@ -5,7 +5,8 @@ import Synchronization
 /// "Write-behind of file metadata").
 ///
 /// While the client holds a file's grant (`WritebackBuffer`) and knows its attributes, SETATTR
-/// (what `LocalSetattr` can decide), GETATTR, FLUSH and RELEASE are answered here at once; what
+/// (what `LocalSetattr` can decide), GETATTR and RELEASE are answered here at once, and FLUSH
+/// once the file's buffered bytes are on the server (`flushBehind`); what
 /// changes the file is queued per node and sent in order by a chain: each step first writes back
 /// the node's dirty pages (all older than the step: writes are not buffered while a node has
 /// steps queued), then sends one request and waits for its reply before the next. Requests of
@@ -57,9 +58,11 @@ public final class WriteBehind: Sendable {
     let writeback: WritebackBuffer
     let notifier: (any KernelNotifier)?
     let state = Mutex(State())
-    /// How long a chain started by a SETATTR waits before sending, for the SETATTRs that
-    /// usually follow it (tar: owner, mode, times) to travel as one.
-    static let holdOff = DispatchTimeInterval.milliseconds(1)
+    /// How long a chain started by a SETATTR waits before sending unless something needs it
+    /// sooner (a RELEASE, FSYNC, RECALL or any request that waits for the node's chain), so the
+    /// SETATTRs that usually follow it (tar: owner, mode, times, then close) travel as one. Like
+    /// the write-back timer (2 s) for buffered bytes, it bounds how long they stay here.
+    static let holdOff = DispatchTimeInterval.seconds(1)
     /// Requests answered here (SETATTR, GETATTR, FLUSH, RELEASE), and requests sent by chains,
     /// for `pohmelfs status` and tests.
     public let answeredLocally = Atomic<UInt64>(0)
