@@ -34,6 +34,9 @@ public final class WritebackBuffer: Sendable {
         /// The server's exclusive write-back grant is held.
         var granted = false
         var grantRequested = false
+        /// A RECALL arrived while WRITEBACK_GRANT was on its way: the server took the grant back
+        /// before its answer got here, so a "granted" answer is void.
+        var recalledWhileAsking = false
         /// When the server last said no: ask again only a while later.
         var deniedAt: NIODeadline?
         /// Open handles through which writes may be absorbed, and how often each was opened.
@@ -87,11 +90,13 @@ public final class WritebackBuffer: Sendable {
 
     // MARK: - Open files
 
-    /// A handle on `node` was opened that may buffer writes; asks for the grant unless held.
-    public func opened(_ file: FileHandleID, node: NodeID, handle: ObjectHandle) {
+    /// A handle on `node` was opened that may buffer writes; asks for the grant unless held, or
+    /// `granted` with the open (CREATE with `grantOnCreate`).
+    public func opened(_ file: FileHandleID, node: NodeID, handle: ObjectHandle, granted: Bool = false) {
         let ask = self.state.withLock { state -> Bool in
             state.handles[handle] = node
             state.nodes[node, default: NodeState()].handles[file, default: 0] += 1
+            if granted { state.nodes[node]!.granted = true }
             return Self.shouldAskForGrant(&state.nodes[node]!, force: true)
         }
         if ask { self.askForGrant(node, file: file) }
@@ -160,14 +165,16 @@ public final class WritebackBuffer: Sendable {
         guard !entry.granted, !entry.grantRequested, !entry.handles.isEmpty else { return false }
         if !force, let deniedAt = entry.deniedAt, NIODeadline.now() - deniedAt < .seconds(1) { return false }
         entry.grantRequested = true
+        entry.recalledWhileAsking = false
         return true
     }
 
     private func askForGrant(_ node: NodeID, file: FileHandleID) {
         self.client.send(WritebackGrantRequest(file: file), caller: .root) { result in
-            let granted = (try? result.get().granted) ?? false
+            let answer = (try? result.get().granted) ?? false
             self.state.withLock { state in
                 guard state.nodes[node] != nil else { return }
+                let granted = answer && !state.nodes[node]!.recalledWhileAsking
                 state.nodes[node]!.grantRequested = false
                 // A grant that arrives after the last handle closed is still the client's: the
                 // server recalls it as usual.
@@ -183,6 +190,7 @@ public final class WritebackBuffer: Sendable {
         let node: NodeID? = self.state.withLock { state in
             guard let node = state.handles[handle] else { return nil }
             state.nodes[node]?.granted = false
+            if state.nodes[node]?.grantRequested == true { state.nodes[node]!.recalledWhileAsking = true }
             return node
         }
         guard let node else { return done() }

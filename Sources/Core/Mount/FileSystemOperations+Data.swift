@@ -8,6 +8,11 @@ extension FileSystemOperations {
         // it found is the one to open even if another client has renamed over it since.
         let resolved = self.recentLookups.opening(node, by: caller.pid) ? OpenRequest.resolvedJustNow : 0
         let request = OpenRequest(handle: handle, flags: flags | resolved, caching: self.tracksPages(flags: flags))
+        // After the node's metadata answered locally is applied (`WriteBehind`).
+        self.afterWriteback(of: node) { self.sendOpen(request, node: node, flags: flags, caller: caller, reply: reply) }
+    }
+
+    private func sendOpen(_ request: OpenRequest, node: NodeID, flags: UInt32, caller: Caller, reply: OpenReply) {
         self.client.send(request, caller: caller) { result in
             switch result {
             case .success(let response):
@@ -24,16 +29,19 @@ extension FileSystemOperations {
         parent: NodeID, name: FileName, mode: UInt32, flags: UInt32, caller: Caller, reply: CreateReply
     ) {
         guard let parentHandle = self.handle(parent, reply) else { return }
+        let wantsGrant = self.wantsGrantAtCreate(flags: flags) ? CreateRequest.wantsGrant : 0
         let request = CreateRequest(
-            parent: parentHandle, name: name, mode: mode, flags: flags, caching: self.tracksPages(flags: flags))
+            parent: parentHandle, name: name, mode: mode, flags: flags | wantsGrant,
+            caching: self.tracksPages(flags: flags))
         self.leases?.adding(name, in: parent)
         let ticket = self.leases?.ticket()
         self.perform(request, caller: caller, reply: reply) { response in
             let entry = self.entryParameters(response.entry, leased: ticket.map { ($0, parent, name) })
+            self.writeBehind?.learned(entry.node, response.entry.attributes, underGrant: false)
             // A file just created has no capabilities: the kernel's check before each write
             // is answered here (`getxattr`).
             if let ticket { self.leases?.noteNoCapability(entry.node, ticket: ticket) }
-            self.registerOpen(response.file, node: entry.node, flags: flags)
+            self.registerOpen(response.file, node: entry.node, flags: flags, granted: response.granted ?? false)
             reply.created(entry, self.openParameters(response.file, flags: flags, cacheValid: true))
         }
     }
@@ -62,8 +70,10 @@ extension FileSystemOperations {
         if let open = self.openFiles[file], self.appendsAtomically(flags: open.flags) {
             return self.append(file: file, node: open.node, bytes: bytes, caller: caller, reply: reply)
         }
+        let node = self.openFiles[file]?.node
         let buffered = self.bufferWrite(file: file, offset: offset, bytes: bytes, caller: caller, reply: reply) { data in
             self.perform(WriteRequest(file: file, offset: offset, data: data), caller: caller, reply: reply) {
+                if let node { self.writeBehind?.wrote(node, offset: offset, count: $0.count) }
                 reply.written($0.count)
             }
         }
@@ -73,7 +83,9 @@ extension FileSystemOperations {
             encode: { WriteRequest.encode(file: file, offset: offset, bytes: bytes, into: &$0) }
         ) { result in
             switch result {
-            case .success(let response): reply.written(response.count)
+            case .success(let response):
+                if let node { self.writeBehind?.wrote(node, offset: offset, count: response.count) }
+                reply.written(response.count)
             case .failure(let error): reply.fail(error)
             }
         }
@@ -85,6 +97,7 @@ extension FileSystemOperations {
     public func flush(file: FileHandleID, owner: LockOwner, caller: Caller, reply: EmptyReply) {
         let node = self.openFiles[file]?.node
         let local = node.map { !self.lockingOwners.mayHold(owner, on: $0) } ?? false
+        if local, let node, self.flushBehind(file: file, node: node, reply: reply) { return }
         self.writeBackReportingErrors(file) { writebackError in
             if local { return writebackError.map { reply.error($0) } ?? reply.ok() }
             self.perform(FlushRequest(file: file, owner: owner), caller: caller, reply: reply) { _ in
@@ -97,6 +110,13 @@ extension FileSystemOperations {
     /// owner's flock locks to be dropped with it.
     public func release(file: FileHandleID, flockOwner: LockOwner?, caller: Caller, reply: EmptyReply) {
         let node = self.openFiles[file]?.node
+        if flockOwner == nil, let node, let writeBehind = self.writeBehind,
+            writeBehind.release(node, file: file, caller: caller)
+        {
+            self.openFiles.released(file)
+            return reply.ok()
+        }
+        self.writeBehind?.closed(file)
         self.afterWriteback(of: node) {
             if let node { self.writeback?.released(file, node: node) }
             self.openFiles.released(file)

@@ -54,6 +54,9 @@ public final class FileSystemOperations: Sendable {
     public let leases: LeaseState?
     /// Who ever asked for a lock, per node: a FLUSH from anyone else needs no request.
     let lockingOwners = LockingOwners()
+    /// Metadata answered locally under the write-back grant and sent behind (`WriteBehind`);
+    /// nil without write-back.
+    public let writeBehind: WriteBehind?
 
     public init(
         client: RPCClient, root: ObjectHandle, options: MountOptions, notifier: (any KernelNotifier)?, logger: Logger
@@ -67,6 +70,7 @@ public final class FileSystemOperations: Sendable {
         self.writeback =
             options.cache == .strict && options.writeback
             ? WritebackBuffer(client: client, capacity: options.cacheSize) : nil
+        self.writeBehind = self.writeback.map { WriteBehind(client: client, writeback: $0, notifier: notifier) }
         self.leases =
             options.leases && client.hello.capabilities.contains(.leases) && notifier is any EntryNotifier
             ? LeaseState(duration: options.leaseTimeout) : nil
@@ -203,15 +207,20 @@ public final class FileSystemOperations: Sendable {
         if self.inodes.handle(for: node) == nil {
             self.leases?.forgetDirectory(node)
             self.lockingOwners.forget(node)
+            self.writeBehind?.forget(node)
         }
     }
 
     public func getattr(_ node: NodeID, caller: Caller, reply: AttributesReply) {
         guard let handle = self.handle(node, reply) else { return }
+        if let attributes = self.writeBehind?.localAttributes(node) {
+            return reply.attributes(attributes, timeout: self.options.attributeTimeout)
+        }
         // The size and times of a file with buffered writes are the server's once they are there.
         self.afterWriteback(of: node) {
             let ticket = self.leases?.ticket()
             self.perform(GetattrRequest(handle: handle), caller: caller, reply: reply) {
+                self.writeBehind?.learned(node, $0, underGrant: true)
                 reply.attributes($0, timeout: self.attributeTimeout(ticket))
             }
         }
@@ -222,10 +231,14 @@ public final class FileSystemOperations: Sendable {
         let request = SetattrRequest(
             handle: handle, file: changes.file, mode: changes.mode, uid: changes.uid, gid: changes.gid,
             size: changes.size, accessTime: changes.accessTime, modificationTime: changes.modificationTime)
+        if let attributes = self.writeBehind?.setattr(node, request, changes: changes, caller: caller) {
+            return reply.attributes(attributes, timeout: self.options.attributeTimeout)
+        }
         // Buffered bytes land before a truncation, as they were written before it.
         self.afterWriteback(of: node) {
             let ticket = self.leases?.ticket()
             self.perform(request, caller: caller, reply: reply) {
+                self.writeBehind?.learned(node, $0, underGrant: true)
                 reply.attributes($0, timeout: self.attributeTimeout(ticket))
             }
         }

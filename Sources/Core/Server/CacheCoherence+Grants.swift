@@ -32,7 +32,9 @@ extension CacheCoherence {
         guard self.enabled else { return completion(false) }
         let take: @Sendable () -> Bool = {
             self.state.withLock { state in
-                guard state.holders[file] == nil || state.holders[file] == session,
+                // Not while a recall of the session's own earlier grant is under way: its
+                // GRANT_RELEASE, still to come, would end this grant too.
+                guard state.holders[file] == nil || state.holders[file] == session, state.recalls[file] == nil,
                     state.openers[file, default: [:]].keys.allSatisfy({ $0 == session })
                 else { return false }
                 state.holders[file] = session
@@ -40,12 +42,17 @@ extension CacheCoherence {
             }
         }
         // Other kernels answer stat from leased attributes without asking the server (whose
-        // GETATTR would recall the grant): they are told to forget them, not waited for (a
-        // round trip per grant would leave no write to buffer; ConsistencyContract "Write-back").
+        // GETATTR would recall the grant): the grant is answered once they have forgotten them.
+        // The holder answers metadata itself under the grant (ConsistencyContract "Write-behind
+        // of file metadata"), so a kernel still holding them would show them stale. The client
+        // does not wait for the grant (its writes go through meanwhile), and a file nobody else
+        // has looked at (a new one) has no lease to break.
         let finish: @Sendable () -> Void = {
             guard take() else { return completion(false) }
-            _ = self.breakLeases(names: [], objects: [file], by: session, timerLoop: timerLoop, waiting: false) {}
-            completion(true)
+            let waiting = self.breakLeases(names: [], objects: [file], by: session, timerLoop: timerLoop) {
+                completion(true)
+            }
+            if !waiting { completion(true) }
         }
         let waiting = self.recallGrant(file, before: session, timerLoop: timerLoop) { finish() }
         if !waiting { finish() }

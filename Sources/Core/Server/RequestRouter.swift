@@ -50,6 +50,7 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         self.registerResilience()
         self.registerGrants()
         self.applyRecalls()
+        self.applyLookupRecalls()
         self.applyPolicy()
     }
 
@@ -209,12 +210,17 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
             return (response, store.objectHandle(of: file), truncates ? 0 : CacheCoherence.nothingChanged, 0)
         }
         self.onLeaseChange(CreateRequest.self) { request, context in
+            var opening = request
+            opening.flags &= ~CreateRequest.wantsGrant
             let (entry, file) = try Self.leasing(coherence, context, directories: [request.parent]) {
-                try store.create(request, caller: context.caller)
+                try store.create(opening, caller: context.caller)
             } objects: { [$0.0.handle] }
             _ = coherence.opened(entry.handle, by: context.session.id, caching: request.caching)
             coherence.fileOpened(entry.handle, by: context.session.id)
-            let response = CreateResponse(entry: entry, file: context.session.register(.file(file)))
+            var response = CreateResponse(entry: entry, file: context.session.register(.file(file)))
+            if request.flags & CreateRequest.wantsGrant != 0 {
+                response.granted = coherence.grantAtCreate(entry.handle, to: context.session.id)
+            }
             return (response, [LeasedName(directory: request.parent, name: request.name)], [request.parent])
         }
         self.onRaw(.read) { payload, context in

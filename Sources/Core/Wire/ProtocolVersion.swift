@@ -32,6 +32,9 @@ public enum ProtocolVersion {
         /// APPEND writes at the server's end of file under the exclusive transaction lock and
         /// answers the offset it used (AppendMessages).
         public static let atomicAppend = Capabilities(rawValue: 1 << 5)
+        /// CREATE can take the new file's write-back grant in the same round trip
+        /// (`CreateRequest.wantsGrant`, `CreateResponse.granted`).
+        public static let grantOnCreate = Capabilities(rawValue: 1 << 6)
         /// HELLO carries a session secret: the server gives each new session a random secret
         /// (HelloResponse `sessionSecret`), and a resuming HELLO must present it
         /// (HelloRequest `resumeSecret`), so a session id alone resumes nothing.

@@ -7,6 +7,14 @@ import Synchronization
 /// A foreground mount from start to finish: connect, negotiate, mount, serve until unmounted
 /// or signalled, then answer everything still in flight and clean up.
 struct MountRunner {
+    /// What this mount offers the server at HELLO: leases, and the grant with CREATE when it
+    /// buffers writes.
+    private var capabilities: ProtocolVersion.Capabilities {
+        var capabilities: ProtocolVersion.Capabilities = self.options.leases ? [.leases] : []
+        if self.options.cache == .strict && self.options.writeback { capabilities.insert(.grantOnCreate) }
+        return capabilities
+    }
+
     let source: MountSource
     let mountpoint: String
     let options: MountOptions
@@ -41,7 +49,7 @@ struct MountRunner {
         let client = try await RPCClient.connect(
             servers: self.source.servers,
             clientName: "\(ProcessInfo.processInfo.hostName):\(mountpoint)", group: group,
-            resilience: resilience, security: security, capabilities: self.options.leases ? [.leases] : [],
+            resilience: resilience, security: security, capabilities: self.capabilities,
             onNotice: { notices.dispatch($0) })
         let root: Entry
         do {
@@ -55,7 +63,10 @@ struct MountRunner {
         let operations = FileSystemOperations(
             client: client, root: root.handle, options: self.options, notifier: kernelNotifier, logger: self.logger)
         notices.setHandler { operations.handleNotice($0) }
-        renewals.setHandler { _ in operations.writeback?.grantsLost() }
+        renewals.setHandler { _ in
+            operations.writeBehind?.grantsLost()
+            operations.writeback?.grantsLost()
+        }
         reconnections.setHandler { _ in operations.leasesLost() }
         // Buffered writes reach the server within two seconds even when nobody fsyncs or closes.
         let writebackTimer = operations.writeback?.startTimer(every: .seconds(2), on: client.channel.eventLoop)
@@ -146,6 +157,7 @@ struct MountRunner {
         writebackTimer?.cancel()
         // Files are closed (and written back) before an unmount completes; a lazy unmount of a
         // busy mount leaves bytes behind: send them before the connection goes.
+        await operations.writeBehind?.drainAll()
         await operations.writeback?.writeBackAll()
         await client.close()
         operations.inodes.forgetAll()

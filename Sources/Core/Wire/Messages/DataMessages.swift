@@ -65,6 +65,9 @@ public struct CreateRequest: WireRequest {
     public var flags: UInt32
     /// As in OPEN.
     public var caching: Bool
+    /// A bit of `flags` no open flag uses: the client asks for the new file's write-back grant
+    /// too (capability `grantOnCreate`); the reply then carries `granted`.
+    public static let wantsGrant: UInt32 = 1 << 30
 
     public init(parent: ObjectHandle, name: FileName, mode: UInt32, flags: UInt32, caching: Bool = false) {
         self.parent = parent
@@ -92,18 +95,24 @@ public struct CreateRequest: WireRequest {
 public struct CreateResponse: WireMessage {
     public var entry: Entry
     public var file: FileHandleID
+    /// Whether the session now holds the new file's write-back grant: present only in the reply
+    /// to a CREATE with `CreateRequest.wantsGrant` (a trailing field).
+    public var granted: Bool?
 
-    public init(entry: Entry, file: FileHandleID) {
+    public init(entry: Entry, file: FileHandleID, granted: Bool? = nil) {
         self.entry = entry
         self.file = file
+        self.granted = granted
     }
     public func encode(into buffer: inout ByteBuffer) {
         self.entry.encode(into: &buffer)
         buffer.writeWire(self.file)
+        if let granted = self.granted { buffer.writeWire(granted) }
     }
     public init(from buffer: inout ByteBuffer) throws {
         self.entry = try Entry(from: &buffer)
         self.file = try buffer.readWireFileHandle(field: "file")
+        self.granted = buffer.readableBytes > 0 ? try buffer.readWireBool(field: "granted") : nil
     }
 }
 
