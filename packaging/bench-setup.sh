@@ -319,10 +319,34 @@ fi
 repo_args=()
 [ -d "$repo" ] && repo_args=(--repo "$repo")
 
+# --- CPU per operation ------------------------------------------------------------------------
+# `pohmelfs bench --cpu TARGET=ROLE:PID` reads these processes' CPU time (/proc/PID/stat) around
+# each figure: the pohmelfs server and client, passthrough_ll's daemon, sshfs and the sshd
+# processes serving its connections (internal-sftp: the file I/O and the crypto are theirs).
+cpu_args=()
+[ -n "$client_pid" ] && cpu_args+=(--cpu "$work/pohmelfs=server:$serve_pid,client:$client_pid")
+[ -n "$passthrough_pid" ] && cpu_args+=(--cpu "$work/passthrough=daemon:$passthrough_pid")
+if [ -n "$before_serve_pid" ]; then
+    before_client_pid=$(pid_with_words mount "127.0.0.1:$before_port" "$work/pohmelfs-before")
+    [ -n "$before_client_pid" ] &&
+        cpu_args+=(--cpu "$work/pohmelfs-before=server:$before_serve_pid,client:$before_client_pid")
+fi
+if [ -n "$sshfs_pid" ]; then
+    sshfs_cpu="client:$sshfs_pid"
+    if [ -n "$sshd_pid" ]; then
+        # Each connection's sshd and its privilege-separated child: two generations below ours.
+        for child in $(ps -o pid= --ppid "$sshd_pid" 2>/dev/null); do
+            sshfs_cpu+=",server:$child"
+            for grandchild in $(ps -o pid= --ppid "$child" 2>/dev/null); do sshfs_cpu+=",server:$grandchild"; done
+        done
+    fi
+    cpu_args+=(--cpu "$work/sshfs=$sshfs_cpu")
+fi
+
 # --- the bench --------------------------------------------------------------------------------
-say "running: pohmelfs bench ${targets[*]} --json ${bench_args[*]}"
+say "running: pohmelfs bench ${targets[*]} --json ${cpu_args[*]} ${bench_args[*]}"
 status=0
-"$bin" bench "${targets[@]}" --json "${bench_args[@]}" >"$work/bench.json" || status=$?
+"$bin" bench "${targets[@]}" --json "${cpu_args[@]}" "${bench_args[@]}" >"$work/bench.json" || status=$?
 external=()
 for index in "${!targets[@]}"; do external+=(--target "${names[$index]}=${targets[$index]}"); done
 say "running: bench_external.py (tar -xf, cp -r, find, du, git clone and status, rm -rf, dbench)"

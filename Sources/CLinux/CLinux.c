@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <linux/openat2.h>
 
@@ -129,4 +130,9 @@ int pohmelfs_linkat_empty_path(int fd, int newdirfd, const char *newname) {
     if (syscall(SYS_capset, &header, saved) != 0) abort();  /* never keep a raised capability */
     errno = saved_errno;
     return result;
+}
+
+int64_t pohmelfs_pread_nowait(int fd, void *buffer, size_t length, int64_t offset) {
+    struct iovec vector = {buffer, length};
+    return preadv2(fd, &vector, 1, (off_t)offset, RWF_NOWAIT);
 }

@@ -213,6 +213,11 @@ def test_the_driver_measures_every_target_and_prints_the_targets_table(tmp_path,
     bench = json.loads((out / "bench.json").read_text())
     filesystems = [target["filesystem"] for target in bench["targets"]]
     assert "fuse.pohmelfs" in filesystems
+    # CPU per operation of the pohmelfs server and client beside its figures (--cpu).
+    pohmelfs = filesystems.index("fuse.pohmelfs")
+    watched = [f for f in bench["figures"] if f["target"] == pohmelfs and f.get("cpuPerOperation")]
+    assert watched, "no pohmelfs figure carries cpuPerOperation"
+    assert all({"server", "client"} <= set(f["cpuPerOperation"]) for f in watched), watched
     external = json.loads((out / "external.json").read_text())
     measured = {(f["workload"], f["target"]) for f in external["figures"]}
     assert {("tar-x", "pohmelfs"), ("cp-out", "pohmelfs"), ("tar-x", "local"), ("cp-out", "local")} <= measured

@@ -30,6 +30,9 @@ int pohmelfs_open_by_handle_at(int mount_fd, const unsigned char *handle, unsign
 
 int pohmelfs_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned flags);
 int pohmelfs_fallocate(int fd, int mode, int64_t offset, int64_t length);
+/// preadv2(RWF_NOWAIT) of one buffer: reads only what the page cache holds, -1/EAGAIN when the
+/// first byte would need I/O (or the filesystem cannot say). The server's event-loop reads.
+int64_t pohmelfs_pread_nowait(int fd, void *buffer, size_t length, int64_t offset);
 int64_t pohmelfs_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len,
                                  unsigned flags);
 int pohmelfs_umount2(const char *target, int flags);

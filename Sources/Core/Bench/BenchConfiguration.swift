@@ -16,6 +16,8 @@ public struct BenchConfiguration: Sendable, Equatable {
     public var seed: UInt64
     /// Leave the bench's files in place: `--keep`.
     public var keep: Bool
+    /// Processes to report CPU per operation of, by target path as given (`--cpu`).
+    public var watched: [String: [WatchedProcess]] = [:]
 
     public static let defaultSize = 1 << 30
     public static let defaultFiles = 10_000

@@ -60,7 +60,9 @@ public final class BenchEngine {
         for (index, path) in self.configuration.targets.enumerated() {
             switch TargetPreflight.prepare(path: path, index: index, requirement: requirement, mounts: mounts) {
             case .success(let (target, directory)):
-                prepared.append(TargetWorkspace(target: target, directory: directory))
+                let workspace = TargetWorkspace(target: target, directory: directory)
+                workspace.processes = self.configuration.watched[path] ?? []
+                prepared.append(workspace)
             case .failure(let problem):
                 problems.append(problem)
             }
@@ -285,6 +287,8 @@ struct ResultCollector {
     var samples: [[String: [Double]]]
     /// notes[target][workload] = distinct notes in order of first appearance.
     var notes: [[Workload: [String]]]
+    /// cpu[target]["workload/metric"][role] = µs of CPU per operation, in run order.
+    var cpu: [[String: [String: [Double]]]]
     var mismatches: [BenchReport.VerificationMismatch] = []
     var errors: [BenchReport.Failure] = []
     var verifiedBytes = 0
@@ -293,11 +297,17 @@ struct ResultCollector {
     init(workspaces: Int) {
         self.samples = Array(repeating: [:], count: workspaces)
         self.notes = Array(repeating: [:], count: workspaces)
+        self.cpu = Array(repeating: [:], count: workspaces)
     }
 
     mutating func record(_ measurement: Measurement, workload: Workload, target: Int, run: Int) {
         for (name, value) in measurement.values where value.isFinite {
             self.samples[target]["\(workload.rawValue)/\(name)", default: []].append(value)
+        }
+        for (name, roles) in measurement.cpu {
+            for (role, value) in roles where value.isFinite {
+                self.cpu[target]["\(workload.rawValue)/\(name)", default: [:]][role, default: []].append(value)
+            }
         }
         for note in measurement.notes where !(self.notes[target][workload]?.contains(note) ?? false) {
             self.notes[target][workload, default: []].append(note)
@@ -321,11 +331,14 @@ struct ResultCollector {
                 for target in 0..<targets {
                     guard let values = self.samples[target][key], let statistics = Statistics(values) else { continue }
                     let ratio = reference.flatMap { metric.ratio(statistics.median, toFirst: $0.median) }
-                    figures.append(
-                        BenchReport.Figure(
-                            metric: metric, target: target, samples: values, statistics: statistics,
-                            ratioToFirst: ratio.flatMap { $0.isFinite ? $0 : nil },
-                            notes: self.notes[target][workload] ?? []))
+                    var figure = BenchReport.Figure(
+                        metric: metric, target: target, samples: values, statistics: statistics,
+                        ratioToFirst: ratio.flatMap { $0.isFinite ? $0 : nil },
+                        notes: self.notes[target][workload] ?? [])
+                    if let roles = self.cpu[target][key] {
+                        figure.cpuPerOperation = roles.compactMapValues { Statistics($0)?.median }
+                    }
+                    figures.append(figure)
                 }
             }
         }

@@ -65,6 +65,7 @@ extension BenchReport {
         }
 
         lines += self.atomicitySummary()
+        lines += self.cpuSummary()
 
         lines.append("")
         let files = self.verification.verifiedFiles

@@ -96,6 +96,11 @@ public struct BenchReport: Codable, Sendable, Equatable {
         public var ratioToFirst: Double?
         /// How the figure was measured when that matters ("warm: caches not dropped (not root)").
         public var notes: [String]
+        /// Microseconds of CPU per operation of each watched process of the target (`--cpu`), by
+        /// role, median over the runs; nil when none was watched or the workload does not count
+        /// operations. An operation is one read (random-read), one MiB (the copies), one metadata
+        /// operation (metadata).
+        public var cpuPerOperation: [String: Double]?
 
         public init(
             metric: Metric, target: Int, samples: [Double], statistics: Statistics, ratioToFirst: Double?,
@@ -116,6 +121,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case workload, metric, unit, better, target, samples, median, min, max, ratioToFirst, notes
+            case cpuPerOperation
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -132,6 +138,8 @@ public struct BenchReport: Codable, Sendable, Equatable {
             // Explicit null rather than a missing key: the schema promises every key.
             try container.encode(self.ratioToFirst, forKey: .ratioToFirst)
             try container.encode(self.notes, forKey: .notes)
+            // Only where processes were watched (`--cpu`): reports without it keep their shape.
+            try container.encodeIfPresent(self.cpuPerOperation, forKey: .cpuPerOperation)
         }
 
         /// The metric this figure reports.

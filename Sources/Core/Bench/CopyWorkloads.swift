@@ -31,6 +31,7 @@ enum CopyWorkloads {
         workspace.largeFilesWritten = false
 
         let started = ContinuousClock.now
+        let cpu = CPUSection(workspace.processes)
         let results = WorkerThreads.run(jobs) { stream in
             capture { () throws(BenchError) in try Self.writeStream(stream, to: paths[stream], context, timed: true) }
         }
@@ -40,6 +41,7 @@ enum CopyWorkloads {
 
         var measurement = Measurement()
         measurement.values["throughput"] = Double(context.configuration.size) / 1e6 / seconds
+        measurement.recordCPU("throughput", cpu, operations: context.configuration.size >> 20)
         if verify {
             try Self.verifyUntimed(workspace, context, into: &measurement)
         }
@@ -89,6 +91,7 @@ enum CopyWorkloads {
             measurement.notes.append(PageCacheDropper.warmNote(reason))
         }
 
+        let cpu = CPUSection(workspace.processes)
         let results = WorkerThreads.run(jobs) { stream in
             capture { () throws(BenchError) in try Self.readStream(paths[stream], batch: batch, context, hashing: true)
             }
@@ -106,6 +109,7 @@ enum CopyWorkloads {
             measurement.verifiedFiles += 1
         }
         measurement.values["throughput"] = Double(context.configuration.size) / 1e6 / seconds
+        measurement.recordCPU("throughput", cpu, operations: context.configuration.size >> 20)
         return measurement
     }
 

@@ -21,6 +21,7 @@ enum MetadataWorkload {
         var measurement = Measurement()
         for phase in Self.phases {
             let started = ContinuousClock.now
+            let cpu = CPUSection(workspace.processes)
             let results = WorkerThreads.run(jobs) { stream in
                 capture { () throws(BenchError) in
                     var mismatches: [ChecksumMismatch] = []
@@ -37,6 +38,7 @@ enum MetadataWorkload {
             let seconds = (ContinuousClock.now - started).seconds
             for result in results { measurement.mismatches += try result.get() }
             measurement.values[phase] = Double(count) / seconds
+            measurement.recordCPU(phase, cpu, operations: count)
         }
         measurement.verifiedFiles += count
         _ = try BenchFileSystem.call("rmdir", directory) { rmdir(directory) }

@@ -38,6 +38,7 @@ enum RandomReadWorkload {
             let budget = ReadBudget(limit: Self.readLimit(fileSize: fileSize))
             let deadline = ContinuousClock.now + Self.timeLimit
             let started = ContinuousClock.now
+            let cpu = CPUSection(workspace.processes)
             let results = WorkerThreads.run(concurrency) { thread in
                 capture { () throws(BenchError) in
                     var generator = SplitMix64.derived(
@@ -78,6 +79,7 @@ enum RandomReadWorkload {
             }
             measurement.verifiedBytes += reads * Self.blockSize
             measurement.values["qd\(concurrency)"] = Double(reads) / seconds
+            measurement.recordCPU("qd\(concurrency)", cpu, operations: reads)
         }
         return measurement
     }

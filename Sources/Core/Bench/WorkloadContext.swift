@@ -26,6 +26,8 @@ final class TargetWorkspace {
     var treeWritten = false
     /// Workloads that failed on this target; they are not retried in later runs.
     var failed: Set<Workload> = []
+    /// Processes whose CPU per operation is reported beside this target's figures (`--cpu`).
+    var processes: [WatchedProcess] = []
 
     init(target: BenchTarget, directory: String) {
         self.target = target
@@ -46,6 +48,8 @@ struct Measurement {
     var mismatches: [ChecksumMismatch] = []
     var verifiedBytes = 0
     var verifiedFiles = 0
+    /// Microseconds of CPU per operation, by metric name and then process role (`ProcessCPU`).
+    var cpu: [String: [String: Double]] = [:]
 }
 
 /// Runs `body`, capturing its error as a value (for passing results out of worker threads).

@@ -102,7 +102,9 @@ public struct LockManager<File: Hashable & Sendable>: Sendable {
         at now: ContinuousClock.Instant
     ) throws(LockError) -> LockDecision<File> {
         try Self.validate(request.kind, request.range)
-        var state = self.files[request.file] ?? FileState()
+        // Taken out of the table while it changes, so its lists are changed in place rather than
+        // copied (the table's reference would force a copy): put back on every path.
+        var state = self.files.removeValue(forKey: request.file) ?? FileState()
         let lock = request.lock(since: now)
         let blockers = state.waiters.blockers(ofNew: lock, held: state.held)
 
@@ -113,9 +115,12 @@ public struct LockManager<File: Hashable & Sendable>: Sendable {
             return LockDecision(outcome: .granted, grants: grants)
         }
         guard wait else {
+            self.store(state, for: request.file)
             return LockDecision(outcome: .wouldBlock(conflict: first.lock))
         }
         if request.kind.detectsDeadlock {
+            // The detector follows waits through every file's state, this one's included.
+            self.store(state, for: request.file)
             let deadlock = DeadlockDetector.wouldDeadlock(
                 requester: request.holder,
                 blockers: blockers.map { $0.lock.holder },
@@ -149,8 +154,12 @@ public struct LockManager<File: Hashable & Sendable>: Sendable {
         at now: ContinuousClock.Instant
     ) throws(LockError) -> [LockGrant<File>] {
         try Self.validate(kind, range)
-        guard var state = self.files[file] else { return [] }
-        guard state.held.unlock(LockHolder(owner: owner, kind: kind), range: range) else { return [] }
+        // Taken out while it changes (see `lock`), put back on every path.
+        guard var state = self.files.removeValue(forKey: file) else { return [] }
+        guard state.held.unlock(LockHolder(owner: owner, kind: kind), range: range) else {
+            self.store(state, for: file)
+            return []
+        }
         let grants = self.grantReady(&state, file: file, at: now)
         self.store(state, for: file)
         return grants

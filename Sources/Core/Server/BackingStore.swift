@@ -38,6 +38,11 @@ public protocol BackingStore: Sendable {
     func create(_ request: CreateRequest, caller: Caller) throws -> (Entry, File)
     /// Appends at most `size` bytes read at `offset` to `buffer`; fewer only at end of file.
     func read(_ file: File, offset: UInt64, size: Int, into buffer: inout ByteBuffer) throws
+    /// Appends to `buffer` what `read` would, only if the store can do it without blocking (the
+    /// bytes are in memory), and returns true; returns false, with `buffer` as it was, when it
+    /// would have to wait. For the event loop's READ (`RequestRouter+FastRead`). The default
+    /// always returns false.
+    func readWithoutBlocking(_ file: File, offset: UInt64, size: Int, into buffer: inout ByteBuffer) throws -> Bool
     /// Writes all of `data` (appending, for files opened O_APPEND) and returns the count.
     func write(_ file: File, offset: UInt64, data: ByteBuffer, caller: Caller) throws -> UInt64
     /// The file's size now: where an APPEND writes (under the exclusive transaction lock).
@@ -72,4 +77,7 @@ public protocol BackingStore: Sendable {
 
 extension BackingStore {
     public func takeRemovedObjects() -> [ObjectHandle] { [] }
+    public func readWithoutBlocking(_ file: File, offset: UInt64, size: Int, into buffer: inout ByteBuffer) throws
+        -> Bool
+    { false }
 }

@@ -42,7 +42,7 @@ extension LockService {
         if mustWait { semaphore.wait() }
     }
 
-    private func deliverTransactionGrants(_ grants: [LockGrant<ObjectHandle>]) {
+    func deliverTransactionGrants(_ grants: [LockGrant<ObjectHandle>]) {
         for grant in grants {
             let semaphore: DispatchSemaphore? = self.waiters.withLock { waiters in
                 guard case .waiting(let semaphore)? = waiters.transactions.removeValue(forKey: grant.ticket) else {

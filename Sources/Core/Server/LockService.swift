@@ -6,7 +6,7 @@ import Synchronization
 /// The server's use of the range-lock manager: POSIX, OFD and flock locks for clients, and the
 /// transaction locks that make every READ and WRITE atomic (DESIGN "Consistency contract" 1).
 ///
-/// Two `SharedLockManager`s, because the two families never conflict with each other
+/// Two lock tables (a `SharedLockManager` and a `StripedLockManager`), because the two families never conflict with each other
 /// (`LockKind`): `records` for client locks and `transactions` for I/O, so the hot I/O path never
 /// contends with lock traffic.
 ///
@@ -24,7 +24,8 @@ public final class LockService: Sendable {
     public let lease: Duration
 
     let records = SharedLockManager<ObjectHandle>()
-    let transactions = SharedLockManager<ObjectHandle>()
+    /// Striped by file: transactions on different files never share a mutex.
+    let transactions = StripedLockManager<ObjectHandle>()
     let clock = ContinuousClock()
     let logger: Logger
 

@@ -489,6 +489,14 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         if opcode == .write || opcode == .append { statistics.writes.add(1, ordering: .relaxed) }
         statistics.inFlight.add(1, ordering: .relaxed)
         let body = payload
+        if opcode == .read, let reply = self.shared.router.readOnEventLoop(body, requestContext) {
+            // Answered from the page cache without leaving the event loop (`RequestRouter+FastRead`).
+            statistics.readsOnEventLoop.add(1, ordering: .relaxed)
+            statistics.inFlight.subtract(1, ordering: .relaxed)
+            statistics.requests.add(1, ordering: .relaxed)
+            metrics?.requestCompleted(opcode, reply: reply, since: started)
+            return self.sendReply(reply, context)
+        }
         let bytes = body.readableBytes
         self.inFlight += 1
         self.inFlightBytes += bytes

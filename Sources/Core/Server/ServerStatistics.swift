@@ -10,6 +10,8 @@ public final class ServerStatistics: Sendable {
     public let reads = Atomic<UInt64>(0)
     /// WRITE requests served: how a test tells that buffered writes were coalesced.
     public let writes = Atomic<UInt64>(0)
+    /// READs answered on the event loop from the page cache (`RequestRouter+FastRead`), of `reads`.
+    public let readsOnEventLoop = Atomic<UInt64>(0)
 
     public init() {}
 
@@ -19,6 +21,7 @@ public final class ServerStatistics: Sendable {
             + "\(self.requests.load(ordering: .relaxed)) requests served, "
             + "\(self.inFlight.load(ordering: .relaxed)) in flight, "
             + "\(self.reads.load(ordering: .relaxed)) reads, "
-            + "\(self.writes.load(ordering: .relaxed)) writes"
+            + "\(self.writes.load(ordering: .relaxed)) writes, "
+            + "\(self.readsOnEventLoop.load(ordering: .relaxed)) reads on the event loop"
     }
 }

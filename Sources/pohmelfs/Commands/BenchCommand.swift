@@ -56,6 +56,13 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Also write an SVG bar chart of every figure to FILE.svg.", completion: .file(extensions: ["svg"]))
     var plot: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Report the CPU per operation of these processes beside TARGET's figures (repeatable).",
+            valueName: "TARGET=ROLE:PID[,ROLE:PID...]"))
+    var cpu: [String] = []
+
     @Flag(name: .long, help: "Keep the bench's files in each target.")
     var keep = false
 
@@ -166,9 +173,21 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func benchConfiguration() throws -> BenchConfiguration {
-        BenchConfiguration(
+        var configuration = BenchConfiguration(
             targets: self.targets, workloads: try self.selectedWorkloads(),
             size: ByteCount(parsing: self.size)?.bytes ?? 0, files: self.files, runs: self.runs, jobs: self.jobs,
             seed: self.seed, keep: self.keep)
+        for text in self.cpu {
+            switch WatchedProcess.parse(text) {
+            case .success(let (target, processes)):
+                guard self.targets.contains(target) else {
+                    throw ValidationError("--cpu \(text): \(target) is not one of the targets")
+                }
+                configuration.watched[target, default: []] += processes
+            case .failure(let error):
+                throw ValidationError(error.message)
+            }
+        }
+        return configuration
     }
 }

@@ -63,6 +63,32 @@ final class FUSESession: @unchecked Sendable {
         return status
     }
 
+    // MARK: - Serving from an event loop (`FUSEEventLoopChannel`)
+
+    /// A duplicate of the session's /dev/fuse descriptor, for a channel that reads requests
+    /// itself; closing it leaves the session's own descriptor alone. -1 on failure.
+    func duplicateDeviceDescriptor() -> Int32 { dup(fuse_session_fd(self.session)) }
+
+    /// Performs one request read from /dev/fuse (`bytes` is valid for the call only).
+    func process(_ bytes: UnsafeRawBufferPointer) {
+        self.bridge.takeUnretainedValue().initAmendment.observeRequest(bytes)
+        pohmelfs_fuse_process(self.session, UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
+    }
+
+    var hasExited: Bool { fuse_session_exited(self.session) != 0 }
+
+    /// Called by `exit()` to stop a reader other than `loop()`.
+    private var onExit: (@Sendable () -> Void)?
+
+    /// Serves requests through `serve` (which returns when the session is done) instead of
+    /// `loop()`; `exit()` calls `stop`.
+    func run(stop: @escaping @Sendable () -> Void, _ serve: () async -> Int32) async -> Int32 {
+        self.loopLock.withLock { self.onExit = stop }
+        let status = await serve()
+        self.loopLock.withLock { self.loopFinished = true }
+        return status
+    }
+
     /// Ends the loop from any thread: marks the session exited and detaches the mount, which
     /// wakes the loop's blocked read of /dev/fuse at once (FIELD-NOTES: signals alone do not)
     /// when the filesystem goes with it. While a file on it is still open (or a process has its
@@ -72,6 +98,7 @@ final class FUSESession: @unchecked Sendable {
     func exit() {
         fuse_session_exit(self.session)
         _ = pohmelfs_umount2(self.mountpoint, POHMELFS_MNT_DETACH)
+        if let stop = self.loopLock.withLock({ self.onExit }) { return stop() }
         _ = pohmelfs_install_interrupt_handler(Self.wakeSignal)
         Thread.detachNewThread { [self] in
             while self.signalLoopUnlessFinished() { usleep(50_000) }

@@ -145,8 +145,21 @@ struct MountRunner {
             }
         }
 
-        let status: Int32 = await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: session.loop()) }
+        // libfuse's loop on a thread of its own; with POHMELFS_FUSE_EVENT_LOOP=1 (experimental,
+        // see `FUSEEventLoopChannel` for why it is not the default) requests are read and
+        // answered on the connection's event loop instead.
+        let served: Int32? =
+            ProcessInfo.processInfo.environment["POHMELFS_FUSE_EVENT_LOOP"] == "1"
+            ? await FUSEEventLoopChannel.serve(
+                session, on: client.channel.eventLoop, requestSize: Int(maximumIO) + 64 * 1024)
+            : nil
+        let status: Int32
+        if let served {
+            status = served
+        } else {
+            status = await withCheckedContinuation { continuation in
+                Thread.detachNewThread { continuation.resume(returning: session.loop()) }
+            }
         }
         statusLoop.cancel()
         statusSocket.close()

@@ -1,0 +1,110 @@
+"""READs the server answers on its event loop (`RequestRouter+FastRead`): bytes the server's page
+cache holds are read with preadv2(RWF_NOWAIT) without leaving the event loop; bytes it does not
+hold make RWF_NOWAIT fail with EAGAIN and the READ goes to the thread pool. Both branches must
+return exactly the file's bytes, through two mounts of one server, and a write through one mount
+must be seen by the other's next read whichever branch serves it.
+
+Which branch served the reads is told by the server's STATUS= line: "N reads" counts every READ,
+"M reads on the event loop" those answered there."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import random
+import re
+import time
+
+import pytest
+
+SIZE = 8 << 20
+BLOCK = 4096
+SAMPLES = 64
+
+
+def status_counts(server) -> tuple[int, int]:
+    """(READs served, READs answered on the event loop) from the latest STATUS= line."""
+    for line in reversed(server.notify.assignments()):
+        total = re.search(r"(\d+) reads,", line)
+        fast = re.search(r"(\d+) reads on the event loop", line)
+        if line.startswith("STATUS=") and total and fast:
+            return int(total.group(1)), int(fast.group(1))
+    raise AssertionError("no STATUS= line with read counts")
+
+
+def settled_counts(server) -> tuple[int, int]:
+    previous = None
+    for _ in range(50):
+        time.sleep(0.25)
+        current = status_counts(server)
+        if current == previous:
+            return current
+        previous = current
+    raise AssertionError("the server's read counts never settled")
+
+
+def direct_reads(path, offsets) -> dict[int, bytes]:
+    """4 KiB O_DIRECT reads (each one READ to the server) at `offsets`."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    buffer = mmap.mmap(-1, BLOCK)  # page-aligned, as O_DIRECT wants
+    try:
+        result = {}
+        for offset in offsets:
+            assert os.preadv(fd, [buffer], offset) == BLOCK
+            result[offset] = bytes(buffer[:BLOCK])
+        return result
+    finally:
+        buffer.close()
+        os.close(fd)
+
+
+def evict(path) -> None:
+    """Drops the file's pages from the server's page cache."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.timeout_seconds(120)
+def test_cold_reads_fall_back_to_the_pool_and_warm_reads_stay_on_the_event_loop(server_factory, mount_factory):
+    server = server_factory(args=["--status-interval", "0.1"])
+    first = mount_factory(server)
+    second = mount_factory(server)
+    content = bytearray(random.randbytes(SIZE))
+    exported = server.export / "data"
+    exported.write_bytes(content)
+    # One block in every 128 KiB, shuffled: random reads, none sharing a page with another.
+    offsets = random.sample(range(0, SIZE, 32 * BLOCK), SAMPLES)
+
+    # Cold: the server's page cache holds none of it; the reads must go to the pool.
+    direct_reads(first.mountpoint / "data", offsets[:1])  # opens and looks the file up once
+    evict(exported)
+    total0, fast0 = settled_counts(server)
+    for offset, data in direct_reads(first.mountpoint / "data", offsets).items():
+        assert data == content[offset:offset + BLOCK], f"cold read at {offset} returned other bytes"
+    total1, fast1 = settled_counts(server)
+    assert total1 - total0 >= SAMPLES
+    print(f"cold: {total1 - total0} READs, {fast1 - fast0} on the event loop")
+    assert (total1 - total0) - (fast1 - fast0) >= SAMPLES // 2, "cold reads did not fall back to the pool"
+
+    # Warm: every byte is in the server's page cache; the reads stay on the event loop.
+    exported.read_bytes()
+    for offset, data in direct_reads(second.mountpoint / "data", offsets).items():
+        assert data == content[offset:offset + BLOCK], f"warm read at {offset} returned other bytes"
+    total2, fast2 = settled_counts(server)
+    print(f"warm: {total2 - total1} READs, {fast2 - fast1} on the event loop")
+    assert fast2 - fast1 >= SAMPLES * 3 // 4, "warm reads were not answered on the event loop"
+
+    # A write through one mount, read back through the other on the event loop.
+    fresh = random.randbytes(BLOCK)
+    fd = os.open(first.mountpoint / "data", os.O_WRONLY)
+    try:
+        os.pwrite(fd, fresh, offsets[0])
+    finally:
+        os.close(fd)
+    assert direct_reads(second.mountpoint / "data", offsets[:1])[offsets[0]] == fresh
+    content[offsets[0]:offsets[0] + BLOCK] = fresh
+    assert direct_reads(second.mountpoint / "data", offsets) == {o: bytes(content[o:o + BLOCK]) for o in offsets}
