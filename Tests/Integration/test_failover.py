@@ -123,9 +123,10 @@ def test_a_silent_server_is_left_for_the_next_after_the_heartbeat_timeout(server
     assert stall < 60
 
 
-def test_a_server_that_comes_back_is_used_again_when_the_other_dies(server_factory, mount_factory, tmp_path):
+def test_a_server_that_comes_back_is_used_again_when_the_other_dies(server_factory, mount_factory, run_pohmelfs,
+                                                                    tmp_path):
     """A dies: the mount moves to B. A is restarted, then B dies: the mount moves back to A, and
-    a file kept open all along still reads and writes."""
+    a file kept open all along still reads and writes. `pohmelfs status` names the server in use."""
     key = tmp_path / "handle-key"
     a, b = pair(server_factory, tmp_path)
     mount = mount_factory(both(a, b))
@@ -141,6 +142,11 @@ def test_a_server_that_comes_back_is_used_again_when_the_other_dies(server_facto
         kept.seek(0)
         assert kept.read() == b"one two three"
     assert (a.export / "kept").read_bytes() == b"one two three"
+    result = run_pohmelfs("status", mount.mountpoint, "--json")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["server"] == a.address, status
+    assert status["source"] == f"{a.address},{b.address}:/", status
 
 def test_a_mount_whose_first_server_is_down_mounts_through_the_next(server_factory, mount_factory, tmp_path):
     """The first server of the list refuses connections: the mount comes up through the second
