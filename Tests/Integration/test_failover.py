@@ -122,6 +122,32 @@ def test_a_silent_server_is_left_for_the_next_after_the_heartbeat_timeout(server
     print(f"silent server: the read completed through B {stall:.1f} s after A was stopped")
     assert stall < 60
 
+
+def test_a_server_that_comes_back_is_used_again_when_the_other_dies(server_factory, mount_factory, run_pohmelfs,
+                                                                    tmp_path):
+    """A dies: the mount moves to B. A is restarted, then B dies: the mount moves back to A, and
+    a file kept open all along still reads and writes. `pohmelfs status` names the server in use."""
+    key = tmp_path / "handle-key"
+    a, b = pair(server_factory, tmp_path)
+    mount = mount_factory(both(a, b))
+    with open(mount.mountpoint / "kept", "w+b", buffering=0) as kept:
+        kept.write(b"one ")
+        a.crash()
+        assert wait_until(lambda: f"server {a.address} {MOVED} {b.address}" in mount.log_text(), 10), mount.log_text()
+        kept.write(b"two ")
+        a = server_factory(export=a.export, state_dir=a.state_dir, port=a.port, args=("--handle-key", key))
+        b.crash()
+        assert wait_until(lambda: f"server {b.address} {MOVED} {a.address}" in mount.log_text(), 10), mount.log_text()
+        kept.write(b"three")
+        kept.seek(0)
+        assert kept.read() == b"one two three"
+    assert (a.export / "kept").read_bytes() == b"one two three"
+    result = run_pohmelfs("status", mount.mountpoint, "--json")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["server"] == a.address, status
+    assert status["source"] == f"{a.address},{b.address}:/", status
+
 def test_a_mount_whose_first_server_is_down_mounts_through_the_next(server_factory, mount_factory, tmp_path):
     """The first server of the list refuses connections: the mount comes up through the second
     and says why it skipped the first."""

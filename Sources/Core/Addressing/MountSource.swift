@@ -55,10 +55,15 @@ public struct MountSource: Hashable, Sendable, CustomStringConvertible {
             }
             guard let server = ServerAddress(parsing: element) else {
                 if let meant = ServerAddress.bracketedSuggestion(for: element) {
+                    // The whole source as the user meant it, this server bracketed.
+                    var corrected = elements
+                    corrected[index] = meant
+                    let rest = text[addressPart.endIndex...]
+                    let suggestion = corrected.joined(separator: ",") + rest
+                    let what = list ? "'\(text)': \(which), '\(element)', is ambiguous" : "'\(text)' is ambiguous"
                     return .failure(
                         MountSourceError(
-                            "'\(text)': \(which), '\(element)', is ambiguous: write an IPv6 address with a port in brackets, as in \(meant)"
-                        ))
+                            "\(what): write an IPv6 address with a port in brackets, as in \(suggestion)"))
                 }
                 return .failure(
                     MountSourceError(

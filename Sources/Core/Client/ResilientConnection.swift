@@ -222,7 +222,7 @@ final class ResilientConnection: @unchecked Sendable {
         self.failover.lost(self.closingSilent ? .silent : .closed)
         self.closingSilent = false
         self.disconnected.store(true, ordering: .relaxed)
-        let others = self.failover.servers.count > 1 ? " (or another of its \(self.failover.servers.count) servers)" : ""
+        let others = self.failover.servers.count > 1 ? " (to it or another of \(self.failover.servers.count) servers)" : ""
         self.logger.warning(
             "connection to server \(self.server) lost; reconnecting\(others)", metadata: ["unanswered": "\(self.retained.count)"])
         self.startSoftTimer()
@@ -310,7 +310,9 @@ final class ResilientConnection: @unchecked Sendable {
         self.session = hello.session
         self.sessionSecret = hello.sessionSecret
         self.logger[metadataKey: LogKey.session] = "\(hello.session.rawValue)"
-        let back = "server \(self.server) back after \(Self.seconds(since: self.lostAt))"
+        let back =
+            lost == nil || lost == self.failover.inUse
+            ? "server \(self.server) back after \(Self.seconds(since: self.lostAt))" : "server \(self.server) in use"
         self.policy.onReconnect()
         if hello.resumed {
             self.logger.info("\(back); reconnected; session resumed", metadata: ["attempts": "\(self.attempt)"])
