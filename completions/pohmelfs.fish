@@ -23,7 +23,7 @@ function __pohmelfs_parse_tokens -S
         __pohmelfs_parse_subcommand 0 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'serve'
-            __pohmelfs_parse_subcommand 0 'export=' 'listen=' 'insecure' 'tls-dir=' 'auth=' 'tls-name=+' 'read-only' 'allow=+' 'root-squash' 'all-squash' 'anonuid=' 'anongid=' 'max-connections=' 'max-in-flight=' 'hello-timeout=' 'stall-timeout=' 'state-dir=' 'io-threads=' 'lock-lease=' 'grace-period=' 'metrics=' 'status-interval=' 'log-level=' 'log-file=' 'log-format=' 'version' 'h/help'
+            __pohmelfs_parse_subcommand 0 'export=' 'store=' 'ceph-conf=' 'ceph-id=' 'ceph-fs=' 'ceph-timeout=' 'listen=' 'insecure' 'tls-dir=' 'auth=' 'tls-name=+' 'read-only' 'allow=+' 'root-squash' 'all-squash' 'anonuid=' 'anongid=' 'max-connections=' 'max-in-flight=' 'hello-timeout=' 'stall-timeout=' 'state-dir=' 'io-threads=' 'lock-lease=' 'grace-period=' 'metrics=' 'status-interval=' 'log-level=' 'log-file=' 'log-format=' 'version' 'h/help'
         case 'mount'
             __pohmelfs_parse_subcommand 2 'o=+' 'f' 'status-interval=' 'log-level=' 'log-file=' 'log-format=' 'version' 'h/help'
         case 'status'
@@ -95,7 +95,12 @@ complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_positional "p
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_positional "pohmelfs" -eq 1' -fa 'locks' -d 'Show a server\'s live lock table: held and waiting locks with their holders.'
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_positional "pohmelfs" -eq 1' -fa 'bench' -d 'Compare copy workloads across directories: a pohmelfs mount, sshfs, a local disk, anything.'
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_positional "pohmelfs" -eq 1' -fa 'help' -d 'Show subcommand help information.'
-complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" export' -l 'export' -d 'The directory to export.' -rfa '(__pohmelfs_complete_directories)'
+complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" export' -l 'export' -d 'The directory to export (with --store cephfs: a path inside the CephFS, like /SUBDIR).' -rfa '(__pohmelfs_complete_directories)'
+complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" store' -l 'store' -d 'Where the export lives: local (a directory on this machine) or cephfs (a CephFS, through libcephfs; several servers may export one).' -rfka 'local cephfs'
+complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" ceph-conf' -l 'ceph-conf' -d 'With --store cephfs: the ceph.conf naming the monitors (default: libcephfs\'s search, /etc/ceph/ceph.conf).' -rF
+complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" ceph-id' -l 'ceph-id' -d 'With --store cephfs: the cephx user, without \'client.\'.' -rfka ''
+complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" ceph-fs' -l 'ceph-fs' -d 'With --store cephfs: the CephFS to mount (default: the cluster\'s default filesystem).' -rfka ''
+complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" ceph-timeout' -l 'ceph-timeout' -d 'With --store cephfs: seconds to wait for the cluster before giving up.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" listen' -l 'listen' -d 'Address to listen on: HOST, HOST:PORT or [IPv6]:PORT.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" insecure' -l 'insecure' -d 'Allow a --listen address other than loopback without --tls-dir, although clients are then not authenticated.'
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" tls-dir' -l 'tls-dir' -d 'Serve TLS with the certificates, keys and secret in this directory, generated on first use; clients must authenticate.' -rfa '(__pohmelfs_complete_directories)'
