@@ -110,3 +110,42 @@ def test_serve_says_why_the_cephfs_store_cannot_start(ceph_cluster, run_pohmelfs
                                 "--ceph-id", ceph_cluster.id, "--ceph-timeout", "2", "--export", "/export")
     assert result.returncode != 0 and "no answer within 2 s" in result.stderr, result.stderr
     assert took < 20
+
+
+def test_handles_from_one_server_work_on_the_other_and_go_stale_with_their_file(ceph_cluster, server_factory):
+    """Object handles carry (fscid, ino, snapid, btime) under the key both servers read from the
+    cluster: B resolves A's handle, gives the same handle for the same name, and answers ESTALE
+    once the file is gone, even when a new file took its name. A handle of another export is
+    ESTALE too."""
+    import errno
+
+    from raw_protocol import ProtocolError, RawClient
+
+    a = server_factory(cephfs=ceph_cluster)
+    b = server_factory(cephfs=ceph_cluster, cephfs_export=a.cephfs_export)
+    elsewhere = server_factory(cephfs=ceph_cluster)
+    through_a, through_b, other = RawClient(a.port), RawClient(b.port), RawClient(elsewhere.port)
+    try:
+        for client in (through_a, through_b, other):
+            client.hello()
+        assert through_a.root == through_b.root
+        handle, file_id = through_a.create("file")
+        through_a.release(file_id)
+        assert through_b.lookup("file") == handle
+        through_b.release(through_b.open(handle))
+        try:
+            other.open(handle)
+            raise AssertionError("a handle of another export was accepted")
+        except ProtocolError as e:
+            assert e.errno == errno.ESTALE
+        through_a.unlink("file")
+        _, file_id = through_a.create("file")
+        through_a.release(file_id)
+        try:
+            through_b.open(handle)
+            raise AssertionError("a handle of a removed file was accepted after its name was reused")
+        except ProtocolError as e:
+            assert e.errno == errno.ESTALE
+    finally:
+        for client in (through_a, through_b, other):
+            client.close()
