@@ -149,3 +149,67 @@ def test_handles_from_one_server_work_on_the_other_and_go_stale_with_their_file(
     finally:
         for client in (through_a, through_b, other):
             client.close()
+
+
+COUNTER_WORKER = r"""
+import fcntl, os, sys
+path, rounds = sys.argv[1], int(sys.argv[2])
+fd = os.open(path, os.O_RDWR)
+for _ in range(rounds):
+    fcntl.lockf(fd, fcntl.LOCK_EX)  # F_SETLKW on the whole file
+    value = int(os.pread(fd, 32, 0) or b"0")
+    os.pwrite(fd, b"%016d" % (value + 1), 0)
+    fcntl.lockf(fd, fcntl.LOCK_UN)
+os.close(fd)
+"""
+
+
+def test_fcntl_locks_conflict_across_servers(gateways, tmp_path):
+    """A counter incremented under F_SETLKW by a process on each mount, each mount through its own
+    server, ends exact (the locks are taken in CephFS too: StoreLockGate); and F_SETLK/flock on
+    one server meet a lock held through the other."""
+    import fcntl
+    import subprocess
+    import sys
+
+    through_a, through_b = gateways
+    (through_a.mountpoint / "counter").write_bytes(b"%016d" % 0)
+    rounds = 150
+    workers = [subprocess.Popen([sys.executable, "-c", COUNTER_WORKER, str(mount.mountpoint / "counter"), str(rounds)])
+               for mount in (through_a, through_b)]
+    try:
+        for worker in workers:
+            assert worker.wait(timeout=90) == 0
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    assert int((through_b.mountpoint / "counter").read_bytes()) == 2 * rounds
+
+    # Non-blocking: a lock held through A refuses F_SETLK and flock through B until it goes.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR); "
+         "fcntl.lockf(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.readline()",
+         str(through_a.mountpoint / "counter")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        fd = os.open(through_b.mountpoint / "counter", os.O_RDWR)
+        try:
+            with pytest.raises(OSError) as refused:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            assert refused.value.errno in (11, 13)  # EAGAIN (or EACCES, as fcntl may say)
+        finally:
+            os.close(fd)
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.wait(timeout=30) == 0
+        fd = os.open(through_b.mountpoint / "counter", os.O_RDWR)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once the holder closed
+        finally:
+            os.close(fd)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()

@@ -68,8 +68,18 @@ public protocol BackingStore: Sendable {
     /// The objects gone for good (last link removed, no file of it open) since the last call, so
     /// the server can drop what it keeps per object. The default reports none.
     func takeRemovedObjects() -> [ObjectHandle]
+
+    /// Whether other servers share this store's objects and its locks must be taken in the store
+    /// too (`StoreLockGate`). The default: false, the server's own lock manager is the authority.
+    var sharesLocks: Bool { get }
+    /// Takes (or, with `.unlock`, releases) a POSIX lock on `file` in the store for `owner`,
+    /// without waiting: EAGAIN when a holder elsewhere conflicts. `end` is inclusive (`UInt64.max`:
+    /// to the end of the file). The default does nothing.
+    func storeLock(_ file: File, owner: UInt64, type: FileLockType, start: UInt64, end: UInt64) throws
 }
 
 extension BackingStore {
     public func takeRemovedObjects() -> [ObjectHandle] { [] }
+    public var sharesLocks: Bool { false }
+    public func storeLock(_ file: File, owner: UInt64, type: FileLockType, start: UInt64, end: UInt64) throws {}
 }
