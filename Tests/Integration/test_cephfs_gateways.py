@@ -213,3 +213,10 @@ def test_fcntl_locks_conflict_across_servers(gateways, tmp_path):
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+def test_the_lock_inspector_says_it_shows_only_its_own_servers_locks(ceph_cluster, server_factory, run_pohmelfs):
+    server = server_factory(cephfs=ceph_cluster)
+    result = run_pohmelfs("locks", server.address)
+    assert result.returncode == 0, result.stderr
+    assert "only the locks held through this server are listed" in result.stderr
