@@ -4,8 +4,11 @@ through each, and the CephFS store's start-up errors.
 - A write acknowledged through server A is read through server B by a read that starts
   afterwards, from a descriptor B's client opened before the write too (ConsistencyContract,
   "Several servers over one CephFS": with `sharedStore` the clients cache nothing).
-- Object handles are valid on both servers: a file created through A is stat'ed, renamed and
-  removed through B.
+- Names made through A are seen, renamed and removed through B; object handles issued by A
+  resolve on B and go ESTALE with their file (or on another export).
+- fcntl locks conflict across servers (an F_SETLKW counter incremented through both ends
+  exact; F_SETLK through B meets a lock held through A); `pohmelfs locks` says it lists only
+  its own server's locks.
 - `serve --store cephfs` says clearly why it cannot start: a missing export, a cluster that does
   not answer (bounded by --ceph-timeout), a user the cluster does not know, the CephFS root.
 """
