@@ -60,7 +60,7 @@ PYTEST_TIMEOUT ?= 1500
 # Evaluated when used (after `deps` has run): the python3 that has pytest.
 PYTHON = $(shell packaging/install-deps.sh --print-python)
 
-.PHONY: deps build release test integration-test run stop bench conformance fuzz completions man install install-files uninstall deb clean
+.PHONY: deps build release test integration-test run stop run-cluster stop-cluster bench conformance fuzz completions man install install-files uninstall deb clean
 
 deps:
 	packaging/install-deps.sh
@@ -89,6 +89,13 @@ run: release
 
 stop:
 	POHMELFS_BIN="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pohmelfs" packaging/run-demo.sh stop
+
+# Two servers over one CephFS (a single-node Ceph started under ./run-cluster), a mount on each.
+run-cluster: release
+	POHMELFS_BIN="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pohmelfs" packaging/run-cluster.sh start
+
+stop-cluster:
+	packaging/run-cluster.sh stop
 
 bench: release
 	POHMELFS_BIN="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pohmelfs" packaging/bench-setup.sh $(BENCH_ARGS)

@@ -188,13 +188,30 @@ _pohmelfs_serve() {
     repeating_flags=()
     non_repeating_flags=(--insecure --read-only --root-squash --all-squash --version -h --help)
     repeating_options=(--tls-name --allow)
-    non_repeating_options=(--export --listen --tls-dir --auth --anonuid --anongid --max-connections --max-in-flight --hello-timeout --stall-timeout --state-dir --handle-key --io-threads --lock-lease --grace-period --metrics --status-interval --log-level --log-file --log-format)
+    non_repeating_options=(--export --store --ceph-conf --ceph-id --ceph-fs --ceph-timeout --listen --tls-dir --auth --anonuid --anongid --max-connections --max-in-flight --hello-timeout --stall-timeout --state-dir --io-threads --lock-lease --grace-period --metrics --status-interval --log-level --log-file --log-format)
     __pohmelfs_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
     '--export')
         __pohmelfs_add_completions -d
+        return
+        ;;
+    '--store')
+        __pohmelfs_add_completions -W 'local'$'\n''cephfs'
+        return
+        ;;
+    '--ceph-conf')
+        __pohmelfs_add_completions -f
+        return
+        ;;
+    '--ceph-id')
+        return
+        ;;
+    '--ceph-fs')
+        return
+        ;;
+    '--ceph-timeout')
         return
         ;;
     '--listen')
@@ -234,10 +251,6 @@ _pohmelfs_serve() {
         ;;
     '--state-dir')
         __pohmelfs_add_completions -d
-        return
-        ;;
-    '--handle-key')
-        __pohmelfs_add_completions -f
         return
         ;;
     '--io-threads')

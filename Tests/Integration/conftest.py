@@ -232,8 +232,8 @@ def ceph_cluster(tmp_path_factory):
 def serve_on_store(request, server_factory, mount_factory) -> ServerHandle:
     """For a module's `server` fixture parametrized over STORES: a server on a fresh export of
     the store `request.param`. For "cephfs" the server exports a fresh CephFS directory and
-    `.export` is a second mount of the same server, so the tests' server-side checks see the
-    CephFS through that server (there is no local path to it)."""
+    `.export` is a second mount of the same server (made when first used), so the tests'
+    server-side checks see the CephFS through that server (there is no local path to it)."""
     if request.param == "local":
         return server_factory()
     reason = KNOWN_CEPHFS_DIFFERENCES.get(request.node.originalname)
@@ -241,9 +241,33 @@ def serve_on_store(request, server_factory, mount_factory) -> ServerHandle:
         request.applymarker(pytest.mark.xfail(reason=f"CephFS store: {reason}", strict=True))
     cluster = request.getfixturevalue("ceph_cluster")
     handle = server_factory(cephfs=cluster)
-    view = mount_factory(handle)
-    handle.export = view.mountpoint
+    handle.__class__ = CephServerHandle
+    handle.make_view = mount_factory
     return handle
+
+
+class CephServerHandle(ServerHandle):
+    """A `--store cephfs` server whose `.export` is a second mount of it, made on first use (most
+    tests never look at the server's side, and a mount costs time)."""
+
+    view = None
+    make_view = None
+    placeholder = None
+
+    @property
+    def export(self) -> Path:
+        if self.view is None:
+            if self.make_view is None or self.proc.poll() is not None:
+                return self.placeholder  # not ready, or already stopped: nothing to mount
+            self.view = self.make_view(self).mountpoint
+        return self.view
+
+    @export.setter
+    def export(self, value) -> None:
+        self.placeholder = value  # server_factory's (a path that does not exist)
+
+    def __repr__(self) -> str:  # the dataclass's would read `.export`, and mount
+        return f"CephServerHandle(address={self.address!r}, cephfs_export={self.cephfs_export!r}, view={self.view!r})"
 
 
 # The mount -------------------------------------------------------------------------------------

@@ -73,6 +73,14 @@ public protocol BackingStore: Sendable {
     /// The objects gone for good (last link removed, no file of it open) since the last call, so
     /// the server can drop what it keeps per object. The default reports none.
     func takeRemovedObjects() -> [ObjectHandle]
+
+    /// Whether other servers share this store's objects and its locks must be taken in the store
+    /// too (`StoreLockGate`). The default: false, the server's own lock manager is the authority.
+    var sharesLocks: Bool { get }
+    /// Takes (or, with `.unlock`, releases) a POSIX lock on `file` in the store for `owner`,
+    /// without waiting: EAGAIN when a holder elsewhere conflicts. `end` is inclusive (`UInt64.max`:
+    /// to the end of the file). The default does nothing.
+    func storeLock(_ file: File, owner: UInt64, type: FileLockType, start: UInt64, end: UInt64) throws
 }
 
 extension BackingStore {
@@ -80,4 +88,6 @@ extension BackingStore {
     public func readWithoutBlocking(_ file: File, offset: UInt64, size: Int, into buffer: inout ByteBuffer) throws
         -> Bool
     { false }
+    public var sharesLocks: Bool { false }
+    public func storeLock(_ file: File, owner: UInt64, type: FileLockType, start: UInt64, end: UInt64) throws {}
 }

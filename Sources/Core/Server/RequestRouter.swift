@@ -258,6 +258,9 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         self.on(FlushRequest.self) { request, context in
             let file = try context.session.file(request.file)
             locks.closed(file: store.objectHandle(of: file), owner: request.owner, session: context.session.id)
+            if store.sharesLocks {
+                StoreLockGate.release(store, file: file, owner: request.owner, flavor: .posix, session: context.session.id)
+            }
             return EmptyResponse()
         }
         self.on(ReleaseRequest.self) { request, context in
@@ -334,9 +337,35 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         self.onRaw(.setlk) { payload, context in
             let request = try SetlkRequest.decode(payload: payload)
             let file = try context.session.file(request.file)
-            return try locks.setlk(
-                request, file: store.objectHandle(of: file), session: context.session.id,
-                transaction: context.transaction, allocator: context.allocator, respond: context.respond)
+            let session = context.session.id
+            func local() throws -> ByteBuffer? {
+                try locks.setlk(
+                    request, file: store.objectHandle(of: file), session: session,
+                    transaction: context.transaction, allocator: context.allocator, respond: context.respond)
+            }
+            // Other servers share the store: its copy of the lock is taken first (StoreLockGate).
+            guard store.sharesLocks else { return try local() }
+            let (start, end) = StoreLockGate.range(request)
+            if request.type == .unlock {
+                defer {
+                    StoreLockGate.release(
+                        store, file: file, owner: request.owner, flavor: request.flavor, session: session, start: start,
+                        end: end)
+                }
+                return try local()
+            }
+            let clientSession = context.session
+            try StoreLockGate.acquire(store, file: file, request: request, session: session) {
+                clientSession.connection.withLock { $0 != nil } && (try? clientSession.file(request.file)) != nil
+            }
+            do {
+                return try local()
+            } catch {
+                StoreLockGate.release(
+                    store, file: file, owner: request.owner, flavor: request.flavor, session: session, start: start,
+                    end: end)
+                throw error
+            }
         }
         self.on(CancelRequest.self) { request, context in
             locks.cancel(request.transaction, session: context.session.id)

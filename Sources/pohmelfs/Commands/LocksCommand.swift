@@ -69,6 +69,12 @@ struct LocksCommand: AsyncParsableCommand {
             throw fail("locks", "\(error)")
         }
         defer { if let client { Task { await client.close() } } }
+        if client?.hello.capabilities.contains(.sharedStore) == true {
+            // Said on standard error (as `say` does), so --json output stays as it is.
+            _ = Self.say(
+                "pohmelfs locks: \(address) shares its export with other servers (CephFS): only the locks held "
+                    + "through this server are listed; locks held through the others conflict but are not shown")
+        }
         var prefix = Array((self.path ?? "").utf8)
         if !prefix.isEmpty && prefix.first != UInt8(ascii: "/") { prefix.insert(UInt8(ascii: "/"), at: 0) }
         let terminal = isatty(1) != 0

@@ -160,4 +160,26 @@ extension CephFSStore {
         }
         return copied
     }
+
+    // MARK: - Locks shared with every CephFS client
+
+    /// Other gateways (and every CephFS client) share the files: locks go to the MDS too.
+    public var sharesLocks: Bool { true }
+
+    /// `ceph_ll_setlk` through this open file, never sleeping (`StoreLockGate` retries).
+    public func storeLock(_ file: CephFile, owner: UInt64, type: FileLockType, start: UInt64, end: UInt64) throws {
+        guard start <= UInt64(Int64.max) else { throw Errno.invalid }
+        var lock = flock()
+        switch type {
+        case .read: lock.l_type = Int16(F_RDLCK)
+        case .write: lock.l_type = Int16(F_WRLCK)
+        case .unlock: lock.l_type = Int16(F_UNLCK)
+        }
+        lock.l_whence = Int16(SEEK_SET)
+        lock.l_start = off_t(start)
+        lock.l_len = end == UInt64.max || end - start >= UInt64(Int64.max) ? 0 : off_t(end - start + 1)
+        let result = ceph_ll_setlk(self.mount.raw, file.raw, &lock, owner, 0)
+        if result == -EWOULDBLOCK || result == -EAGAIN { throw Errno(EAGAIN) }
+        _ = try cephCall { result }
+    }
 }
