@@ -219,8 +219,10 @@ public final class FileSystemOperations: Sendable {
         // The size and times of a file with buffered writes are the server's once they are there.
         self.afterWriteback(of: node) {
             let ticket = self.leases?.ticket()
+            // Learned only from a reply to a request sent under the grant, too.
+            let granted = self.writeback?.isGranted(node) ?? false
             self.perform(GetattrRequest(handle: handle), caller: caller, reply: reply) {
-                self.writeBehind?.learned(node, $0, underGrant: true)
+                if granted { self.writeBehind?.learned(node, $0, underGrant: true) }
                 reply.attributes($0, timeout: self.attributeTimeout(ticket))
             }
         }
@@ -237,8 +239,9 @@ public final class FileSystemOperations: Sendable {
         // Buffered bytes land before a truncation, as they were written before it.
         self.afterWriteback(of: node) {
             let ticket = self.leases?.ticket()
+            let granted = self.writeback?.isGranted(node) ?? false
             self.perform(request, caller: caller, reply: reply) {
-                self.writeBehind?.learned(node, $0, underGrant: true)
+                if granted { self.writeBehind?.learned(node, $0, underGrant: true) }
                 reply.attributes($0, timeout: self.attributeTimeout(ticket))
             }
         }

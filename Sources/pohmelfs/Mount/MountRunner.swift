@@ -7,14 +7,6 @@ import Synchronization
 /// A foreground mount from start to finish: connect, negotiate, mount, serve until unmounted
 /// or signalled, then answer everything still in flight and clean up.
 struct MountRunner {
-    /// What this mount offers the server at HELLO: leases, and the grant with CREATE when it
-    /// buffers writes.
-    private var capabilities: ProtocolVersion.Capabilities {
-        var capabilities: ProtocolVersion.Capabilities = self.options.leases ? [.leases] : []
-        if self.options.cache == .strict && self.options.writeback { capabilities.insert(.grantOnCreate) }
-        return capabilities
-    }
-
     let source: MountSource
     let mountpoint: String
     let options: MountOptions
@@ -23,6 +15,14 @@ struct MountRunner {
     /// How often STATUS= (and WATCHDOG=1, when systemd asks for it) is sent once mounted.
     var statusInterval: Duration = .seconds(5)
     let notifier = SystemdNotifier()
+
+    /// What this mount offers the server at HELLO: leases, and the grant with CREATE when it
+    /// buffers writes.
+    private var capabilities: ProtocolVersion.Capabilities {
+        var capabilities: ProtocolVersion.Capabilities = self.options.leases ? [.leases] : []
+        if self.options.cache == .strict && self.options.writeback { capabilities.insert(.grantOnCreate) }
+        return capabilities
+    }
 
     func run() async throws {
         let mountpoint = try Mountpoint.validated(self.mountpoint)
