@@ -121,6 +121,27 @@ def figures_table(figures, names):
     return table(rows)
 
 
+def cpu_table(bench, names):
+    """CPU per operation of each target's watched processes (`pohmelfs bench --cpu`), µs: one
+    row per figure, one cell per target ("server 10.5 + client 20.8 = 31.3"); None without any."""
+    cells = {}
+    for figure in bench.get("figures", []):
+        roles = figure.get("cpuPerOperation")
+        target = figure.get("target")
+        if not roles or target is None or target >= len(names):
+            continue
+        parts = [f"{role} {value:.1f}" for role, value in sorted(roles.items())]
+        text = " + ".join(parts) + (f" = {sum(roles.values()):.1f}" if len(parts) > 1 else "")
+        cells.setdefault((figure["workload"], figure["metric"]), {})[names[target]] = text
+    if not cells:
+        return None
+    present = [name for name in names if any(name in row for row in cells.values())]
+    rows = [["figure"] + present]
+    for (workload, metric), row in cells.items():
+        rows.append([f"{workload} {metric}"] + [row.get(name, "-") for name in present])
+    return table(rows)
+
+
 def targets_table(figures, peaks, client_cache_mib):
     rows = [["target", SUBJECT, "vs local", "vs passthrough", "vs sshfs", "needed", "result"]]
     verdicts = []
@@ -155,6 +176,10 @@ def render(bench, names, external=None, rss_lines=(), client_cache_mib=0):
     peaks = peak_rss(rss_lines)
     parts = ["All figures (medians; ratios are pohmelfs's speed-up, above 1 = pohmelfs faster):", "",
              figures_table(figures, names), ""]
+    cpu = cpu_table(bench, names)
+    if cpu:
+        parts += ["CPU per operation, µs (a read, a MiB copied, a metadata operation; all threads of "
+                  "each process, from /proc/PID/stat):", "", cpu, ""]
     if peaks:
         parts += ["Peak RSS during the run: " + ", ".join(f"{name} {kib / 1024:.0f} MiB"
                                                           for name, kib in sorted(peaks.items())), ""]

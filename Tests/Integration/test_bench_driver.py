@@ -210,6 +210,7 @@ def test_the_driver_measures_every_target_and_prints_the_targets_table(tmp_path,
              "POHMELFS_BENCH_OUT": str(out), "POHMELFS_BENCH_CACHE": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "The performance issue's targets:" in result.stdout
+    assert "CPU per operation" in result.stdout
     bench = json.loads((out / "bench.json").read_text())
     filesystems = [target["filesystem"] for target in bench["targets"]]
     assert "fuse.pohmelfs" in filesystems
