@@ -100,3 +100,33 @@ def test_a_copy_through_a_killed_gateway_finishes_through_the_other(ceph_cluster
     # Without the reset the MDS keeps A's session for session_timeout (30 s) plus its tick: the
     # stall measured here was 34-39 s. With it, a few seconds; 25 s tells the two apart.
     assert stall < 25, f"stall {stall:.1f} s: as long as the MDS's own timeout, the reset did not help"
+
+
+@pytest.mark.timeout_seconds(60)
+def test_a_restarted_gateway_resets_its_own_old_session(ceph_cluster, server_factory, mount_factory, tmp_path):
+    """A gateway SIGKILLed while a client writes a file through it, restarted at once with the
+    same --gateway-id: it resets the session its previous run left (the MDS would otherwise
+    refuse a new session with that uuid, and keep the old one's caps), and the client's open
+    file keeps working through it."""
+    a = server_factory(cephfs=ceph_cluster, args=("--gateway-id", "ra"))
+    mount = mount_factory(a)
+    with open(mount.mountpoint / "kept", "w+b", buffering=0) as kept:
+        kept.write(b"before ")
+        a.crash()
+        a = server_factory(cephfs=ceph_cluster, cephfs_export=a.cephfs_export, port=a.port, state_dir=a.state_dir,
+                           args=("--gateway-id", "ra"))
+        assert "reset the CephFS session this gateway left" in a.log_text(), a.log_text()
+        kept.write(b"after")
+        kept.seek(0)
+        assert kept.read() == b"before after"
+    assert (mount.mountpoint / "kept").read_bytes() == b"before after"
+
+
+def test_a_bad_gateway_id_is_refused(run_pohmelfs):
+    for args, expected in [
+        (["--store", "cephfs", "--gateway-id", "a/b"], "--gateway-id 'a/b' is not 1-64 of A-Z a-z 0-9 . _ -"),
+        (["--gateway-id", "a"], "--gateway-id needs --store cephfs"),
+    ]:
+        result = run_pohmelfs("serve", "--export", "/export", *args, timeout=10)
+        assert result.returncode == 2, result.stderr
+        assert expected in result.stderr, result.stderr
