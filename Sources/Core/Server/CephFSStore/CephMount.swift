@@ -94,7 +94,11 @@ final class CephMount: @unchecked Sendable {
         result = ceph_mount(mount, "/")
         if result != 0 {
             let name = configuration.filesystem.map { "CephFS '\($0)'" } ?? "the default CephFS"
-            throw give(Self.explain(result, step: "mount \(name) (monitors in \(source))", user: user, timeout: timeout))
+            var reason = Self.explain(result, step: "mount \(name) (monitors in \(source))", user: user, timeout: timeout)
+            if let gateway = configuration.gatewayID, result == -EPERM || result == -EACCES {
+                reason += "; or a live CephFS session holds this gateway's uuid pohmelfs-\(gateway)"
+            }
+            throw give(reason)
         }
         self.raw = mount
         self.fscid = ceph_get_fs_cid(mount)
