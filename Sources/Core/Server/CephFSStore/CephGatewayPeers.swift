@@ -30,6 +30,9 @@ public final class CephGatewayPeers: @unchecked Sendable {
     private let configuration: CephConfiguration
     private let logger: Logger
     private let stopped = Mutex(false)
+    /// Watcher threads still running: `stop` waits for them (bounded) so that none is inside a
+    /// libcephfs call on the gateway's mount when the mount is released.
+    private let running = Mutex(2)
     /// By the record's inode; the lister adds and removes, the prober counts refusals.
     private let peers = Mutex<[UInt64: Peer]>([:])
 
@@ -61,13 +64,16 @@ public final class CephGatewayPeers: @unchecked Sendable {
         Thread.detachNewThread { [self] in self.every(second: self.probe) }
     }
 
-    /// Stops watching and removes this gateway's record (a clean stop needs no reset).
+    /// Stops watching and removes this gateway's record (a clean stop needs no reset). Waits up
+    /// to 3 s for the watcher threads to leave libcephfs (one waiting on a dead peer's
+    /// capabilities could take until that peer's session is gone).
     public func stop() {
         let first = self.stopped.withLock { stopped in
             defer { stopped = true }
             return !stopped
         }
         guard first else { return }
+        for _ in 0..<300 where self.running.withLock({ $0 }) > 0 { usleep(10_000) }
         _ = ceph_unlink(self.mount, "\(Self.directory)/\(self.name)")
     }
 
@@ -94,6 +100,7 @@ public final class CephGatewayPeers: @unchecked Sendable {
     }
 
     private func every(second body: () -> Void) {
+        defer { self.running.withLock { $0 -= 1 } }
         while true {
             for _ in 0..<10 {
                 if self.stopped.withLock({ $0 }) { return }
