@@ -188,7 +188,7 @@ _pohmelfs_serve() {
     repeating_flags=()
     non_repeating_flags=(--insecure --read-only --root-squash --all-squash --version -h --help)
     repeating_options=(--tls-name --allow)
-    non_repeating_options=(--export --store --ceph-conf --ceph-id --ceph-fs --ceph-timeout --listen --tls-dir --auth --anonuid --anongid --max-connections --max-in-flight --hello-timeout --stall-timeout --state-dir --io-threads --lock-lease --grace-period --metrics --status-interval --log-level --log-file --log-format)
+    non_repeating_options=(--export --store --ceph-conf --ceph-id --ceph-fs --ceph-timeout --gateway-id --listen --tls-dir --auth --anonuid --anongid --max-connections --max-in-flight --hello-timeout --stall-timeout --state-dir --handle-key --io-threads --lock-lease --grace-period --metrics --status-interval --log-level --log-file --log-format)
     __pohmelfs_offer_flags_options 0
 
     # Offer option value completions
@@ -212,6 +212,9 @@ _pohmelfs_serve() {
         return
         ;;
     '--ceph-timeout')
+        return
+        ;;
+    '--gateway-id')
         return
         ;;
     '--listen')
@@ -251,6 +254,10 @@ _pohmelfs_serve() {
         ;;
     '--state-dir')
         __pohmelfs_add_completions -d
+        return
+        ;;
+    '--handle-key')
+        __pohmelfs_add_completions -f
         return
         ;;
     '--io-threads')
@@ -367,7 +374,7 @@ _pohmelfs_locks() {
 _pohmelfs_bench() {
     repeating_flags=()
     non_repeating_flags=(--json --keep --check-atomic --version -h --help)
-    repeating_options=(--workload)
+    repeating_options=(--workload --cpu)
     non_repeating_options=(--size --files --runs --jobs --seed --plot)
     __pohmelfs_offer_flags_options -1
 
@@ -394,6 +401,9 @@ _pohmelfs_bench() {
         ;;
     '--plot')
         __pohmelfs_add_completions -o plusdirs -fX '!*.@(svg)'
+        return
+        ;;
+    '--cpu')
         return
         ;;
     esac

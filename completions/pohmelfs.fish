@@ -23,7 +23,7 @@ function __pohmelfs_parse_tokens -S
         __pohmelfs_parse_subcommand 0 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'serve'
-            __pohmelfs_parse_subcommand 0 'export=' 'store=' 'ceph-conf=' 'ceph-id=' 'ceph-fs=' 'ceph-timeout=' 'listen=' 'insecure' 'tls-dir=' 'auth=' 'tls-name=+' 'read-only' 'allow=+' 'root-squash' 'all-squash' 'anonuid=' 'anongid=' 'max-connections=' 'max-in-flight=' 'hello-timeout=' 'stall-timeout=' 'state-dir=' 'io-threads=' 'lock-lease=' 'grace-period=' 'metrics=' 'status-interval=' 'log-level=' 'log-file=' 'log-format=' 'version' 'h/help'
+            __pohmelfs_parse_subcommand 0 'export=' 'store=' 'ceph-conf=' 'ceph-id=' 'ceph-fs=' 'ceph-timeout=' 'gateway-id=' 'listen=' 'insecure' 'tls-dir=' 'auth=' 'tls-name=+' 'read-only' 'allow=+' 'root-squash' 'all-squash' 'anonuid=' 'anongid=' 'max-connections=' 'max-in-flight=' 'hello-timeout=' 'stall-timeout=' 'state-dir=' 'handle-key=' 'io-threads=' 'lock-lease=' 'grace-period=' 'metrics=' 'status-interval=' 'log-level=' 'log-file=' 'log-format=' 'version' 'h/help'
         case 'mount'
             __pohmelfs_parse_subcommand 2 'o=+' 'f' 'status-interval=' 'log-level=' 'log-file=' 'log-format=' 'version' 'h/help'
         case 'status'
@@ -31,7 +31,7 @@ function __pohmelfs_parse_tokens -S
         case 'locks'
             __pohmelfs_parse_subcommand 1 'json' 'watch' 'interval=' 'path=' 'tls-dir=' 'version' 'h/help'
         case 'bench'
-            __pohmelfs_parse_subcommand -r 1 'workload=+' 'size=' 'files=' 'runs=' 'jobs=' 'seed=' 'json' 'plot=' 'keep' 'check-atomic' 'version' 'h/help'
+            __pohmelfs_parse_subcommand -r 1 'workload=+' 'size=' 'files=' 'runs=' 'jobs=' 'seed=' 'json' 'plot=' 'cpu=+' 'keep' 'check-atomic' 'version' 'h/help'
         case 'help'
             __pohmelfs_parse_subcommand -r 1 'version'
         end
@@ -101,6 +101,7 @@ complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_opti
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" ceph-id' -l 'ceph-id' -d 'With --store cephfs: the cephx user, without \'client.\'.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" ceph-fs' -l 'ceph-fs' -d 'With --store cephfs: the CephFS to mount (default: the cluster\'s default filesystem).' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" ceph-timeout' -l 'ceph-timeout' -d 'With --store cephfs: seconds to wait for the cluster before giving up.' -rfka ''
+complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" gateway-id' -l 'gateway-id' -d 'With --store cephfs: this server\'s stable name among the servers of the CephFS (1-64 of A-Z a-z 0-9 . _ -). Its CephFS session is then reset by the others when it dies, and by itself when it restarts, bounding a failover\'s stall.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" listen' -l 'listen' -d 'Address to listen on: HOST, HOST:PORT or [IPv6]:PORT.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" insecure' -l 'insecure' -d 'Allow a --listen address other than loopback without --tls-dir, although clients are then not authenticated.'
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" tls-dir' -l 'tls-dir' -d 'Serve TLS with the certificates, keys and secret in this directory, generated on first use; clients must authenticate.' -rfa '(__pohmelfs_complete_directories)'
@@ -116,7 +117,8 @@ complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_opti
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" max-in-flight' -l 'max-in-flight' -d 'Requests of one client performed at once; beyond it the server stops reading from that client until replies drain.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" hello-timeout' -l 'hello-timeout' -d 'Seconds a new client has to finish the HELLO handshake.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" stall-timeout' -l 'stall-timeout' -d 'Seconds a client may leave a request half-sent before it is dropped.' -rfka ''
-complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" state-dir' -l 'state-dir' -d 'Where the server keeps its handle key (default: /var/lib/pohmelfs as root, else ~/.local/state/pohmelfs).' -rfa '(__pohmelfs_complete_directories)'
+complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" state-dir' -l 'state-dir' -d 'Where the server keeps its handle key and lock-reclaim marker; one running server per directory (default: /var/lib/pohmelfs as root, else ~/.local/state/pohmelfs).' -rfa '(__pohmelfs_complete_directories)'
+complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" handle-key' -l 'handle-key' -d 'The handle key shared by every server of this export, so that clients can fail over between them (created, race-free, by the first server that starts; default: DIR/handle-key of --state-dir).' -rF
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" io-threads' -l 'io-threads' -d 'Threads doing file I/O.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" lock-lease' -l 'lock-lease' -d 'Seconds a disconnected client\'s POSIX and flock locks are kept before they are released.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs serve" grace-period' -l 'grace-period' -d 'Seconds after a restart in which clients reclaim the locks they held and other lock requests wait (0: none). Only after a run that may have left locks behind.' -rfka ''
@@ -157,6 +159,7 @@ complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_opti
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs bench" seed' -l 'seed' -d 'Seed for the data, the tree and the random offsets.' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs bench" json' -l 'json' -d 'Print the report as JSON on standard output instead of the table.'
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs bench" plot' -l 'plot' -d 'Also write an SVG bar chart of every figure to FILE.svg.' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'svg\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
+complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs bench"' -l 'cpu' -d 'Report the CPU per operation of these processes beside TARGET\'s figures (repeatable).' -rfka ''
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs bench" keep' -l 'keep' -d 'Keep the bench\'s files in each target.'
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs bench" check-atomic' -l 'check-atomic' -d 'Add the torn-read check: overlapping 1 MiB O_DIRECT writers and a reader.'
 complete -c 'pohmelfs' -n '__pohmelfs_should_offer_completions_for_flags_or_options "pohmelfs bench" version' -l 'version' -d 'Show the version.'

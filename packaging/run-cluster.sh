@@ -52,7 +52,7 @@ start() {
         index=$((index + 1))
         mkdir -p "$run/state-$name" "$run/mnt-$name"
         "$bin" serve --store cephfs --ceph-conf "$conf" --ceph-id "$id" --ceph-fs "$fs" --export /export \
-            --listen "$listen" --state-dir "$run/state-$name" >"$run/serve-$name.log" 2>&1 &
+            --listen "$listen" --state-dir "$run/state-$name" --gateway-id "$name" >"$run/serve-$name.log" 2>&1 &
         echo $! >"$run/serve-$name.pid"
         for _ in $(seq 200); do
             grep -q "exporting" "$run/serve-$name.log" && break

@@ -195,8 +195,13 @@ def initialize(path: str, layout: Layout) -> None:
         os.close(fd)
 
 
+def layout_at(a_start: int) -> Layout:
+    """The default layout moved so that writer A starts at `a_start` (8-aligned)."""
+    return Layout(a_start=a_start, b_start=a_start + 300_000)
+
+
 def run_writer(args) -> dict:
-    layout = Layout()
+    layout = layout_at(args.a_start)
     start, end = layout.writer_range(args.writer)
     fd = os.open(args.path, os.O_WRONLY | os.O_DIRECT)
     buf = aligned_buffer(layout.length)
@@ -216,7 +221,7 @@ def run_writer(args) -> dict:
 
 
 def run_reader(args) -> dict:
-    layout = Layout()
+    layout = layout_at(args.a_start)
     regions = layout.read_regions()
     fd = os.open(args.path, os.O_RDONLY | os.O_DIRECT)
     buf = aligned_buffer(MiB)
@@ -261,11 +266,13 @@ def main(argv=None) -> int:
     w.add_argument("--writer", type=int, choices=[WRITER_A, WRITER_B], required=True)
     w.add_argument("--stop-file", required=True)
     w.add_argument("--max-seconds", type=float, default=120)
+    w.add_argument("--a-start", type=int, default=Layout.a_start)
     r = sub.add_parser("reader")
     r.add_argument("--path", required=True)
     r.add_argument("--reads", type=int, default=5000)
     r.add_argument("--max-seconds", type=float, default=60)
     r.add_argument("--stop-after-torn", type=int, default=0)
+    r.add_argument("--a-start", type=int, default=Layout.a_start)
     args = parser.parse_args(argv)
     result = run_writer(args) if args.role == "writer" else run_reader(args)
     print(json.dumps(result), flush=True)

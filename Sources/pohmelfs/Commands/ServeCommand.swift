@@ -52,6 +52,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("ceph-timeout"), help: ArgumentHelp("With --store cephfs: seconds to wait for the cluster before giving up.", valueName: "seconds"))
     var cephTimeout: Int = 15
 
+    @Option(name: .customLong("gateway-id"), help: ArgumentHelp("With --store cephfs: this server's stable name among the servers of the CephFS (1-64 of A-Z a-z 0-9 . _ -). Its CephFS session is then reset by the others when it dies, and by itself when it restarts, bounding a failover's stall.", valueName: "name"))
+    var gatewayID: String?
+
     @Option(name: .long, help: "Address to listen on: HOST, HOST:PORT or [IPv6]:PORT.")
     var listen: String = "127.0.0.1:\(ProtocolVersion.defaultPort)"
 
@@ -150,6 +153,12 @@ struct ServeCommand: AsyncParsableCommand {
         if self.store != "cephfs", self.cephConf != nil || self.cephFS != nil || self.cephID != "admin" {
             throw ValidationError("--ceph-conf, --ceph-id and --ceph-fs need --store cephfs")
         }
+        if let gateway = self.gatewayID {
+            guard self.store == "cephfs" else { throw ValidationError("--gateway-id needs --store cephfs") }
+            guard CephConfiguration.isValidGatewayID(gateway) else {
+                throw ValidationError("--gateway-id '\(gateway)' is not 1-64 of A-Z a-z 0-9 . _ -")
+            }
+        }
         guard (1...3600).contains(self.cephTimeout) else { throw ValidationError("--ceph-timeout must be 1...3600 seconds") }
         guard ServerAddress(parsing: self.listen) != nil else {
             throw ValidationError("--listen '\(self.listen)' is not HOST, HOST:PORT or [IPv6]:PORT with a port in 1...65535")
@@ -206,18 +215,23 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if self.store == "cephfs" {
             let store: CephFSStore
+            let cephConfiguration = CephConfiguration(
+                configurationFile: self.cephConf, id: self.cephID, filesystem: self.cephFS,
+                connectTimeout: self.cephTimeout, gatewayID: self.gatewayID)
             do {
-                store = try CephFSStore(
-                    configuration: CephConfiguration(
-                        configurationFile: self.cephConf, id: self.cephID, filesystem: self.cephFS,
-                        connectTimeout: self.cephTimeout),
-                    export: self.export)
+                store = try CephFSStore(configuration: cephConfiguration, export: self.export)
             } catch {
                 throw fail("serve", "\(error)")
             }
             // The session ends with the server, not when the MDS gives up on it.
             defer { store.unmount() }
-            try await self.serve(store, logger: logger)
+            var peers: CephGatewayPeers?
+            defer { peers?.stop() }
+            try await self.serve(store, logger: logger) { address in
+                guard self.gatewayID != nil else { return }
+                peers = CephGatewayPeers(
+                    store: store, configuration: cephConfiguration, address: Self.reachable(address), logger: logger)
+            }
         } else {
             let store: LocalDirectoryStore
             let stateLock: StateDirectoryLock
@@ -235,7 +249,10 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// Serves `store` until SIGTERM or SIGINT.
-    private func serve<Store: BackingStore>(_ store: Store, logger: Logger) async throws {
+    /// `listening` runs once the server listens on `address`.
+    private func serve<Store: BackingStore>(
+        _ store: Store, logger: Logger, listening: (ServerAddress) -> Void = { _ in }
+    ) async throws {
         let address = ServerAddress(parsing: self.listen)!
         var configuration: PohmelfsServer<Store>.Configuration = self.configuration(address)
         if let tlsDir = self.tlsDir {
@@ -270,6 +287,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw fail("serve", "\(error)")
         }
         logger.info("exporting", metadata: [LogKey.export: "\(self.export)"])
+        listening(address)
         if self.insecure && self.tlsDir == nil {
             logger.warning("--insecure: clients are not authenticated; anyone who reaches the port can use the export")
         }
@@ -287,6 +305,16 @@ struct ServeCommand: AsyncParsableCommand {
                 logger: logger))
         try await group.run()
         marker.end(locksHeld: server.holdsClientLocks)
+    }
+
+    /// `address` as peers reach it: a wildcard host becomes this machine's host name.
+    private static func reachable(_ address: ServerAddress) -> ServerAddress {
+        guard ["0.0.0.0", "::", ""].contains(address.host) else { return address }
+        var hostName = [CChar](repeating: 0, count: 256)
+        gethostname(&hostName, hostName.count - 1)
+        var reachable = address
+        reachable.host = String(cString: hostName)
+        return reachable
     }
 
     private func configuration<Store: BackingStore>(_ address: ServerAddress) -> PohmelfsServer<Store>.Configuration {

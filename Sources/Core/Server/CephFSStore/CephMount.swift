@@ -15,13 +15,21 @@ public struct CephConfiguration: Sendable {
     public var filesystem: String?
     /// Seconds to wait for the monitors and the MDS before giving up with a clear error.
     public var connectTimeout: Int
+    /// `--gateway-id`: the gateway's stable name; its session carries the uuid `pohmelfs-NAME`
+    /// and an old session holding that uuid is reset before mounting (`CephSessionReset`).
+    public var gatewayID: String?
 
-    public init(configurationFile: String? = nil, id: String = "admin", filesystem: String? = nil, connectTimeout: Int = 15) {
+    public init(configurationFile: String? = nil, id: String = "admin", filesystem: String? = nil, connectTimeout: Int = 15,
+                gatewayID: String? = nil) {
         self.configurationFile = configurationFile
         self.id = id
         self.filesystem = filesystem
         self.connectTimeout = connectTimeout
+        self.gatewayID = gatewayID
     }
+
+    /// Whether `name` is a usable `--gateway-id`: 1–64 of `A-Z a-z 0-9 . _ -`.
+    public static func isValidGatewayID(_ name: String) -> Bool { CephSessionReset.isValid(name) }
 }
 
 /// One libcephfs mount (one MDS session) of the whole CephFS, shared by every request of a
@@ -36,6 +44,8 @@ final class CephMount: @unchecked Sendable {
     let raw: OpaquePointer
     /// The filesystem id (`fscid`): part of every handle.
     let fscid: Int64
+    /// Whether mounting reset an old session of this gateway's uuid (a restart after a crash).
+    private(set) var resetOwnSession = false
 
     init(_ configuration: CephConfiguration) throws {
         var mount: OpaquePointer?
@@ -68,10 +78,27 @@ final class CephMount: @unchecked Sendable {
             result = ceph_select_filesystem(mount, filesystem)
             if result != 0 { throw give("cannot select CephFS '\(filesystem)': \(Errno(-result))") }
         }
+        if let gateway = configuration.gatewayID {
+            // A restarted gateway: its old session (caps, locks) goes now, and the MDS would
+            // refuse a new session with a uuid a live one holds.
+            let uuid = CephSessionReset.uuid(of: gateway)
+            result = CephSessionReset.reset(uuid: uuid, on: mount)
+            if result != 0 && result != -ENOENT {
+                throw give("cannot reset the old CephFS session of gateway \(gateway) (uuid \(uuid)): \(Errno(-result))")
+            }
+            self.resetOwnSession = result == 0
+            ceph_set_uuid(mount, uuid)
+            // The floor: this can only lengthen the filesystem's session_timeout.
+            ceph_set_session_timeout(mount, 30)
+        }
         result = ceph_mount(mount, "/")
         if result != 0 {
             let name = configuration.filesystem.map { "CephFS '\($0)'" } ?? "the default CephFS"
-            throw give(Self.explain(result, step: "mount \(name) (monitors in \(source))", user: user, timeout: timeout))
+            var reason = Self.explain(result, step: "mount \(name) (monitors in \(source))", user: user, timeout: timeout)
+            if let gateway = configuration.gatewayID, result == -EPERM || result == -EACCES {
+                reason += "; or a live CephFS session holds this gateway's uuid pohmelfs-\(gateway)"
+            }
+            throw give(reason)
         }
         self.raw = mount
         self.fscid = ceph_get_fs_cid(mount)
