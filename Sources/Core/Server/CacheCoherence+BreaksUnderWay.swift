@@ -18,7 +18,9 @@ extension CacheCoherence {
     /// The sessions other than `session` whose kernels may still show the attributes of
     /// `objects`: those holding a lease on them now, and those a round under way is breaking
     /// that lease for and that have not answered yet. Read before `LeaseTable.breaking`.
-    static func attributeHolders(of objects: [ObjectHandle], except session: SessionID, in state: State) -> Set<SessionID> {
+    static func attributeHolders(
+        of objects: [ObjectHandle], except session: SessionID, in state: State
+    ) -> Set<SessionID> {
         var holders: Set<SessionID> = []
         for object in objects {
             holders.formUnion(state.leases.attributeHolders[object] ?? [])

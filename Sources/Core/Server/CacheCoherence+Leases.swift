@@ -92,7 +92,9 @@ extension CacheCoherence {
             objects: Array(objects.prefix(LeaseBreakNotice.maximumItems)))
         for peer in told { peer.send(FrameEncoding.notice(notice, id: .none, allocator: peer.allocator)) }
         for peer in waited {
-            self.send(FrameEncoding.notice(notice, id: TransactionID(id), allocator: peer.allocator), to: peer, round: id, timerLoop: timerLoop)
+            self.send(
+                FrameEncoding.notice(notice, id: TransactionID(id), allocator: peer.allocator), to: peer, round: id,
+                timerLoop: timerLoop)
         }
         self.leaseBreaksSent.add(UInt64(waited.count + told.count), ordering: .relaxed)
         guard id != 0 else { return false }

@@ -180,7 +180,9 @@ public final class CacheCoherence: Sendable {
         guard let (id, peers) = plan else { return false }
         let notice = InvalidateNotice(handle: file, offset: offset, length: length)
         for peer in peers {
-            self.send(FrameEncoding.notice(notice, id: TransactionID(id), allocator: peer.allocator), to: peer, round: id, timerLoop: timerLoop)
+            self.send(
+                FrameEncoding.notice(notice, id: TransactionID(id), allocator: peer.allocator), to: peer, round: id,
+                timerLoop: timerLoop)
         }
         self.invalidationsSent.add(UInt64(peers.count), ordering: .relaxed)
         timerLoop.scheduleTask(in: TimeAmount(self.timeout)) {
