@@ -63,7 +63,11 @@ extension CacheCoherence {
         let directories = names.map(\.directory)
         let plan: (UInt64, [Peer], [Peer])? = self.state.withLock { state in
             state.leases.changed(directories + objects, by: session)
+            // Holders still being broken by an earlier round count as holders
+            // (`CacheCoherence+BreaksUnderWay`).
+            let attributes = Self.attributeHolders(of: objects, except: session, in: state)
             let holders = state.leases.breaking(names: directories, objects: objects, except: session)
+                .union(attributes)
                 .filter { state.peers[$0] != nil }
             guard !holders.isEmpty else { return nil }
             // Sessions waiting for a round of their own are told, not waited for (see above).
@@ -74,9 +78,11 @@ extension CacheCoherence {
             if !waited.isEmpty {
                 id = state.nextNotice
                 state.nextNotice += 1
-                state.rounds[id] = Round(
-                    file: objects.first ?? directories[0], waitingFor: waited, completion: completion,
-                    initiator: session)
+                Self.start(
+                    Round(
+                        file: objects.first ?? directories[0], waitingFor: waited, completion: completion,
+                        initiator: session, objects: objects, attributeHolders: attributes.intersection(waited)),
+                    id: id, in: &state)
             }
             return (id, waited.compactMap { state.peers[$0] }, told.compactMap { state.peers[$0] })
         }
@@ -86,7 +92,9 @@ extension CacheCoherence {
             objects: Array(objects.prefix(LeaseBreakNotice.maximumItems)))
         for peer in told { peer.send(FrameEncoding.notice(notice, id: .none, allocator: peer.allocator)) }
         for peer in waited {
-            peer.send(FrameEncoding.notice(notice, id: TransactionID(id), allocator: peer.allocator))
+            self.send(
+                FrameEncoding.notice(notice, id: TransactionID(id), allocator: peer.allocator), to: peer, round: id,
+                timerLoop: timerLoop)
         }
         self.leaseBreaksSent.add(UInt64(waited.count + told.count), ordering: .relaxed)
         guard id != 0 else { return false }

@@ -20,6 +20,8 @@ public final class CacheCoherence: Sendable {
     /// (`pohmelfs serve --unsafe-no-invalidation`).
     public let enabled: Bool
     public let timeout: Duration
+    /// Test-only: how long each awaited LEASE_BREAK or INVALIDATE is held back (`FaultInjection`).
+    let breakDelay: Duration
     let logger: Logger
 
     struct Peer {
@@ -33,6 +35,10 @@ public final class CacheCoherence: Sendable {
         var completion: @Sendable () -> Void
         /// The session whose change waits for the round (`CacheCoherence+Leases`).
         var initiator: SessionID? = nil
+        /// The objects whose attribute leases the round breaks, and the sessions whose leases
+        /// those were (`CacheCoherence+BreaksUnderWay`).
+        var objects: [ObjectHandle] = []
+        var attributeHolders: Set<SessionID> = []
     }
 
     struct State {
@@ -52,6 +58,9 @@ public final class CacheCoherence: Sendable {
         var removed: Set<ObjectHandle> = []
         /// Leases on names and attributes (`CacheCoherence+Leases`).
         var leases = LeaseTable()
+        /// The rounds under way that break attribute leases, by object
+        /// (`CacheCoherence+BreaksUnderWay`).
+        var breakRounds: [ObjectHandle: Set<UInt64>] = [:]
     }
 
     let state = Mutex(State())
@@ -62,9 +71,10 @@ public final class CacheCoherence: Sendable {
     /// LEASE_BREAK notices sent (`CacheCoherence+Leases`).
     public let leaseBreaksSent = Atomic<UInt64>(0)
 
-    public init(enabled: Bool = true, timeout: Duration = .seconds(5), logger: Logger) {
+    public init(enabled: Bool = true, timeout: Duration = .seconds(5), breakDelay: Duration = .zero, logger: Logger) {
         self.enabled = enabled
         self.timeout = timeout
+        self.breakDelay = breakDelay
         self.logger = logger
     }
 
@@ -151,19 +161,28 @@ public final class CacheCoherence: Sendable {
         let plan: (UInt64, [Peer])? = self.state.withLock { state in
             // Attribute leases break with the pages: the size and times changed too.
             state.leases.changed([file], by: writer)
+            // Holders still being broken by an earlier round count as holders.
+            let attributes = Self.attributeHolders(of: [file], except: writer, in: state)
             let others = (state.cachers[file] ?? [])
                 .union(state.leases.breaking(names: [], objects: [file], except: writer))
+                .union(attributes)
                 .subtracting([writer]).filter { state.peers[$0] != nil }
             guard !others.isEmpty else { return nil }
             let id = state.nextNotice
             state.nextNotice += 1
-            state.rounds[id] = Round(file: file, waitingFor: others, completion: completion, initiator: writer)
+            Self.start(
+                Round(
+                    file: file, waitingFor: others, completion: completion, initiator: writer, objects: [file],
+                    attributeHolders: attributes.intersection(others)),
+                id: id, in: &state)
             return (id, others.compactMap { state.peers[$0] })
         }
         guard let (id, peers) = plan else { return false }
         let notice = InvalidateNotice(handle: file, offset: offset, length: length)
         for peer in peers {
-            peer.send(FrameEncoding.notice(notice, id: TransactionID(id), allocator: peer.allocator))
+            self.send(
+                FrameEncoding.notice(notice, id: TransactionID(id), allocator: peer.allocator), to: peer, round: id,
+                timerLoop: timerLoop)
         }
         self.invalidationsSent.add(UInt64(peers.count), ordering: .relaxed)
         timerLoop.scheduleTask(in: TimeAmount(self.timeout)) {
@@ -184,7 +203,7 @@ public final class CacheCoherence: Sendable {
         for id in ids {
             guard var round = state.rounds[id], round.waitingFor.remove(session) != nil else { continue }
             if round.waitingFor.isEmpty {
-                state.rounds[id] = nil
+                Self.end(id, in: &state)
                 finished.append(round.completion)
             } else {
                 state.rounds[id] = round
@@ -196,7 +215,7 @@ public final class CacheCoherence: Sendable {
     /// The round's time is up: whoever has not answered loses its cache grant for the file.
     func expire(_ id: UInt64) {
         let expired: Round? = self.state.withLock { state in
-            guard let round = state.rounds.removeValue(forKey: id) else { return nil }
+            guard let round = Self.end(id, in: &state) else { return nil }
             for session in round.waitingFor { state.cachers[round.file]?.remove(session) }
             return round
         }

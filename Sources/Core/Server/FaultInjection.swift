@@ -8,12 +8,19 @@ import Synchronization
 /// client reconnects, resumes its session and resends the request, and the reply cache answers
 /// it: the test then checks the change was applied exactly once.
 ///
+/// Lease-break delay (`--test-delay-lease-break MS`): every LEASE_BREAK or INVALIDATE a change
+/// waits for leaves the server that much later, as over a slow link to the holder, so that a test can run a
+/// second change of the same object while the first one's break round is still under way.
+///
 /// Locking: one mutex over the armed set.
 public final class FaultInjection: Sendable {
     private let dropReplyOnce: Mutex<Set<Opcode>>
+    /// How long each awaited LEASE_BREAK or INVALIDATE is held back before it is sent (zero: not at all).
+    public let leaseBreakDelay: Duration
 
-    public init(dropReplyOnce: Set<Opcode> = []) {
+    public init(dropReplyOnce: Set<Opcode> = [], leaseBreakDelay: Duration = .zero) {
         self.dropReplyOnce = Mutex(dropReplyOnce)
+        self.leaseBreakDelay = leaseBreakDelay
     }
 
     /// True once per armed opcode: the caller drops this reply and closes the connection.

@@ -51,7 +51,7 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
         /// How long after start only reclaiming lock requests are granted (`LockService+Grace`);
         /// zero for none. `serve` sets it only when `ReclaimMarker` says clients may hold locks.
         public var gracePeriod: Duration = .zero
-        /// Test-only faults (`serve --test-drop-reply-once`); none by default.
+        /// Test-only faults (`serve --test-drop-reply-once`, `--test-delay-lease-break`); none by default.
         public var faults = FaultInjection()
         /// TLS on every connection and how clients authenticate (`serve --tls-dir`, `--auth`);
         /// nil serves the plain protocol, on loopback only unless `insecure`.
@@ -118,7 +118,8 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
             logger.info("grace period: only lock reclaims are granted", metadata: ["duration": "\(configuration.gracePeriod)"])
         }
         let coherence = CacheCoherence(
-            enabled: configuration.invalidation, timeout: configuration.invalidationTimeout, logger: logger)
+            enabled: configuration.invalidation, timeout: configuration.invalidationTimeout,
+            breakDelay: configuration.faults.leaseBreakDelay, logger: logger)
         let shared = ServerShared(
             store: store, locks: locks, coherence: coherence, threadPool: threadPool, logger: logger,
             maximumTransaction: configuration.maximumTransaction, statistics: statistics, metrics: configuration.metrics,

@@ -134,6 +134,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: .private)
     var testDropReplyOnce: String?
 
+    /// Test-only: hold back every LEASE_BREAK or INVALIDATE a change waits for by this many milliseconds, so a
+    /// second change of the object overlaps the first one's break round.
+    @Option(name: .long, help: .private)
+    var testDelayLeaseBreak: Int = 0
+
     @Option(
         name: .long,
         help: .init(
@@ -202,6 +207,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let list = self.testDropReplyOnce, case .failure(let error) = FaultInjection.opcodes(named: list) {
             throw ValidationError("--test-drop-reply-once: \(error)")
+        }
+        guard (0...4000).contains(self.testDelayLeaseBreak) else {
+            throw ValidationError("--test-delay-lease-break must be 0...4000 milliseconds")
         }
     }
 
@@ -324,9 +332,12 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.transactionLocking = !self.unsafeNoTransactionLocks
         configuration.invalidation = !self.unsafeNoInvalidation
         configuration.insecure = self.insecure
+        var dropped: Set<Opcode> = []
         if let list = self.testDropReplyOnce, case .success(let opcodes) = FaultInjection.opcodes(named: list) {
-            configuration.faults = FaultInjection(dropReplyOnce: opcodes)
+            dropped = opcodes
         }
+        configuration.faults = FaultInjection(
+            dropReplyOnce: dropped, leaseBreakDelay: .milliseconds(Int64(self.testDelayLeaseBreak)))
         configuration.policy = ExportPolicy(
             readOnly: self.readOnly, allow: self.allow.compactMap(CIDR.init),
             squash: self.allSquash ? .all : self.rootSquash ? .root : .none,
