@@ -139,3 +139,55 @@ def test_untarring_sends_one_setattr_and_no_getattr_or_flush_per_file(
     for i in range(count):
         st = os.stat(metrics_server.export / "t" / f"f{i}")
         assert (st.st_mode & 0o777, st.st_uid, st.st_mtime_ns) == (0o640 + i % 8, 1000, (1_200_000_000 + i) * 10**9)
+
+
+def _write_one_byte_as_other(path):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, b"x")
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_what_the_server_changes_under_the_grant_is_not_answered_stale(server, mount_factory):
+    """The holder answers GETATTR from what it knows only while every change to the file went
+    through write-behind: an APPEND, a FALLOCATE, a write by another user that clears set-id
+    bits on the server (each sent to the server, not answered here) make it ask the server
+    again. Seen through the descriptor that holds the grant, on this mount and another."""
+    from posix_helpers import run_as, working_directory
+
+    a = mount_factory(server, options="allow_other,default_permissions")
+    b = mount_factory(server)
+    os.mkdir(a.mountpoint / "d")
+    os.chmod(a.mountpoint / "d", 0o777)
+    path = a.mountpoint / "d" / "f"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)  # takes the grant
+    try:
+        os.write(fd, b"12345")
+        os.utime(fd, ns=(1, 1_000_000_000))  # answered here
+        assert (os.fstat(fd).st_size, os.fstat(fd).st_mtime_ns) == (5, 1_000_000_000)
+
+        appender = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.fstat(fd)  # learned again under the grant
+            os.write(appender, b"abcde")  # an APPEND
+        finally:
+            os.close(appender)
+        st = os.fstat(fd)
+        assert st.st_size == 10 and st.st_mtime_ns != 1_000_000_000, st
+
+        os.posix_fallocate(fd, 0, 8192)  # a FALLOCATE
+        assert os.fstat(fd).st_size == 8192
+        assert os.stat(path).st_size == 8192
+
+        os.fchmod(fd, 0o6777)  # answered here
+        assert os.fstat(fd).st_mode & 0o7777 == 0o6777
+        with working_directory(a.mountpoint / "d"):  # the path above the mount is root's alone
+            run_as(65534, 65534, _write_one_byte_as_other, "f")  # the server clears set-id
+        assert os.fstat(fd).st_mode & 0o7777 == 0o777
+        assert os.stat(path).st_mode & 0o7777 == 0o777
+    finally:
+        os.close(fd)
+    st = os.stat(b.mountpoint / "d" / "f")
+    assert (st.st_size, st.st_mode & 0o7777) == (8192, 0o777)

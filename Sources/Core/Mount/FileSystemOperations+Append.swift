@@ -45,6 +45,7 @@ extension FileSystemOperations {
     /// of the size is what it guessed the offset to be: drop both for the range the server
     /// used. (The server invalidates other clients' caches before it answered.)
     private func appended(_ response: AppendResponse, node: NodeID, reply: WriteReply) {
+        self.writeBehind?.changedOnServer(node)
         reply.written(response.count)
         guard self.options.cache == .strict, let notifier = self.notifier else { return }
         notifier.invalidate(

@@ -16,6 +16,8 @@ extension FileSystemOperations {
         self.client.send(request, caller: caller) { result in
             switch result {
             case .success(let response):
+                // The server truncated the file.
+                if Int32(bitPattern: flags) & 0o1000 != 0 { self.writeBehind?.changedOnServer(node) }  // O_TRUNC
                 self.registerOpen(response.file, node: node, flags: flags)
                 reply.opened(self.openParameters(response.file, flags: flags, cacheValid: response.cacheValid))
             case .failure(let error):
@@ -73,7 +75,7 @@ extension FileSystemOperations {
         let node = self.openFiles[file]?.node
         let buffered = self.bufferWrite(file: file, offset: offset, bytes: bytes, caller: caller, reply: reply) { data in
             self.perform(WriteRequest(file: file, offset: offset, data: data), caller: caller, reply: reply) {
-                if let node { self.writeBehind?.wrote(node, offset: offset, count: $0.count) }
+                self.writeBehind?.changedOnServer(node)
                 reply.written($0.count)
             }
         }
@@ -84,7 +86,7 @@ extension FileSystemOperations {
         ) { result in
             switch result {
             case .success(let response):
-                if let node { self.writeBehind?.wrote(node, offset: offset, count: response.count) }
+                self.writeBehind?.changedOnServer(node)
                 reply.written(response.count)
             case .failure(let error): reply.fail(error)
             }
@@ -135,9 +137,13 @@ extension FileSystemOperations {
     public func fallocate(
         file: FileHandleID, mode: UInt32, offset: UInt64, length: UInt64, caller: Caller, reply: EmptyReply
     ) {
-        self.afterWriteback(of: self.openFiles[file]?.node) {
-            self.replyEmpty(
-                FallocateRequest(file: file, mode: mode, offset: offset, length: length), caller: caller, reply: reply)
+        let node = self.openFiles[file]?.node
+        self.afterWriteback(of: node) {
+            let request = FallocateRequest(file: file, mode: mode, offset: offset, length: length)
+            self.perform(request, caller: caller, reply: reply) { _ in
+                self.writeBehind?.changedOnServer(node)
+                reply.ok()
+            }
         }
     }
 
@@ -150,7 +156,10 @@ extension FileSystemOperations {
             destinationOffset: destinationOffset, length: length)
         self.afterWriteback(of: self.openFiles[source]?.node) {
             self.afterWriteback(of: self.openFiles[destination]?.node) {
-                self.perform(request, caller: caller, reply: reply) { reply.written($0.count) }
+                self.perform(request, caller: caller, reply: reply) {
+                    self.writeBehind?.changedOnServer(self.openFiles[destination]?.node)
+                    reply.written($0.count)
+                }
             }
         }
     }

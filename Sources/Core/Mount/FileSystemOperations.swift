@@ -221,8 +221,9 @@ public final class FileSystemOperations: Sendable {
             let ticket = self.leases?.ticket()
             // Learned only from a reply to a request sent under the grant, too.
             let granted = self.writeback?.isGranted(node) ?? false
+            let known = self.writeBehind?.ticket()
             self.perform(GetattrRequest(handle: handle), caller: caller, reply: reply) {
-                if granted { self.writeBehind?.learned(node, $0, underGrant: true) }
+                if granted { self.writeBehind?.learned(node, $0, underGrant: true, ticket: known) }
                 reply.attributes($0, timeout: self.attributeTimeout(ticket))
             }
         }
@@ -240,8 +241,11 @@ public final class FileSystemOperations: Sendable {
         self.afterWriteback(of: node) {
             let ticket = self.leases?.ticket()
             let granted = self.writeback?.isGranted(node) ?? false
+            // What the server decided (set-id bits it cleared, its times) replaces what was known.
+            self.writeBehind?.changedOnServer(node)
+            let known = self.writeBehind?.ticket()
             self.perform(request, caller: caller, reply: reply) {
-                if granted { self.writeBehind?.learned(node, $0, underGrant: true) }
+                if granted { self.writeBehind?.learned(node, $0, underGrant: true, ticket: known) }
                 reply.attributes($0, timeout: self.attributeTimeout(ticket))
             }
         }
@@ -275,6 +279,8 @@ public final class FileSystemOperations: Sendable {
 
     public func link(_ node: NodeID, newParent: NodeID, name: FileName, caller: Caller, reply: EntryReply) {
         guard let target = self.handle(node, reply), let parentHandle = self.handle(newParent, reply) else { return }
+        // Its link count changes on the server.
+        self.writeBehind?.changedOnServer(node)
         self.replyEntry(
             LinkRequest(target: target, newParent: parentHandle, name: name), parent: newParent, name: name,
             caller: caller, reply: reply)
@@ -282,7 +288,10 @@ public final class FileSystemOperations: Sendable {
 
     public func unlink(parent: NodeID, name: FileName, caller: Caller, reply: EmptyReply) {
         guard let parentHandle = self.handle(parent, reply) else { return }
-        self.replyEmpty(UnlinkRequest(parent: parentHandle, name: name), caller: caller, reply: reply)
+        self.perform(UnlinkRequest(parent: parentHandle, name: name), caller: caller, reply: reply) { _ in
+            self.writeBehind?.changedOnServerUnnamed()
+            reply.ok()
+        }
     }
 
     public func rmdir(parent: NodeID, name: FileName, caller: Caller, reply: EmptyReply) {
@@ -300,9 +309,13 @@ public final class FileSystemOperations: Sendable {
         self.leases?.adding(newName, in: newParent)
         // An exchange moves the other name back: both are made.
         self.leases?.adding(name, in: parent)
-        self.replyEmpty(
-            RenameRequest(oldParent: oldHandle, oldName: name, newParent: newHandle, newName: newName, flags: flags),
-            caller: caller, reply: reply)
+        let request = RenameRequest(
+            oldParent: oldHandle, oldName: name, newParent: newHandle, newName: newName, flags: flags)
+        self.perform(request, caller: caller, reply: reply) { _ in
+            // The file renamed over lost a link, the moved one's change time is the server's.
+            self.writeBehind?.changedOnServerUnnamed()
+            reply.ok()
+        }
     }
 
     public func access(_ node: NodeID, mask: UInt32, caller: Caller, reply: EmptyReply) {

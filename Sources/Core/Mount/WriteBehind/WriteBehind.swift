@@ -52,6 +52,9 @@ public final class WriteBehind: Sendable {
         var nodes: [NodeID: NodeState] = [:]
         /// The errseq value each open descriptor has seen.
         var seen: [FileHandleID: (node: NodeID, sequence: UInt64)] = [:]
+        /// Bumped whenever known attributes are forgotten: a reply to a request sent before
+        /// (`ticket`) may predate the change that made them stale, and is not learned.
+        var generation: UInt64 = 0
     }
 
     let client: RPCClient
@@ -79,9 +82,13 @@ public final class WriteBehind: Sendable {
     /// The server's attributes of `node`, from a reply it sent while nothing of the node was
     /// pending here: CREATE's (the file is new: a change by another client before the grant
     /// comes with an INVALIDATE, `unknown`), or GETATTR's and SETATTR's `underGrant`.
-    func learned(_ node: NodeID, _ attributes: FileAttributes, underGrant: Bool) {
+    /// `ticket`: taken (`ticket()`) before the request was sent; the reply is not learned when
+    /// something was forgotten since.
+    func learned(_ node: NodeID, _ attributes: FileAttributes, underGrant: Bool, ticket: UInt64? = nil) {
         self.state.withLock { state in
-            guard !(state.nodes[node]?.isPending ?? false), !underGrant || self.writeback.isGranted(node) else { return }
+            guard !(state.nodes[node]?.isPending ?? false), !underGrant || self.writeback.isGranted(node),
+                ticket.map({ $0 == state.generation }) ?? true
+            else { return }
             state.nodes[node, default: NodeState()].attributes = attributes
         }
     }
@@ -89,15 +96,44 @@ public final class WriteBehind: Sendable {
     /// Someone else may have changed the node (INVALIDATE, LEASE_BREAK): what was known is not.
     func unknown(_ nodes: [NodeID]) {
         self.state.withLock { state in
+            state.generation &+= 1
             for node in nodes where state.nodes[node] != nil { state.nodes[node]!.attributes = nil }
         }
     }
+
+    /// A request that changes the node was forwarded to the server (not answered here: an
+    /// APPEND, a WRITE sent the ordinary way, FALLOCATE, COPY_FILE_RANGE, OPEN, a SETATTR the
+    /// server decided): the server may have changed what was known (size, times, set-id bits
+    /// it clears), so it is forgotten and the next GETATTR asks the server. Called before the
+    /// request is answered to the kernel.
+    func changedOnServer(_ node: NodeID?) {
+        guard let node else { return }
+        self.unknown([node])
+    }
+
+    /// A request that may change files this client cannot name here (UNLINK, RENAME, LINK:
+    /// link counts and change times) was forwarded: nothing known stays.
+    func changedOnServerUnnamed() {
+        self.state.withLock { state in
+            state.generation &+= 1
+            for node in state.nodes.keys { state.nodes[node]!.attributes = nil }
+        }
+    }
+
+    /// The value `learned(ticket:)` compares with.
+    func ticket() -> UInt64 { self.state.withLock { $0.generation } }
 
     /// A write of `count` bytes at `offset` succeeded (buffered or on the server).
     func wrote(_ node: NodeID, offset: UInt64, count: UInt64) {
         let now = LocalSetattr.now()
         self.state.withLock { state in
             guard var attributes = state.nodes[node]?.attributes else { return }
+            // The server clears set-id bits on a write (kill-priv) as it decides: ask it.
+            guard attributes.mode & 0o6000 == 0 else {
+                state.generation &+= 1
+                state.nodes[node]!.attributes = nil
+                return
+            }
             attributes.size = max(attributes.size, offset + count)
             attributes.modificationTime = now
             attributes.changeTime = now
@@ -120,7 +156,11 @@ public final class WriteBehind: Sendable {
     func setattr(_ node: NodeID, _ request: SetattrRequest, changes: AttributeChanges, caller: Caller) -> FileAttributes? {
         let now = LocalSetattr.now()
         let (answer, start): (FileAttributes?, Bool) = self.state.withLock { state in
+            // Only while the file is open here (tar: fchown, fchmod, futimens, close): a change
+            // by name after the last close (chmod, touch) is the server's at once, as a program
+            // that then looks at the file some other way (another tool on the server) expects.
             guard let known = state.nodes[node]?.attributes, self.writeback.isGranted(node),
+                state.seen.values.contains(where: { $0.node == node }),
                 let changed = LocalSetattr.apply(changes, to: known, caller: caller, now: now)
             else { return (nil, false) }
             state.nodes[node]!.attributes = changed
@@ -241,6 +281,7 @@ public final class WriteBehind: Sendable {
     /// The session's grants are gone (reconnection to a restarted server): nothing known stays.
     public func grantsLost() {
         self.state.withLock { state in
+            state.generation &+= 1
             for node in state.nodes.keys { state.nodes[node]!.attributes = nil }
         }
     }
