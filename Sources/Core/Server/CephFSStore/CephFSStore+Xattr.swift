@@ -11,10 +11,10 @@ import Glibc
 extension CephFSStore {
     public func setxattr(_ request: SetxattrRequest, caller: Caller) throws {
         let (inode, stx) = try self.resolve(request.handle)
-        try Self.validateXattrName(request.name)
+        try XattrName.validate(request.name)
         if UInt32(stx.stx_mode) & 0o170000 == 0o120000 { throw Errno.permission }
         _ = try self.mount.acting(as: caller) { perms in
-            try Self.withCString(request.name) { name in
+            try XattrName.withCString(request.name) { name in
                 try request.value.withUnsafeBytes { value in
                     try cephCall {
                         ceph_ll_setxattr(
@@ -28,10 +28,10 @@ extension CephFSStore {
 
     public func getxattr(_ request: GetxattrRequest, caller: Caller) throws -> XattrResponse {
         let (inode, stx) = try self.resolve(request.handle)
-        try Self.validateXattrName(request.name)
+        try XattrName.validate(request.name)
         if UInt32(stx.stx_mode) & 0o170000 == 0o120000 { throw Errno.noData }
         return try self.mount.acting(as: caller) { perms in
-            try Self.withCString(request.name) { name in
+            try XattrName.withCString(request.name) { name in
                 try Self.sized(request.size) { buffer, capacity in
                     ceph_ll_getxattr(self.mount.raw, inode.raw, name, buffer, capacity, perms)
                 }
@@ -54,23 +54,12 @@ extension CephFSStore {
 
     public func removexattr(_ request: RemovexattrRequest, caller: Caller) throws {
         let (inode, stx) = try self.resolve(request.handle)
-        try Self.validateXattrName(request.name)
+        try XattrName.validate(request.name)
         if UInt32(stx.stx_mode) & 0o170000 == 0o120000 { throw Errno.permission }
         _ = try self.mount.acting(as: caller) { perms in
-            try Self.withCString(request.name) { name in
+            try XattrName.withCString(request.name) { name in
                 try cephCall { ceph_ll_removexattr(self.mount.raw, inode.raw, name, perms) }
             }
-        }
-    }
-
-    private static func validateXattrName(_ name: [UInt8]) throws {
-        guard !name.isEmpty, !name.contains(0) else { throw Errno.invalid }
-        guard name.count <= XattrResponse.maximumNameLength else { throw Errno.range }
-    }
-
-    private static func withCString<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
-        try (bytes + [0]).withUnsafeBufferPointer { raw in
-            try raw.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) }
         }
     }
 

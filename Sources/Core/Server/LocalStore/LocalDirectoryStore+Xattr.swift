@@ -14,10 +14,10 @@ import Glibc
 extension LocalDirectoryStore {
     public func setxattr(_ request: SetxattrRequest, caller: Caller) throws {
         let object = try self.resolve(request.handle)
-        try Self.validateXattrName(request.name)
+        try XattrName.validate(request.name)
         try ThreadIdentity.acting(as: caller) {
             let path = try object.reopenPath()
-            _ = try Self.withCString(request.name) { name in
+            _ = try XattrName.withCString(request.name) { name in
                 try systemCall {
                     request.value.withUnsafeBytes { value in
                         CLinux.setxattr(path, name, value.baseAddress, value.count, Int32(bitPattern: request.flags))
@@ -29,11 +29,11 @@ extension LocalDirectoryStore {
 
     public func getxattr(_ request: GetxattrRequest, caller: Caller) throws -> XattrResponse {
         let object = try self.resolve(request.handle)
-        try Self.validateXattrName(request.name)
+        try XattrName.validate(request.name)
         if object.isSymbolicLink { throw Errno.noData }
         return try ThreadIdentity.acting(as: caller) {
             let path = try object.reopenPath()
-            return try Self.withCString(request.name) { name in
+            return try XattrName.withCString(request.name) { name in
                 try Self.sized(request.size) { buffer, capacity in CLinux.getxattr(path, name, buffer, capacity) }
             }
         }
@@ -52,21 +52,10 @@ extension LocalDirectoryStore {
 
     public func removexattr(_ request: RemovexattrRequest, caller: Caller) throws {
         let object = try self.resolve(request.handle)
-        try Self.validateXattrName(request.name)
+        try XattrName.validate(request.name)
         try ThreadIdentity.acting(as: caller) {
             let path = try object.reopenPath()
-            _ = try Self.withCString(request.name) { name in try systemCall { CLinux.removexattr(path, name) } }
-        }
-    }
-
-    private static func validateXattrName(_ name: [UInt8]) throws {
-        guard !name.isEmpty, !name.contains(0) else { throw Errno.invalid }
-        guard name.count <= XattrResponse.maximumNameLength else { throw Errno.range }
-    }
-
-    private static func withCString<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
-        try (bytes + [0]).withUnsafeBufferPointer { raw in
-            try raw.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) }
+            _ = try XattrName.withCString(request.name) { name in try systemCall { CLinux.removexattr(path, name) } }
         }
     }
 
