@@ -114,9 +114,18 @@ public final class WriteBehind: Sendable {
     /// A request that may change files this client cannot name here (UNLINK, RENAME, LINK:
     /// link counts and change times) was forwarded: nothing known stays.
     func changedOnServerUnnamed() {
-        self.state.withLock { state in
-            state.generation &+= 1
-            for node in state.nodes.keys { state.nodes[node]!.attributes = nil }
+        self.state.withLock { Self.forgetAll(&$0) }
+    }
+
+    /// Forgets every node's known attributes, in place. (Looping over `nodes.keys` while
+    /// assigning through `nodes[node]` copied the whole table once per node: an UNLINK or RENAME
+    /// with a few thousand files known cost about a millisecond of CPU.)
+    private static func forgetAll(_ state: inout State) {
+        state.generation &+= 1
+        var index = state.nodes.values.startIndex
+        while index != state.nodes.values.endIndex {
+            state.nodes.values[index].attributes = nil
+            state.nodes.values.formIndex(after: &index)
         }
     }
 
@@ -280,10 +289,7 @@ public final class WriteBehind: Sendable {
 
     /// The session's grants are gone (reconnection to a restarted server): nothing known stays.
     public func grantsLost() {
-        self.state.withLock { state in
-            state.generation &+= 1
-            for node in state.nodes.keys { state.nodes[node]!.attributes = nil }
-        }
+        self.state.withLock { Self.forgetAll(&$0) }
     }
 
     // MARK: - The chain
