@@ -374,3 +374,14 @@ class MountHandle:
 
     def log_text(self) -> str:
         return read_log(self.log)
+
+
+def wait_until(condition, timeout: float, step: float = 0.01) -> bool:
+    """Polls `condition` every `step` seconds until it holds or `timeout` passes; the last
+    answer is returned, so a condition that comes true at the deadline still counts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 import harness
+from harness import wait_until
 from payloads import sha256_of, write_random_file
 from lock_agent import agent_factory  # noqa: F401  (a fixture)
 
@@ -26,15 +27,6 @@ pytestmark = pytest.mark.skipif(
 # The issue asks for 256 MiB; the suite copies 64 MiB to keep its time small.
 COPY_MIB = int(os.environ.get("POHMELFS_FAILOVER_MIB", "64"))
 MOVED = "lost; moved to"
-
-
-def wait_until(condition, timeout, step=0.01):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 def file_size(path):
@@ -93,7 +85,6 @@ def test_a_copy_through_a_killed_server_finishes_through_the_other(server_factor
     print(f"copy of {COPY_MIB} MiB: killed A at {at_kill >> 20} MiB; the file grew again through B "
           f"{stall * 1000:.0f} ms after the kill; client: {moved[-1].strip()}")
     assert stall < 60
-
 
 
 @pytest.mark.timeout_seconds(90)

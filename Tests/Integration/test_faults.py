@@ -13,6 +13,7 @@ import time
 import pytest
 
 import harness
+from harness import wait_until
 from payloads import sha256_of, write_random_file
 from lock_agent import agent_factory  # noqa: F401  (a fixture)
 
@@ -21,18 +22,6 @@ EWOULDBLOCK = errno.errorcode[errno.EWOULDBLOCK]
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists("/dev/fuse"), reason="real mounts need root and /dev/fuse")
-
-
-
-
-
-def wait_until(condition, timeout, step=0.01):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 def lock_table(run_pohmelfs, server):

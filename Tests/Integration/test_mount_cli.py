@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import harness
+from harness import wait_until
 
 from posix_helpers import expect_errno
 
@@ -43,15 +44,6 @@ def one_line_error(result, elapsed):
 def daemons_of(mountpoint):
     """pohmelfs processes (not zombies) naming `mountpoint` on their command line (pgrep -f)."""
     return [(pid, cmd) for pid, cmd in harness.processes_mentioning(str(mountpoint)) if "pohmelfs" in cmd]
-
-
-def wait_until(predicate, timeout, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 class BackgroundMounts:
