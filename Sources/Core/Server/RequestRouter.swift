@@ -345,27 +345,11 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
             }
             // Other servers share the store: its copy of the lock is taken first (StoreLockGate).
             guard store.sharesLocks else { return try local() }
-            let (start, end) = StoreLockGate.range(request)
-            if request.type == .unlock {
-                defer {
-                    StoreLockGate.release(
-                        store, file: file, owner: request.owner, flavor: request.flavor, session: session, start: start,
-                        end: end)
-                }
-                return try local()
-            }
             let clientSession = context.session
-            try StoreLockGate.acquire(store, file: file, request: request, session: session) {
-                clientSession.connection.withLock { $0 != nil } && (try? clientSession.file(request.file)) != nil
-            }
-            do {
-                return try local()
-            } catch {
-                StoreLockGate.release(
-                    store, file: file, owner: request.owner, flavor: request.flavor, session: session, start: start,
-                    end: end)
-                throw error
-            }
+            return try StoreLockGate.setlk(
+                store, file: file, request: request, session: session,
+                stillWanted: { clientSession.connection.withLock { $0 != nil } && (try? clientSession.file(request.file)) != nil },
+                local: local)
         }
         self.on(CancelRequest.self) { request, context in
             locks.cancel(request.transaction, session: context.session.id)

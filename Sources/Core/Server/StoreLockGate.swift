@@ -55,6 +55,31 @@ enum StoreLockGate {
         }
     }
 
+    /// SETLK through a store other servers share: a lock is taken in the store first, then in
+    /// this server's table (`local`), and given back to the store if the table refuses it; an
+    /// unlock frees this server's copy, then the store's.
+    static func setlk<Store: BackingStore, Result>(
+        _ store: Store, file: Store.File, request: SetlkRequest, session: SessionID, stillWanted: () -> Bool,
+        local: () throws -> Result
+    ) throws -> Result {
+        let (start, end) = self.range(request)
+        let release = {
+            self.release(
+                store, file: file, owner: request.owner, flavor: request.flavor, session: session, start: start, end: end)
+        }
+        if request.type == .unlock {
+            defer { release() }
+            return try local()
+        }
+        try self.acquire(store, file: file, request: request, session: session, stillWanted: stillWanted)
+        do {
+            return try local()
+        } catch {
+            release()
+            throw error
+        }
+    }
+
     /// Releases `request`'s range (or, for `wholeFile`, everything) of `owner` in the store.
     /// Errors are not the caller's: the lock is gone locally, and the store's copy goes at the
     /// latest with the file's last close.
