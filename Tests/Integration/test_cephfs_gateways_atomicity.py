@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import sqlite_scenario
 import torn_read_checker as trc
 
 pytestmark = pytest.mark.skipif(
@@ -47,36 +47,11 @@ def two_gateways(ceph_cluster, server_factory):
 @pytest.mark.timeout_seconds(120)
 def test_sqlite_one_writer_on_each_of_two_gateways_stays_intact(two_gateways, mount_factory, registry, tmp_path):
     a, b = (mount_factory(gateway) for gateway in two_gateways)
-    setup = sqlite3.connect(a.mountpoint / "shared.db")
-    assert setup.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
-    setup.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, worker INTEGER NOT NULL, n INTEGER NOT NULL, "
-                  "payload TEXT NOT NULL, UNIQUE (worker, n))")
-    setup.commit()
-    setup.close()
-    workers = []
-    for i, m in ((1, a), (2, b)):
-        log = tmp_path / f"sqlite-worker-{i}.log"
-        registry.logs.append((f"sqlite worker {i}", log))
-        with open(log, "wb") as stderr:
-            workers.append(registry.spawn(
-                [sys.executable, HERE / "sqlite_worker.py", m.mountpoint / "shared.db", str(i), str(SQLITE_ROWS),
-                 "--batch", "10"], stdout=subprocess.PIPE, stderr=stderr))
-    results = []
-    for worker in workers:
-        out, _ = worker.communicate(timeout=100)
-        assert worker.returncode == 0, f"worker exited with status {worker.returncode}: {out!r}"
-        results.append(json.loads(out))
+    sqlite_scenario.create_database(a.mountpoint)
+    workers = sqlite_scenario.start_writers([a.mountpoint, b.mountpoint], SQLITE_ROWS, 10, registry, tmp_path)
+    results = sqlite_scenario.finish_writers(workers, timeout=100)
     print(f"sqlite workers through two gateways: {json.dumps(results)}", file=sys.__stderr__)
-    for m in (a, b):
-        db = sqlite3.connect(m.mountpoint / "shared.db")
-        try:
-            assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-            for worker in (1, 2):
-                count, low, high = db.execute(
-                    "SELECT count(DISTINCT n), min(n), max(n) FROM rows WHERE worker = ?", (worker,)).fetchone()
-                assert (count, low, high) == (SQLITE_ROWS, 0, SQLITE_ROWS - 1), (m.mountpoint, worker, count)
-        finally:
-            db.close()
+    sqlite_scenario.assert_intact([a.mountpoint, b.mountpoint], writers=2, rows=SQLITE_ROWS)
 
 
 def run_torn(two_gateways, mount_factory, registry, tmp_path, a_start: int) -> dict:

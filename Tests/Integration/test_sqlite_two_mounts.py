@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
+import sqlite_scenario
+
 ROWS = 2000
 BATCH = 10  # rows per transaction: 200 transactions per process, each handing the locks over
 
@@ -35,21 +33,8 @@ def interesting(table: str) -> int:
 @pytest.mark.timeout_seconds(170)
 def test_sqlite_two_processes_on_two_mounts(server, mount_factory, registry, pohmelfs_bin, tmp_path):
     a, b = mount_factory(server), mount_factory(server)
-    setup = sqlite3.connect(a.mountpoint / "shared.db")
-    assert setup.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
-    setup.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, worker INTEGER NOT NULL, n INTEGER NOT NULL, "
-                  "payload TEXT NOT NULL, UNIQUE (worker, n))")
-    setup.commit()
-    setup.close()
-
-    workers = []
-    for i, m in ((1, a), (2, b)):
-        log = tmp_path / f"sqlite-worker-{i}.log"
-        registry.logs.append((f"sqlite worker {i}", log))
-        with open(log, "wb") as stderr:
-            workers.append(registry.spawn(
-                [sys.executable, HERE / "sqlite_worker.py", m.mountpoint / "shared.db", str(i), str(ROWS),
-                 "--batch", str(BATCH)], stdout=subprocess.PIPE, stderr=stderr))
+    sqlite_scenario.create_database(a.mountpoint)
+    workers = sqlite_scenario.start_writers([a.mountpoint, b.mountpoint], ROWS, BATCH, registry, tmp_path)
     # Capture the lock table while they run; keep the most telling capture.
     best, captures = "", 0
     while any(w.poll() is None for w in workers):
@@ -59,11 +44,7 @@ def test_sqlite_two_processes_on_two_mounts(server, mount_factory, registry, poh
         if interesting(result.stdout) > interesting(best):
             best = result.stdout
         time.sleep(0.1)
-    results = []
-    for worker in workers:
-        out, _ = worker.communicate(timeout=10)
-        assert worker.returncode == 0, f"worker exited with status {worker.returncode}: {out!r}"
-        results.append(json.loads(out))
+    results = sqlite_scenario.finish_writers(workers, timeout=10)
 
     saved = tmp_path / "locks-during-sqlite.txt"
     saved.write_text(best)
@@ -73,17 +54,7 @@ def test_sqlite_two_processes_on_two_mounts(server, mount_factory, registry, poh
     print(best.rstrip())
     print("===== end of pohmelfs locks =====")
 
-    for m in (a, b):  # both clients see the same, complete database
-        db = sqlite3.connect(m.mountpoint / "shared.db")
-        try:
-            assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-            assert db.execute("SELECT count(*) FROM rows").fetchone()[0] == 2 * ROWS
-            for worker in (1, 2):
-                count, low, high = db.execute(
-                    "SELECT count(DISTINCT n), min(n), max(n) FROM rows WHERE worker = ?", (worker,)).fetchone()
-                assert (count, low, high) == (ROWS, 0, ROWS - 1), (m.mountpoint, worker, count, low, high)
-        finally:
-            db.close()
+    sqlite_scenario.assert_intact([a.mountpoint, b.mountpoint], writers=2, rows=ROWS)
     assert not (a.mountpoint / "shared.db-journal").exists()
     assert captures >= 1 and interesting(best) > 0, f"no lock seen in {captures} captures of pohmelfs locks"
 
