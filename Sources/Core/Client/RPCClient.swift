@@ -76,39 +76,17 @@ public final class RPCClient: Sendable {
         self.resilient?.disconnected.load(ordering: .relaxed) ?? !self.channel.isActive
     }
 
-    /// Connects and negotiates. Throws `ClientError` naming the address when the server cannot
-    /// be reached within `connectTimeout`, or speaks no common protocol version; with `security`,
-    /// speaks TLS and authenticates (AUTH before HELLO when it has a secret), and throws
-    /// `SecurityError` with a one-line reason when either fails.
+    /// Connects to the first of `servers` (several servers of one export) that answers, trying
+    /// them in order, and negotiates. Throws `ClientError` naming the address when a server
+    /// cannot be reached within `connectTimeout` or speaks no common protocol version (with
+    /// several servers, only when none answers, naming each and why); with `security`, speaks TLS
+    /// and authenticates (AUTH before HELLO when it has a secret), and throws `SecurityError` with
+    /// a one-line reason when either fails.
     ///
     /// With `resilience`, the first connection must succeed but later ones are the client's
     /// business: it reconnects (with TLS and AUTH again) and resends instead of failing requests
-    /// (`ResilientConnection`).
-    public static func connect(
-        host: String,
-        port: Int,
-        clientName: String,
-        group: any EventLoopGroup,
-        connectTimeout: Duration = .seconds(5),
-        helloTimeout: Duration = .seconds(10),
-        maximumTransaction: UInt32 = ProtocolVersion.minimumTransactionSize,
-        resilience: ResiliencePolicy? = nil,
-        security: ClientSecurity? = nil,
-        capabilities: ProtocolVersion.Capabilities = [],
-        onNotice: @escaping @Sendable (Frame) -> Void = { _ in }
-    ) async throws -> RPCClient {
-        try await Self.connect(
-            servers: [ServerAddress(host: host, port: port)], clientName: clientName, group: group,
-            connectTimeout: connectTimeout, helloTimeout: helloTimeout, maximumTransaction: maximumTransaction,
-            resilience: resilience, security: security, capabilities: capabilities, onNotice: onNotice)
-    }
-
-    /// Connects to the first of `servers` (several servers of one export) that answers, trying
-    /// them in order, and negotiates. With one server, fails as `connect(host:port:...)` says;
-    /// with several, only when none answers, with a `ClientError` naming each and why.
-    ///
-    /// With `resilience`, a lost connection later moves the client to whichever server answers
-    /// (`FailoverPolicy`): the handles it holds must be valid on all of them.
+    /// (`ResilientConnection`), moving to whichever of `servers` answers (`FailoverPolicy`): the
+    /// handles it holds must be valid on all of them.
     public static func connect(
         servers: [ServerAddress],
         clientName: String,

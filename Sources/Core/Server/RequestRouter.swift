@@ -258,9 +258,7 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         self.on(FlushRequest.self) { request, context in
             let file = try context.session.file(request.file)
             locks.closed(file: store.objectHandle(of: file), owner: request.owner, session: context.session.id)
-            if store.sharesLocks {
-                StoreLockGate.release(store, file: file, owner: request.owner, flavor: .posix, session: context.session.id)
-            }
+            StoreLockGate.closed(store, file: file, owner: request.owner, session: context.session.id)
             return EmptyResponse()
         }
         self.on(ReleaseRequest.self) { request, context in

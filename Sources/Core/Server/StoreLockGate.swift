@@ -91,4 +91,11 @@ enum StoreLockGate {
             file, owner: self.owner(session: session, owner: owner, flavor: flavor), type: .unlock, start: start,
             end: end)
     }
+
+    /// A close (FLUSH) by `owner`: POSIX locks go with any close of the file by their owner, in
+    /// the store too when other servers share it; nothing to do for a store that does not.
+    static func closed<Store: BackingStore>(_ store: Store, file: Store.File, owner: LockOwner, session: SessionID) {
+        guard store.sharesLocks else { return }
+        self.release(store, file: file, owner: owner, flavor: .posix, session: session)
+    }
 }

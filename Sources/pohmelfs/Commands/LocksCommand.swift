@@ -59,7 +59,7 @@ struct LocksCommand: AsyncParsableCommand {
         }
         let connect = {
             try await RPCClient.connect(
-                host: address.host, port: address.port, clientName: "pohmelfs locks",
+                servers: [ServerAddress(host: address.host, port: address.port)], clientName: "pohmelfs locks",
                 group: MultiThreadedEventLoopGroup.singleton, security: security)
         }
         var client: RPCClient?

@@ -52,7 +52,7 @@ final class LockReclaimTests: XCTestCase {
         policy.initialBackoff = .milliseconds(10)
         policy.maximumBackoff = .milliseconds(100)
         let client = try await RPCClient.connect(
-            host: "127.0.0.1", port: port, clientName: "holder", group: MultiThreadedEventLoopGroup.singleton,
+            servers: [ServerAddress(host: "127.0.0.1", port: port)], clientName: "holder", group: MultiThreadedEventLoopGroup.singleton,
             resilience: policy)
         let created = try await client.createFile("locked")
         _ = try await client.call(self.lock(created.file, owner: 7))
@@ -66,7 +66,7 @@ final class LockReclaimTests: XCTestCase {
             store: store, configuration: configuration, group: MultiThreadedEventLoopGroup.singleton,
             logger: serverLogger)
         let other = try await RPCClient.connect(
-            host: "127.0.0.1", port: port, clientName: "other", group: MultiThreadedEventLoopGroup.singleton)
+            servers: [ServerAddress(host: "127.0.0.1", port: port)], clientName: "other", group: MultiThreadedEventLoopGroup.singleton)
         do {
             // Any request makes the holder reconnect, reopen and reclaim before it is resent.
             _ = try await client.call(GetattrRequest(handle: client.hello.root.handle))

@@ -73,7 +73,7 @@ final class RPCClientTests: XCTestCase {
         try await LiveServer.with { live, _ in
             for _ in 0..<20 {
                 let client = try await RPCClient.connect(
-                    host: "127.0.0.1", port: live.port, clientName: "quick", group: MultiThreadedEventLoopGroup.singleton,
+                    servers: [ServerAddress(host: "127.0.0.1", port: live.port)], clientName: "quick", group: MultiThreadedEventLoopGroup.singleton,
                     connectTimeout: .milliseconds(800))
                 await client.close()
             }
@@ -89,6 +89,6 @@ final class RPCClientTests: XCTestCase {
         await XCTAssertClientError(
             .unreachable,
             try await RPCClient.connect(
-                host: "127.0.0.1", port: port, clientName: "nobody", group: MultiThreadedEventLoopGroup.singleton))
+                servers: [ServerAddress(host: "127.0.0.1", port: port)], clientName: "nobody", group: MultiThreadedEventLoopGroup.singleton))
     }
 }

@@ -23,7 +23,7 @@ final class ReconnectTests: XCTestCase {
 
     private func connect(_ port: Int, soft: Duration? = nil) async throws -> RPCClient {
         try await RPCClient.connect(
-            host: "127.0.0.1", port: port, clientName: "resilient", group: MultiThreadedEventLoopGroup.singleton,
+            servers: [ServerAddress(host: "127.0.0.1", port: port)], clientName: "resilient", group: MultiThreadedEventLoopGroup.singleton,
             resilience: self.policy(soft: soft))
     }
 
@@ -178,7 +178,7 @@ extension ReconnectTests {
         let live = try await LiveServer.start()
         let notices = NoticeLog()
         let client = try await RPCClient.connect(
-            host: "127.0.0.1", port: live.port, clientName: "cacher", group: MultiThreadedEventLoopGroup.singleton,
+            servers: [ServerAddress(host: "127.0.0.1", port: live.port)], clientName: "cacher", group: MultiThreadedEventLoopGroup.singleton,
             resilience: self.policy(), onNotice: { notices.append($0) })
         try await self.cleaningUp(live, client) {
             let created = try await client.createFile("cached")
@@ -212,7 +212,7 @@ extension ReconnectTests {
         var policy = self.policy()
         policy.helloTimeout = .milliseconds(200)
         let client = try await RPCClient.connect(
-            host: "127.0.0.1", port: port, clientName: "patient", group: MultiThreadedEventLoopGroup.singleton,
+            servers: [ServerAddress(host: "127.0.0.1", port: port)], clientName: "patient", group: MultiThreadedEventLoopGroup.singleton,
             resilience: policy)
         let root = client.hello.root.handle
         await live.server.shutdown(gracePeriod: .milliseconds(100))

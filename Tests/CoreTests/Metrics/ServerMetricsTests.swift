@@ -46,7 +46,7 @@ final class ServerMetricsTests: XCTestCase {
         let server = try await PohmelfsServer.start(
             store: store, configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let client = try await RPCClient.connect(
-            host: "127.0.0.1", port: server.localAddress.port!, clientName: "metrics-test",
+            servers: [ServerAddress(host: "127.0.0.1", port: server.localAddress.port!)], clientName: "metrics-test",
             group: MultiThreadedEventLoopGroup.singleton)
 
         let root = client.hello.root.handle

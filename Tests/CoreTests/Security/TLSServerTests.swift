@@ -41,7 +41,7 @@ final class TLSServerTests: XCTestCase {
 
     private func connect(_ live: LiveServer, _ bundle: TLSDirectory?) async throws -> RPCClient {
         try await RPCClient.connect(
-            host: "127.0.0.1", port: live.port, clientName: "tls-test", group: MultiThreadedEventLoopGroup.singleton,
+            servers: [ServerAddress(host: "127.0.0.1", port: live.port)], clientName: "tls-test", group: MultiThreadedEventLoopGroup.singleton,
             security: try bundle.map { try ClientSecurity(directory: $0) })
     }
 

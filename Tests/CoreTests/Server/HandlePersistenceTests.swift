@@ -25,7 +25,7 @@ final class HandlePersistenceTests: XCTestCase {
             let file = try await client.createFile("f", in: directory.handle, contents: [1, 2, 3])
             let server = try await self.restartedServer(live, stateDirectory: live.stateDirectory.path)
             let other = try await RPCClient.connect(
-                host: "127.0.0.1", port: server.localAddress.port!, clientName: "after-restart",
+                servers: [ServerAddress(host: "127.0.0.1", port: server.localAddress.port!)], clientName: "after-restart",
                 group: MultiThreadedEventLoopGroup.singleton)
             do {
                 XCTAssertEqual(other.root, client.root, "the root keeps its handle")
@@ -52,7 +52,7 @@ final class HandlePersistenceTests: XCTestCase {
             let otherState = live.export.deletingLastPathComponent().appendingPathComponent("other-state").path
             let server = try await self.restartedServer(live, stateDirectory: otherState)
             let other = try await RPCClient.connect(
-                host: "127.0.0.1", port: server.localAddress.port!, clientName: "other-key",
+                servers: [ServerAddress(host: "127.0.0.1", port: server.localAddress.port!)], clientName: "other-key",
                 group: MultiThreadedEventLoopGroup.singleton)
             XCTAssertNotEqual(other.root, client.root)
             await XCTAssertErrno(.stale, try await other.call(GetattrRequest(handle: file.entry.handle)))

@@ -65,7 +65,7 @@ final class SubtreeCheckTests: XCTestCase {
                 configuration: .init(host: "127.0.0.1", port: 0, ioThreads: 2),
                 group: MultiThreadedEventLoopGroup.singleton, logger: logger)
             let other = try await RPCClient.connect(
-                host: "127.0.0.1", port: server.localAddress.port!, clientName: "after-restart",
+                servers: [ServerAddress(host: "127.0.0.1", port: server.localAddress.port!)], clientName: "after-restart",
                 group: MultiThreadedEventLoopGroup.singleton)
             await self.assertUnusable(other, directory.handle, root: other.root)
             await other.close()

@@ -29,7 +29,7 @@ final class WritebackGrantTests: XCTestCase {
 
     private func connect(_ server: LiveServer, _ log: NoticeLog) async throws -> RPCClient {
         try await RPCClient.connect(
-            host: "127.0.0.1", port: server.port, clientName: "grant-test", group: MultiThreadedEventLoopGroup.singleton,
+            servers: [ServerAddress(host: "127.0.0.1", port: server.port)], clientName: "grant-test", group: MultiThreadedEventLoopGroup.singleton,
             onNotice: { log.receive($0) })
     }
 

@@ -50,7 +50,7 @@ final class LiveServer: @unchecked Sendable {
 
     func connect(name: String = "test-client") async throws -> RPCClient {
         try await RPCClient.connect(
-            host: "127.0.0.1", port: self.port, clientName: name, group: MultiThreadedEventLoopGroup.singleton)
+            servers: [ServerAddress(host: "127.0.0.1", port: self.port)], clientName: name, group: MultiThreadedEventLoopGroup.singleton)
     }
 
     func stop() async {
