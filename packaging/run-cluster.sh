@@ -12,25 +12,13 @@ port=${POHMELFS_PORT:-7660}
 ceph_port=${POHMELFS_CEPH_PORT:-21400}
 names=(a b)
 
+# shellcheck source=packaging/demo-steps.sh
+. "$top/packaging/demo-steps.sh"
+
 stop() {
-    local name pid
-    for name in "${names[@]}"; do
-        if grep -qs " $run/mnt-$name fuse.pohmelfs " /proc/mounts; then
-            fusermount3 -u "$run/mnt-$name" 2>/dev/null || fusermount3 -u -z "$run/mnt-$name" || true
-            echo "unmounted $run/mnt-$name"
-        fi
-    done
-    for name in "${names[@]}"; do
-        [ -f "$run/serve-$name.pid" ] || continue
-        pid=$(cat "$run/serve-$name.pid")
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid"
-            for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -KILL "$pid" 2>/dev/null || true
-            echo "stopped server $name (pid $pid)"
-        fi
-        rm -f "$run/serve-$name.pid"
-    done
+    local name
+    for name in "${names[@]}"; do unmount_demo "$run/mnt-$name"; done
+    for name in "${names[@]}"; do stop_server "$run/serve-$name.pid" "server $name"; done
     if [ -d "$run/ceph" ]; then
         "$top/packaging/ceph-cluster.sh" stop "$run/ceph" && echo "stopped the Ceph cluster"
         rm -rf "$run/ceph"
@@ -51,14 +39,9 @@ start() {
         local listen="127.0.0.1:$((port + index))"
         index=$((index + 1))
         mkdir -p "$run/state-$name" "$run/mnt-$name"
-        "$bin" serve --store cephfs --ceph-conf "$conf" --ceph-id "$id" --ceph-fs "$fs" --export /export \
-            --listen "$listen" --state-dir "$run/state-$name" --gateway-id "$name" >"$run/serve-$name.log" 2>&1 &
-        echo $! >"$run/serve-$name.pid"
-        for _ in $(seq 200); do
-            grep -q "exporting" "$run/serve-$name.log" && break
-            kill -0 "$(cat "$run/serve-$name.pid")" 2>/dev/null || { cat "$run/serve-$name.log" >&2; exit 1; }
-            sleep 0.1
-        done
+        start_server "$run/serve-$name.pid" "$run/serve-$name.log" exporting \
+            --store cephfs --ceph-conf "$conf" --ceph-id "$id" --ceph-fs "$fs" --export /export \
+            --listen "$listen" --state-dir "$run/state-$name" --gateway-id "$name"
         "$bin" mount "$listen" "$run/mnt-$name"
         echo "server $name: CephFS /export on $listen, mounted at $run/mnt-$name"
     done
