@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# `make bench`: measures every workload of the performance issue on four directories of this
+# `make bench`: measures every workload of the metadata and data-path issues (16, 17) on four directories of this
 # machine side by side: a local directory, libfuse's passthrough_ll over a local directory (the
 # FUSE ceiling), a pohmelfs mount and an sshfs mount, both over loopback. Then prints every
-# figure and the issue's targets, met or missed. Tears everything down afterwards, whatever
+# figure and those issues' targets, met or missed. Tears everything down afterwards, whatever
 # happens.
 #
 #   POHMELFS_BIN=.build/release/pohmelfs packaging/bench-setup.sh [options] [pohmelfs bench options...]
