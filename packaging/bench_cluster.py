@@ -17,6 +17,7 @@ within one `pohmelfs bench` run. Prints a table on standard output, progress on 
 
 import argparse
 import json
+import mmap
 import os
 import shutil
 import subprocess
@@ -56,6 +57,31 @@ def tar_x(tarball, directory):
     elapsed = time.monotonic() - start
     shutil.rmtree(target)
     return elapsed
+
+
+def crossing_writes(directory, count=64):
+    """What a RADOS object boundary costs (the CephFS store's boundary lock): mean ms of 1 MiB
+    O_DIRECT writes + reads at 1 MiB-aligned offsets inside the 4 MiB objects, and straddling a
+    boundary (4 MiB k - 512 KiB). Returns (inside, crossing)."""
+    path = os.path.join(directory, f"crossing-{os.path.basename(directory)}")
+    buffer = mmap.mmap(-1, 1 << 20)
+    buffer.write(os.urandom(1 << 20))
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o644)
+    try:
+        def mean_ms(offsets):
+            start = time.monotonic()
+            for offset in offsets:
+                os.pwrite(fd, buffer, offset)
+                os.preadv(fd, [buffer], offset)
+            return (time.monotonic() - start) * 1000 / (2 * len(offsets))
+        object_size = 4 << 20
+        inside = [(i % 8) * object_size + (1 << 20) for i in range(count)]
+        crossing = [(i % 8 + 1) * object_size - (512 << 10) for i in range(count)]
+        mean_ms(inside[:8] + crossing[:8])  # allocate the objects, untimed
+        return mean_ms(inside), mean_ms(crossing)
+    finally:
+        os.close(fd)
+        os.unlink(path)
 
 
 def main():
@@ -101,6 +127,18 @@ def main():
         times.setdefault("two", []).append(time.monotonic() - start)
     median = {name: sorted(values)[len(values) // 2] for name, values in times.items()}
     rows.append(("tar -xf (1 tree; pohmelfs-2: 2 at once)", "s", "lower", median["fuse"], median["one"], median["two"]))
+
+    say("1 MiB O_DIRECT ops inside one RADOS object and across a boundary")
+    def guarded(directory):
+        try:
+            return crossing_writes(directory)
+        except OSError as error:
+            say(f"O_DIRECT ops on {directory}: {error}")
+            return None, None
+    inside_fuse, crossing_fuse = guarded(args.ceph_fuse)
+    inside_one, crossing_one = guarded(args.one)
+    rows.append(("1 MiB O_DIRECT op inside a 4 MiB object", "ms", "lower", inside_fuse, inside_one, None))
+    rows.append(("1 MiB O_DIRECT op across an object boundary", "ms", "lower", crossing_fuse, crossing_one, None))
 
     def cell(value):
         return "–" if value is None else (f"{value:,.2f}" if value < 100 else f"{value:,.0f}")
