@@ -1,6 +1,8 @@
 """Two `pohmelfs serve --store cephfs` gateways over one CephFS (the `ceph_cluster` fixture):
-SQLite with one writer on a mount of each stays intact, and O_DIRECT 1 MiB reads through B never
-see half of a 1 MiB write made through A (issue 19, "Done when").
+SQLite with one writer on a mount of each stays intact, O_DIRECT 1 MiB reads through B never
+see half of a 1 MiB write made through A (issue 19, "Done when"), and O_APPEND records written
+through both land whole (the append slot lock of `CephBoundaryLocks`; without it records were
+overwritten within the first 20).
 
 Torn reads: the writers (one per mount) write through gateway A, the reader reads through B,
 with `torn_read_checker.py` (exact; see test_torn_reads.py) for a bounded time
@@ -125,3 +127,35 @@ def test_no_torn_read_across_gateways_inside_one_rados_object(two_gateways, moun
 def test_no_torn_read_across_gateways_across_a_rados_object_boundary(two_gateways, mount_factory, registry, tmp_path):
     result = run_torn(two_gateways, mount_factory, registry, tmp_path, OBJECT - (512 << 10) + 1000)
     assert result["torn"] == 0, result["examples"]
+
+
+APPEND_RECORDS = int(os.environ.get("POHMELFS_CEPH_APPEND_RECORDS", "300"))
+
+
+@pytest.mark.timeout_seconds(120 + APPEND_RECORDS // 10)
+def test_appends_through_two_gateways_land_whole(two_gateways, mount_factory, registry, tmp_path):
+    """O_APPEND writers on a mount of each gateway (ConsistencyContract, "Appends"): every record
+    whole and contiguous, none lost, the size the sum of what was written."""
+    from append_writer import parse
+
+    mounts = [mount_factory(gateway) for gateway in two_gateways]
+    (mounts[0].mountpoint / "log").write_bytes(b"")
+    writers = []
+    for index, mount in enumerate(mounts):
+        log = tmp_path / f"append-writer-{index}.log"
+        registry.logs.append((f"append writer {index}", log))
+        with open(log, "wb") as stderr:
+            writers.append(registry.spawn(
+                [sys.executable, HERE / "append_writer.py", mount.mountpoint / "log", str(index), str(APPEND_RECORDS),
+                 str(1000 + index)], stdout=subprocess.PIPE, stderr=stderr))
+    written = 0
+    for writer in writers:
+        out, _ = writer.communicate(timeout=100 + APPEND_RECORDS // 10)
+        assert writer.returncode == 0, f"a writer failed (exit {writer.returncode})"
+        written += int(out)
+    for mount in mounts:
+        data = (mount.mountpoint / "log").read_bytes()
+        counts, problems = parse(data)
+        assert problems == [], f"on {mount.mountpoint}: {problems[0]}; whole records before it: {counts}"
+        assert counts == {0: APPEND_RECORDS, 1: APPEND_RECORDS}
+        assert len(data) == written

@@ -117,6 +117,18 @@ final class CephBoundaryLocks: @unchecked Sendable {
         return try body()
     }
 
+    /// Runs `body` holding `file`'s append slot exclusively: byte 0 of its window, which no
+    /// boundary uses (boundary 0 is the file's start). APPENDs through every gateway take it
+    /// around finding the end of file and writing there, so two gateways never append at the
+    /// same end (ConsistencyContract, "Several servers over one CephFS").
+    func appending<T>(_ file: CephFile, _ body: () throws -> T) throws -> T {
+        let (start, _) = Self.lockRange(ino: file.ino, first: 0, last: 0)
+        let owner = self.nextOwner.add(1, ordering: .relaxed).newValue
+        try self.lock(F_WRLCK, start: start, length: 1, owner: owner)
+        defer { try? self.lock(F_UNLCK, start: start, length: 1, owner: owner) }
+        return try body()
+    }
+
     private func lock(_ type: Int32, start: UInt64, length: UInt64, owner: UInt64) throws {
         var lock = flock()
         lock.l_type = Int16(type)

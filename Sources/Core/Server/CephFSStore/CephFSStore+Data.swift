@@ -119,6 +119,11 @@ extension CephFSStore {
         }
     }
 
+    /// APPENDs through every gateway exclude each other (`CephBoundaryLocks.appending`).
+    public func excludingOtherServersAppends<T>(to file: CephFile, _ body: () throws -> T) throws -> T {
+        try self.boundaryLocks.appending(file, body)
+    }
+
     public func endOfFile(_ file: CephFile) throws -> UInt64 {
         try self.statx(file.inode).stx_size
     }
