@@ -10,6 +10,12 @@
 #                     dbench over a local directory, passthrough_ll, a pohmelfs and an sshfs mount on
 #                     loopback, and the performance issue's targets, met or missed
 #                     (BENCH_ARGS='--size 256M --files 2000 --runs 1 --dbench-seconds 10' to shorten)
+#   make bench-cluster  release build, then packaging/bench-cluster.sh: a throwaway Ceph cluster, and
+#                     on it ceph-fuse, pohmelfs through one server and pohmelfs through two servers
+#                     (a mount on each, loaded at once) side by side: 1 MiB writes + fsync, cold
+#                     read, random 4 KiB reads, create/stat/rename/unlink, tar -xf of
+#                     /usr/include/linux (BENCH_CLUSTER_ARGS='--size 64M --files 500 --runs 1' are
+#                     the defaults). Not part of `make bench`: it takes a few minutes.
 #   make conformance  release build, then packaging/conformance.sh: pjdfstest in full, fsx (mmap, no
 #                     mmap, AIO, O_DIRECT, io_uring; default mount and cache=none) and fsstress against
 #                     fresh mounts, built from PJDFSTEST_SRC= and XFSTESTS_SRC= (checkouts you provide;
@@ -60,7 +66,7 @@ PYTEST_TIMEOUT ?= 1500
 # Evaluated when used (after `deps` has run): the python3 that has pytest.
 PYTHON = $(shell packaging/install-deps.sh --print-python)
 
-.PHONY: deps build release test integration-test run stop run-cluster stop-cluster bench conformance fuzz completions man install install-files uninstall deb clean
+.PHONY: deps build release test integration-test run stop run-cluster stop-cluster bench bench-cluster conformance fuzz completions man install install-files uninstall deb clean
 
 deps:
 	packaging/install-deps.sh
@@ -99,6 +105,9 @@ stop-cluster:
 
 bench: release
 	POHMELFS_BIN="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pohmelfs" packaging/bench-setup.sh $(BENCH_ARGS)
+
+bench-cluster: release
+	POHMELFS_BIN="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pohmelfs" packaging/bench-cluster.sh $(BENCH_CLUSTER_ARGS)
 
 # New interesting inputs go to .build-fuzz/corpus; the committed seeds are read, never written.
 # Leak detection is off: the in-process server lives for the whole run by design, and LeakSanitizer

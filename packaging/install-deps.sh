@@ -14,7 +14,8 @@
 # store: libcephfs-dev (the CCephFS system-library target; it pulls in libcephfs2, the runtime
 # library), and for its tests' single-node cluster (packaging/ceph-cluster.sh) ceph-mon ceph-osd
 # ceph-mds (which bring ceph-base and ceph-common: monmaptool, ceph-authtool, the `ceph` CLI)
-# and uuid-runtime (uuidgen); no manager (ceph-mgr) is needed. `apt-get update`
+# and uuid-runtime (uuidgen); no manager (ceph-mgr) is needed; ceph-fuse for `make bench-cluster`
+# (Ceph's own FUSE client, the peer pohmelfs over CephFS is measured against). `apt-get update`
 # runs once, and only when something is missing.
 #
 # Python: the suite runs with `python3 -m pytest`, using the `python3` first on PATH when it
@@ -29,7 +30,7 @@ set -euo pipefail
 
 PACKAGES=(libfuse3-dev fuse3 libsystemd-dev pkg-config attr python3 python3-pytest iproute2
     systemd man-db groff-base dpkg-dev binutils
-    libcephfs-dev ceph-mon ceph-osd ceph-mds ceph-common uuid-runtime)
+    libcephfs-dev ceph-mon ceph-osd ceph-mds ceph-common ceph-fuse uuid-runtime)
 DEBIAN_PYTHON=/usr/bin/python3
 
 # The interpreter that can run pytest: the first python3 on PATH if it has pytest, else Debian's.

@@ -28,6 +28,9 @@ pytestmark = pytest.mark.skipif(
 
 BLOCK = 4096
 SPAN = 1 << 20
+# The issue's full-size checks: POHMELFS_CEPH_STALE_ROUNDS=2000 POHMELFS_CEPH_COUNTER_ROUNDS=2000.
+STALE_ROUNDS = int(os.environ.get("POHMELFS_CEPH_STALE_ROUNDS", "300"))
+COUNTER_ROUNDS = int(os.environ.get("POHMELFS_CEPH_COUNTER_ROUNDS", "150"))
 
 
 @pytest.fixture
@@ -39,6 +42,7 @@ def gateways(ceph_cluster, server_factory, mount_factory):
     return mount_factory(a), mount_factory(b)
 
 
+@pytest.mark.timeout_seconds(120 + STALE_ROUNDS // 10)
 def test_a_write_acknowledged_through_one_server_is_read_through_the_other(gateways):
     through_a, through_b = gateways
     (through_a.mountpoint / "file").write_bytes(pattern(1, SPAN))
@@ -48,7 +52,7 @@ def test_a_write_acknowledged_through_one_server_is_read_through_the_other(gatew
         # B's client reads the whole file first: a client that cached would keep these pages.
         assert os.pread(kept, SPAN, 0) == pattern(1, SPAN)
         stale = 0
-        for round_number in range(300):
+        for round_number in range(STALE_ROUNDS):
             offset = (round_number * 7 * BLOCK) % SPAN
             data = (b"%08d" % round_number) * (BLOCK // 8)
             assert os.pwrite(writer, data, offset) == BLOCK
@@ -167,6 +171,7 @@ os.close(fd)
 """
 
 
+@pytest.mark.timeout_seconds(120 + COUNTER_ROUNDS // 2)
 def test_fcntl_locks_conflict_across_servers(gateways, tmp_path):
     """A counter incremented under F_SETLKW by a process on each mount, each mount through its own
     server, ends exact (the locks are taken in CephFS too: StoreLockGate); and F_SETLK/flock on
@@ -177,12 +182,12 @@ def test_fcntl_locks_conflict_across_servers(gateways, tmp_path):
 
     through_a, through_b = gateways
     (through_a.mountpoint / "counter").write_bytes(b"%016d" % 0)
-    rounds = 150
+    rounds = COUNTER_ROUNDS
     workers = [subprocess.Popen([sys.executable, "-c", COUNTER_WORKER, str(mount.mountpoint / "counter"), str(rounds)])
                for mount in (through_a, through_b)]
     try:
         for worker in workers:
-            assert worker.wait(timeout=90) == 0
+            assert worker.wait(timeout=90 + rounds // 2) == 0
     finally:
         for worker in workers:
             if worker.poll() is None:

@@ -81,12 +81,17 @@ enum BenchFileSystem {
     }
 
     /// Free bytes and free inodes for an unprivileged user (`f_bavail`, `f_favail`), or nil for
-    /// a count the filesystem does not report (FUSE filesystems may report zero blocks or inodes).
+    /// a count the filesystem does not report (FUSE filesystems may report zero blocks or inodes)
+    /// or reports as unlimited (CephFS: `f_favail` is all ones).
     static func freeSpace(_ path: String) throws(BenchError) -> (bytes: Int?, inodes: Int?) {
         var vfs = statvfs()
         _ = try Self.call("statvfs", path) { statvfs(path, &vfs) }
-        let bytes = vfs.f_blocks > 0 ? Int(vfs.f_bavail) * Int(vfs.f_frsize) : nil
-        let inodes = vfs.f_files > 0 ? Int(vfs.f_favail) : nil
+        var bytes: Int?
+        if vfs.f_blocks > 0, let available = Int(exactly: vfs.f_bavail), let size = Int(exactly: vfs.f_frsize) {
+            let (product, overflow) = available.multipliedReportingOverflow(by: size)
+            bytes = overflow ? nil : product
+        }
+        let inodes = vfs.f_files > 0 ? Int(exactly: vfs.f_favail) : nil
         return (bytes, inodes)
     }
 

@@ -81,6 +81,10 @@ public protocol BackingStore: Sendable {
     /// without waiting: EAGAIN when a holder elsewhere conflicts. `end` is inclusive (`UInt64.max`:
     /// to the end of the file). The default does nothing.
     func storeLock(_ file: File, owner: UInt64, type: FileLockType, start: UInt64, end: UInt64) throws
+    /// Runs `body` (an APPEND's finding of the end of file and its write) excluding the appends to
+    /// `file` through other servers sharing the store. The server's transaction lock already
+    /// orders its own clients' appends; the default just runs `body`.
+    func excludingOtherServersAppends<T>(to file: File, _ body: () throws -> T) throws -> T
 }
 
 extension BackingStore {
@@ -90,4 +94,5 @@ extension BackingStore {
     { false }
     public var sharesLocks: Bool { false }
     public func storeLock(_ file: File, owner: UInt64, type: FileLockType, start: UInt64, end: UInt64) throws {}
+    public func excludingOtherServersAppends<T>(to file: File, _ body: () throws -> T) throws -> T { try body() }
 }

@@ -23,10 +23,13 @@ extension RequestRouter {
                     file: handle, session: context.session.id, transaction: context.transaction,
                     mode: .exclusive, offset: start, length: Int.max
                 ) { () -> AppendResponse? in
-                    let end = try store.endOfFile(file)
-                    guard end >= start else { return nil }
-                    let count = try store.write(file, offset: end, data: request.data, caller: context.caller)
-                    return AppendResponse(offset: end, count: count)
+                    // Other servers over a shared store (CephFS) append to it too.
+                    try store.excludingOtherServersAppends(to: file) {
+                        let end = try store.endOfFile(file)
+                        guard end >= start else { return nil }
+                        let count = try store.write(file, offset: end, data: request.data, caller: context.caller)
+                        return AppendResponse(offset: end, count: count)
+                    }
                 }
                 // Other clients drop what they cache from the old end on (pages and size).
                 if let landed { return (landed, handle, landed.offset, 0) }

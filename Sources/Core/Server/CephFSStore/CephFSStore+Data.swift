@@ -9,13 +9,16 @@ import Glibc
 public final class CephFile: @unchecked Sendable {
     let handle: ObjectHandle
     let inode: CephInode
+    /// The CephFS inode number (keys the file's boundary locks, `CephBoundaryLocks`).
+    let ino: UInt64
     let raw: OpaquePointer
     /// Opened for writing: a truncation through it needs no further permission check.
     let writable: Bool
 
-    init(handle: ObjectHandle, inode: CephInode, raw: OpaquePointer, writable: Bool) {
+    init(handle: ObjectHandle, inode: CephInode, ino: UInt64, raw: OpaquePointer, writable: Bool) {
         self.handle = handle
         self.inode = inode
+        self.ino = ino
         self.raw = raw
         self.writable = writable
     }
@@ -42,7 +45,7 @@ extension CephFSStore {
         _ = try self.mount.acting(as: caller) { perms in
             try cephCall { ceph_ll_open(self.mount.raw, inode.raw, flags, &raw, perms) }
         }
-        return CephFile(handle: request.handle, inode: inode, raw: raw!, writable: flags & O_ACCMODE != O_RDONLY)
+        return CephFile(handle: request.handle, inode: inode, ino: stx.stx_ino, raw: raw!, writable: flags & O_ACCMODE != O_RDONLY)
     }
 
     public func create(_ request: CreateRequest, caller: Caller) throws -> (Entry, CephFile) {
@@ -63,11 +66,19 @@ extension CephFSStore {
         }
         let inode = CephInode(raw!, mount: self.mount)
         let entry = self.entry(stx)
-        return (entry, CephFile(handle: entry.handle, inode: inode, raw: fh!, writable: flags & O_ACCMODE != O_RDONLY))
+        return (entry, CephFile(handle: entry.handle, inode: inode, ino: stx.stx_ino, raw: fh!, writable: flags & O_ACCMODE != O_RDONLY))
     }
 
+    /// A read crossing a RADOS object boundary holds that boundary's shared lock across gateways
+    /// (`CephBoundaryLocks`).
     public func read(_ file: CephFile, offset: UInt64, size: Int, into buffer: inout ByteBuffer) throws {
         guard offset <= UInt64(Int64.max) else { throw Errno.invalid }
+        try self.boundaryLocks.around(file, offset: offset, length: size, exclusive: false) {
+            try self.readUnlocked(file, offset: offset, size: size, into: &buffer)
+        }
+    }
+
+    private func readUnlocked(_ file: CephFile, offset: UInt64, size: Int, into buffer: inout ByteBuffer) throws {
         try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { target in
             var done = 0
             while done < size {
@@ -83,9 +94,17 @@ extension CephFSStore {
         }
     }
 
+    /// A write crossing a RADOS object boundary holds that boundary's exclusive lock across
+    /// gateways (`CephBoundaryLocks`).
     public func write(_ file: CephFile, offset: UInt64, data: ByteBuffer, caller: Caller) throws -> UInt64 {
         guard offset <= UInt64(Int64.max) else { throw Errno.invalid }
-        return try data.withUnsafeReadableBytes { source in
+        return try self.boundaryLocks.around(file, offset: offset, length: data.readableBytes, exclusive: true) {
+            try self.writeUnlocked(file, offset: offset, data: data)
+        }
+    }
+
+    private func writeUnlocked(_ file: CephFile, offset: UInt64, data: ByteBuffer) throws -> UInt64 {
+        try data.withUnsafeReadableBytes { source in
             var done = 0
             while done < source.count {
                 let count = try cephCall {
@@ -98,6 +117,11 @@ extension CephFSStore {
             }
             return UInt64(done)
         }
+    }
+
+    /// APPENDs through every gateway exclude each other (`CephBoundaryLocks.appending`).
+    public func excludingOtherServersAppends<T>(to file: CephFile, _ body: () throws -> T) throws -> T {
+        try self.boundaryLocks.appending(file, body)
     }
 
     public func endOfFile(_ file: CephFile) throws -> UInt64 {

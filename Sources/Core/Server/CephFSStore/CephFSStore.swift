@@ -42,6 +42,8 @@ public final class CephFSStore: BackingStore {
     let authenticator: HandleAuthenticator
     let root: CephInode
     let rootHandle: ObjectHandle
+    /// Orders reads and writes that cross a RADOS object boundary across gateways.
+    let boundaryLocks: CephBoundaryLocks
     /// The export as a path inside the CephFS (`/SUBDIR`).
     public let exportPath: String
     /// The gateway's own identity, for what it does on its own behalf (the handle key).
@@ -97,6 +99,7 @@ public final class CephFSStore: BackingStore {
         withUnsafeBytes(of: mount.fscid.littleEndian) { exportID.append(contentsOf: $0) }
         withUnsafeBytes(of: stx.stx_ino.littleEndian) { exportID.append(contentsOf: $0) }
         self.authenticator = HandleAuthenticator(key: key, exportID: exportID)
+        self.boundaryLocks = try CephBoundaryLocks(mount: mount)
         self.rootHandle = Self.handle(of: stx, fscid: mount.fscid, authenticator: self.authenticator)
         // Modes arrive with the client's umask already applied.
         umask(0)
