@@ -131,3 +131,32 @@ def test_a_directory_opened_locally_then_changed_elsewhere_lists_the_change(metr
             assert sorted(os.listdir(fds[0])) == expected
         finally:
             os.close(fds[0])
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_directory_opened_locally_is_still_checked_for_each_user(server, mount_factory):
+    """An OPENDIR answered by the client alone reuses the server's permission check for the same
+    credentials only: another user's, or one after a chmod on another mount, asks the server."""
+    from posix_helpers import run_as
+
+    a = mount_factory(server, options="allow_other")
+    b = mount_factory(server, options="allow_other")
+    os.chmod(a.mountpoint, 0o755)
+    os.mkdir(a.mountpoint / "private", 0o700)
+    (a.mountpoint / "private" / "secret").write_bytes(b"")
+    os.mkdir(a.mountpoint / "shared", 0o755)
+    (a.mountpoint / "shared" / "f").write_bytes(b"")
+    here = os.getcwd()
+    os.chdir(b.mountpoint)
+    try:
+        for _ in range(2):
+            assert os.listdir("private") == ["secret"]  # root's listing, leased on B
+            with pytest.raises(PermissionError):
+                run_as(65534, 65534, os.listdir, "private")
+        assert run_as(65534, 65534, os.listdir, "shared") == ["f"]  # leased for nobody too
+        assert run_as(65534, 65534, os.listdir, "shared") == ["f"]
+        os.chmod(a.mountpoint / "shared", 0o700)
+        with pytest.raises(PermissionError):
+            run_as(65534, 65534, os.listdir, "shared")
+    finally:
+        os.chdir(here)

@@ -2,7 +2,7 @@
 extension FileSystemOperations {
     public func opendir(_ node: NodeID, caller: Caller, reply: OpenReply) {
         guard let handle = self.handle(node, reply) else { return }
-        if let listings = self.leases?.listings, listings.holds(node) {
+        if let listings = self.leases?.listings, listings.holds(node, for: caller) {
             // The listing is leased: the kernel keeps what it cached, and asks (READDIR, which
             // opens the directory on the server first) only if it has nothing.
             let id = self.openDirectories.opened(node, server: nil)
@@ -14,7 +14,7 @@ extension FileSystemOperations {
             // opens: a change by another client breaks the directory's attributes with it, and
             // the kernel drops a cached listing whose directory's mtime moved.
             let leased = ticket.map { self.leases?.holds($0) ?? false } ?? false
-            if let ticket { self.leases?.listings?.leased(node) { self.leases?.holds(ticket) ?? false } }
+            if let ticket { self.leases?.listings?.leased(node, for: caller) { self.leases?.holds(ticket) ?? false } }
             let id = self.openDirectories.opened(node, server: response.file)
             reply.opened(OpenParameters(file: id, directIO: false, keepCache: leased, cacheListing: leased))
         }

@@ -240,6 +240,8 @@ public final class FileSystemOperations: Sendable {
         if let attributes = self.writeBehind?.setattr(node, request, changes: changes, caller: caller) {
             return reply.attributes(attributes, timeout: self.options.attributeTimeout)
         }
+        // A directory's permissions may change: OPENDIR is checked by the server again.
+        self.leases?.listings?.forget(node)
         // Buffered bytes land before a truncation, as they were written before it.
         self.afterWriteback(of: node) {
             let ticket = self.leases?.ticket()

@@ -55,6 +55,8 @@ public final class LeaseState: Sendable {
         self.breaks.add(1, ordering: .releasing)
         guard !nodes.isEmpty else { return }
         self.noCapability.withLock { set in for node in nodes { set.remove(node) } }
+        // A directory's permissions may have changed: OPENDIR asks the server again.
+        for node in nodes { self.listings?.forget(node) }
     }
 
     /// Remembers that the kernel caches `name` in `parent` under a lease; false when the table
