@@ -117,8 +117,10 @@ public final class LeaseState: Sendable {
 
     /// Whether `name` is certainly absent from `parent`: a directory this client made, where
     /// nobody else has made a name since and this client never made this one.
+    /// A name the server refuses (too long, say) is never "absent": the server says why.
     public func isKnownAbsent(_ name: FileName, in parent: NodeID) -> Bool {
-        self.complete.withLock { complete in complete[parent].map { !$0.contains(name) } ?? false }
+        guard name.validate() == nil else { return false }
+        return self.complete.withLock { complete in complete[parent].map { !$0.contains(name) } ?? false }
     }
 
     /// The kernel forgot directory `node`: its names go with it.
