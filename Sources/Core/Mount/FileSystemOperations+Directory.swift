@@ -30,7 +30,10 @@ extension FileSystemOperations {
         guard let server = open.server else {
             guard let handle = self.handle(open.node, reply) else { return }
             return self.perform(OpendirRequest(handle: handle), caller: caller, reply: reply) { response in
-                self.openDirectories.openedOnServer(directory, as: response.file)
+                guard self.openDirectories.openedOnServer(directory, as: response.file) else {
+                    self.client.send(ReleasedirRequest(directory: response.file), caller: caller) { _ in }
+                    return reply.error(.badFileHandle)
+                }
                 self.readdir(directory: directory, offset: offset, size: size, plus: plus, caller: caller, reply: reply)
             }
         }

@@ -40,9 +40,14 @@ final class OpenDirectories: Sendable {
 
     subscript(_ id: FileHandleID) -> Directory? { self.table.withLock { $0.open[id] } }
 
-    /// `id` is now open on the server as `server`.
-    func openedOnServer(_ id: FileHandleID, as server: FileHandleID) {
-        self.table.withLock { $0.open[id]?.server = server }
+    /// `id` is now open on the server as `server`; false when the kernel closed it meanwhile
+    /// (its READDIR was interrupted), and the server's handle is the caller's to release.
+    func openedOnServer(_ id: FileHandleID, as server: FileHandleID) -> Bool {
+        self.table.withLock { table in
+            guard table.open[id] != nil else { return false }
+            table.open[id]!.server = server
+            return true
+        }
     }
 
     /// The kernel closed `id`: what it was.
