@@ -122,7 +122,12 @@ extension FileSystemOperations {
         self.afterWriteback(of: node) {
             if let node { self.writeback?.released(file, node: node) }
             self.openFiles.released(file)
-            self.replyEmpty(ReleaseRequest(file: file, flockOwner: flockOwner), caller: caller, reply: reply)
+            let request = ReleaseRequest(file: file, flockOwner: flockOwner)
+            // Dropping flock locks is waited for; otherwise nothing observable depends on the
+            // answer (ConsistencyContract "Closing files without waiting").
+            guard flockOwner == nil else { return self.replyEmpty(request, caller: caller, reply: reply) }
+            reply.ok()
+            self.client.send(request, caller: caller) { _ in }
         }
     }
 

@@ -2,47 +2,85 @@
 extension FileSystemOperations {
     public func opendir(_ node: NodeID, caller: Caller, reply: OpenReply) {
         guard let handle = self.handle(node, reply) else { return }
+        if let listings = self.leases?.listings, listings.holds(node, for: caller) {
+            // The listing is leased: the kernel keeps what it cached, and asks (READDIR, which
+            // opens the directory on the server first) only if it has nothing.
+            let id = self.openDirectories.opened(node, server: nil)
+            return reply.opened(OpenParameters(file: id, directIO: false, keepCache: true, cacheListing: true))
+        }
         let ticket = self.leases?.ticket()
         self.perform(OpendirRequest(handle: handle), caller: caller, reply: reply) { response in
             // Under the lease on its names (OPENDIR grants it) the kernel keeps the listing across
             // opens: a change by another client breaks the directory's attributes with it, and
             // the kernel drops a cached listing whose directory's mtime moved.
             let leased = ticket.map { self.leases?.holds($0) ?? false } ?? false
-            reply.opened(
-                OpenParameters(file: response.file, directIO: false, keepCache: leased, cacheListing: leased))
+            if let ticket { self.leases?.listings?.leased(node, for: caller) { self.leases?.holds(ticket) ?? false } }
+            let id = self.openDirectories.opened(node, server: response.file)
+            reply.opened(OpenParameters(file: id, directIO: false, keepCache: leased, cacheListing: leased))
         }
     }
 
     /// Lists from `offset` (0, or the `nextOffset` of an entry already returned), answering with
     /// as many entries as fit in `size` bytes. For readdirplus, only entries that really reach the
-    /// kernel get their lookup count incremented.
+    /// kernel get their lookup count incremented, and they are leased as lookups are when the
+    /// server leases listings (`listingLeases`). A directory opened here alone is opened on the
+    /// server first.
     public func readdir(directory: FileHandleID, offset: UInt64, size: Int, plus: Bool, caller: Caller, reply: DirectoryReply) {
+        guard let open = self.openDirectories[directory] else { return reply.error(.badFileHandle) }
+        guard let server = open.server else {
+            guard let handle = self.handle(open.node, reply) else { return }
+            return self.perform(OpendirRequest(handle: handle), caller: caller, reply: reply) { response in
+                guard self.openDirectories.openedOnServer(directory, as: response.file) else {
+                    self.client.send(ReleasedirRequest(directory: response.file), caller: caller) { _ in }
+                    return reply.error(.badFileHandle)
+                }
+                self.readdir(directory: directory, offset: offset, size: size, plus: plus, caller: caller, reply: reply)
+            }
+        }
         let perEntry = DirectoryPacking.entrySize(nameLength: 8, plus: plus)
         let batch = UInt32(max(1, min(size / perEntry + 1, Int(ReaddirRequest.maximumBatch))))
-        let request = ReaddirRequest(directory: directory, cookie: offset, maximumEntries: batch, plus: plus)
+        let request = ReaddirRequest(directory: server, cookie: offset, maximumEntries: batch, plus: plus)
+        let listings = self.leases?.listings != nil ? self.leases : nil
+        let ticket = listings?.ticket()
+        self.openDirectories.reading(directory, from: offset, ticket: listings?.listingTicket())
         self.perform(request, caller: caller, reply: reply) { response in
             let fitting = DirectoryPacking.fittingCount(
                 nameLengths: response.entries.map(\.name.bytes.count), plus: plus, size: size)
-            let items = response.entries.prefix(fitting).map { entry in
+            let entries = response.entries.prefix(fitting)
+            let items = entries.map { entry in
                 DirectoryItem(
                     name: entry.name, nextOffset: entry.cookie, inode: entry.inode, mode: UInt32(entry.type) << 12,
-                    entry: plus ? self.directoryEntryParameters(entry) : nil)
+                    entry: plus ? self.directoryEntryParameters(entry, leased: ticket.map { ($0, open.node) }) : nil)
+            }
+            if let listings, let whole = self.openDirectories.read(
+                directory, names: entries.map(\.name), next: entries.last?.cookie ?? offset,
+                end: fitting == response.entries.count && response.isEnd)
+            {
+                listings.listedWhole(whole.node, names: whole.listing.names, ticket: whole.listing.ticket)
             }
             reply.items(items, plus: plus, size: size)
         }
     }
 
-    private func directoryEntryParameters(_ entry: DirectoryEntry) -> EntryParameters {
+    private func directoryEntryParameters(_ entry: DirectoryEntry, leased: (ticket: UInt64, parent: NodeID)?) -> EntryParameters {
         guard let described = entry.entry else {
             // `.`, `..` and entries the server could not describe: node 0 tells the kernel to
             // skip the dentry and look the name up itself when it needs it.
             return EntryParameters(node: NodeID(0), attributes: nil, attributeTimeout: 0, entryTimeout: 0)
         }
-        return self.entryParameters(described)
+        return self.entryParameters(described, leased: leased.map { ($0.ticket, $0.parent, entry.name) })
     }
 
+    /// A directory never opened on the server is closed here alone; otherwise the server is told
+    /// without waiting for its answer when listings are leased (ConsistencyContract).
     public func releasedir(directory: FileHandleID, caller: Caller, reply: EmptyReply) {
-        self.replyEmpty(ReleasedirRequest(directory: directory), caller: caller, reply: reply)
+        guard let open = self.openDirectories.released(directory) else { return reply.error(.badFileHandle) }
+        guard let server = open.server else { return reply.ok() }
+        guard self.leases?.listings != nil else {
+            return self.replyEmpty(ReleasedirRequest(directory: server), caller: caller, reply: reply)
+        }
+        reply.ok()
+        self.client.send(ReleasedirRequest(directory: server), caller: caller) { _ in }
     }
 
     public func setxattr(_ node: NodeID, name: [UInt8], value: [UInt8], flags: UInt32, caller: Caller, reply: EmptyReply) {

@@ -45,6 +45,8 @@ public final class FileSystemOperations: Sendable {
     let logger: Logger
     /// Which node each open handle belongs to.
     public let openFiles = OpenFileTable()
+    /// The directories the kernel has open, by the handle it was given.
+    let openDirectories = OpenDirectories()
     /// Each calling thread's last LOOKUP, for the OPEN that follows it.
     public let recentLookups = RecentLookups()
     /// Buffered writes (`-o cache=strict` with write-back on); nil when every write goes through.
@@ -73,7 +75,8 @@ public final class FileSystemOperations: Sendable {
         self.writeBehind = self.writeback.map { WriteBehind(client: client, writeback: $0, notifier: notifier) }
         self.leases =
             options.leases && client.hello.capabilities.contains(.leases) && notifier is any EntryNotifier
-            ? LeaseState(duration: options.leaseTimeout) : nil
+            ? LeaseState(
+                duration: options.leaseTimeout, listings: client.hello.capabilities.contains(.listingLeases)) : nil
     }
 
     /// Whether an open with `flags` keeps the file's pages in the kernel's cache. O_APPEND
@@ -237,6 +240,8 @@ public final class FileSystemOperations: Sendable {
         if let attributes = self.writeBehind?.setattr(node, request, changes: changes, caller: caller) {
             return reply.attributes(attributes, timeout: self.options.attributeTimeout)
         }
+        // A directory's permissions may change: OPENDIR is checked by the server again.
+        self.leases?.listings?.forget(node)
         // Buffered bytes land before a truncation, as they were written before it.
         self.afterWriteback(of: node) {
             let ticket = self.leases?.ticket()

@@ -12,6 +12,7 @@ import Synchronization
 ///   past `capacity` names a reply gets the mount's ordinary timeouts instead.
 /// - Directories this client made are known complete (`bornEmpty`) until a break names them:
 ///   a lookup there of a name it never made is answered "absent" without a request.
+/// - Directories wholly listed under a lease (`listedWhole`) are known complete the same way.
 /// - Objects known to have no `security.capability` extended attribute (created here, or
 ///   asked once) answer the kernel's check before every write without a request, until a break
 ///   or INVALIDATE of the object.
@@ -31,9 +32,15 @@ public final class LeaseState: Sendable {
     /// Directories this client made and whose every name it knows: the names it made there
     /// itself (or tried to). Protected by its mutex.
     private let complete = Mutex<[NodeID: Set<FileName>]>([:])
+    /// Names this client started to make (or move) anywhere, counted: a listing read while one
+    /// was on its way may lack it, and does not make its directory known complete.
+    private let additions = Atomic<UInt64>(0)
+    /// Directories whose listing is leased (capability `listingLeases`); nil without it.
+    public let listings: ListingLeases?
 
-    public init(duration: Double) {
+    public init(duration: Double, listings: Bool = false) {
         self.duration = duration
+        self.listings = listings ? ListingLeases() : nil
     }
 
     /// Taken just before a request that may be answered under a lease is sent.
@@ -48,6 +55,8 @@ public final class LeaseState: Sendable {
         self.breaks.add(1, ordering: .releasing)
         guard !nodes.isEmpty else { return }
         self.noCapability.withLock { set in for node in nodes { set.remove(node) } }
+        // A directory's permissions may have changed: OPENDIR asks the server again.
+        for node in nodes { self.listings?.forget(node) }
     }
 
     /// Remembers that the kernel caches `name` in `parent` under a lease; false when the table
@@ -69,6 +78,23 @@ public final class LeaseState: Sendable {
             if names.table[parent]?.remove(name) != nil { names.count -= 1 }
         }
         _ = self.complete.withLock { $0.removeValue(forKey: parent) }
+        self.listings?.forget(parent)
+    }
+
+    /// Taken before the first READDIR of a listing that may make its directory known complete.
+    public func listingTicket() -> (breaks: UInt64, additions: UInt64) {
+        (self.ticket(), self.additions.load(ordering: .acquiring))
+    }
+
+    /// The whole listing of `directory`, read from its start to its end under the lease taken at
+    /// `ticket`, is `names`: any other name is absent until a break names a name there or this
+    /// client makes it (`adding`). Refused when a break came or this client started to make a
+    /// name meanwhile (the listing may predate it).
+    public func listedWhole(_ directory: NodeID, names: Set<FileName>, ticket: (breaks: UInt64, additions: UInt64)) {
+        self.complete.withLock { complete in
+            guard self.holds(ticket.breaks), self.additions.load(ordering: .acquiring) == ticket.additions else { return }
+            complete[directory] = names
+        }
     }
 
     /// This client made directory `node` under the lease taken at `ticket` (MKDIR also leases the
@@ -83,6 +109,7 @@ public final class LeaseState: Sendable {
     /// This client is about to make (or move) `name` in `parent`: from now on the name is asked
     /// of the server, never assumed absent. Called before the request is sent.
     public func adding(_ name: FileName, in parent: NodeID) {
+        self.additions.add(1, ordering: .releasing)
         self.complete.withLock { complete in
             if complete[parent] != nil { complete[parent]!.insert(name) }
         }
@@ -90,8 +117,10 @@ public final class LeaseState: Sendable {
 
     /// Whether `name` is certainly absent from `parent`: a directory this client made, where
     /// nobody else has made a name since and this client never made this one.
+    /// A name the server refuses (too long, say) is never "absent": the server says why.
     public func isKnownAbsent(_ name: FileName, in parent: NodeID) -> Bool {
-        self.complete.withLock { complete in complete[parent].map { !$0.contains(name) } ?? false }
+        guard name.validate() == nil else { return false }
+        return self.complete.withLock { complete in complete[parent].map { !$0.contains(name) } ?? false }
     }
 
     /// The kernel forgot directory `node`: its names go with it.
@@ -100,6 +129,7 @@ public final class LeaseState: Sendable {
             if let removed = names.table.removeValue(forKey: node) { names.count -= removed.count }
         }
         _ = self.complete.withLock { $0.removeValue(forKey: node) }
+        self.listings?.forget(node)
     }
 
     /// The session's leases are gone (reconnection): no reply in flight carries one, nothing
@@ -108,6 +138,7 @@ public final class LeaseState: Sendable {
         self.breaks.add(1, ordering: .releasing)
         self.noCapability.withLock { $0.removeAll() }
         self.complete.withLock { $0.removeAll() }
+        self.listings?.forgetAll()
         return self.names.withLock { names in
             defer { names = ([:], 0) }
             return names.table

@@ -61,6 +61,8 @@ public protocol BackingStore: Sendable {
 
     /// The object an open file is, for locking: equal for every open of the same object.
     func objectHandle(of file: File) -> ObjectHandle
+    /// The directory an open directory stream lists (what its listing lease names).
+    func objectHandle(ofDirectory directory: Directory) -> ObjectHandle
     /// Where an object is, relative to the export root, for people (the lock inspector); nil
     /// when it cannot be told (removed, or never seen by this server process).
     func displayPath(of handle: ObjectHandle) -> [UInt8]?

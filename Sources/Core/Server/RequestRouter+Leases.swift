@@ -23,6 +23,20 @@ extension RequestRouter {
         return result
     }
 
+    /// Runs `perform`, a READDIR of `directory`; with `plus`, grants the session leases on the
+    /// directory's names and on the attributes of every entry the reply describes, as a LOOKUP
+    /// of each would (capability `listingLeases`: the client leases the entries it hands its
+    /// kernel). Without `plus` the listing lease OPENDIR granted covers what is returned.
+    static func leasingListing(
+        _ coherence: CacheCoherence, _ context: RequestContext<Store>, _ store: Store, _ directory: Store.Directory,
+        plus: Bool, _ perform: () throws -> ReaddirResponse
+    ) throws -> ReaddirResponse {
+        guard plus else { return try perform() }
+        return try Self.leasing(coherence, context, directories: [store.objectHandle(ofDirectory: directory)], perform) {
+            $0.entries.compactMap { $0.entry?.handle }
+        }
+    }
+
     /// Registers a route whose reply acknowledges a change of names or attributes: `perform`
     /// returns the reply, the names it changed and the objects whose attributes it changed
     /// (their directories are changed objects too); the reply goes out once every other holder

@@ -310,9 +310,11 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
                 throw Errno.invalid
             }
             let directory = try context.session.directory(request.directory)
-            var reply = try store.readdir(
-                directory, cookie: request.cookie, maximumEntries: Int(request.maximumEntries), plus: request.plus,
-                caller: context.caller)
+            var reply = try Self.leasingListing(coherence, context, store, directory, plus: request.plus) {
+                try store.readdir(
+                    directory, cookie: request.cookie, maximumEntries: Int(request.maximumEntries), plus: request.plus,
+                    caller: context.caller)
+            }
             // A full batch of long names with attributes can outgrow what a client accepts in
             // one frame (its transaction size, at least 1 MiB, plus 64 KiB): send a shorter batch.
             reply.truncate(toEncodedSize: Int(ProtocolVersion.minimumTransactionSize))

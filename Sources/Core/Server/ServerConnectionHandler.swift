@@ -376,6 +376,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                 version: version,
                 capabilities: shared.store.capabilities.union(shared.locks.transactionLocking ? .transactionLocks : [])
                     .union([.sessionResume, .atomicAppend]).union(leases ? .leases : [])
+                    .union(leases ? request.capabilities.intersection(.listingLeases) : [])
                     .union(request.capabilities.contains(.grantOnCreate) && shared.coherence.enabled ? .grantOnCreate : [])
                     .union(request.capabilities.intersection(.sessionSecret)),
                 maximumTransaction: maximumTransaction,

@@ -43,6 +43,11 @@ public enum ProtocolVersion {
         /// LEASE_BREAK, echoed by a server that then treats what it answers to LOOKUP, GETATTR,
         /// SETATTR, CREATE, MKDIR, MKNOD, SYMLINK, LINK and READDIR (plus) as leased to the session.
         public static let leases = Capabilities(rawValue: 1 << 9)
+        /// Listing leases: offered with `leases`, echoed with it by a server whose READDIR with
+        /// `plus` leases the directory's names and the attributes of the entries it describes;
+        /// the client then leases READDIRPLUS entries, answers OPENDIR itself under the listing
+        /// lease and knows a wholly listed directory's names (Messages, "Listing leases").
+        public static let listingLeases = Capabilities(rawValue: 1 << 10)
         /// Other servers change this server's export too (the CephFS store): the server grants no
         /// leases and the client caches no data, attributes or names (ConsistencyContract,
         /// "Several servers over one CephFS").

@@ -323,6 +323,10 @@ extension FUSEBridge {
         let wanted = UInt32(FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS | FUSE_CAP_ASYNC_READ)
         conn.pointee.want |= wanted & conn.pointee.capable
         conn.pointee.want &= ~UInt32(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE)
+        // With leased listings every batch is READDIRPLUS, not only the first (the kernel's
+        // adaptive mode): its entries are leased lookups, so `du` and `ls -l` over a listed
+        // tree need no LOOKUP at all.
+        if self.operations.leases?.listings != nil { conn.pointee.want &= ~UInt32(FUSE_CAP_READDIRPLUS_AUTO) }
         conn.pointee.time_gran = 1
         self.onInit()
     }

@@ -19,7 +19,7 @@ struct MountRunner {
     /// What this mount offers the server at HELLO: leases, and the grant with CREATE when it
     /// buffers writes.
     private var capabilities: ProtocolVersion.Capabilities {
-        var capabilities: ProtocolVersion.Capabilities = self.options.leases ? [.leases] : []
+        var capabilities: ProtocolVersion.Capabilities = self.options.leases ? [.leases, .listingLeases] : []
         if self.options.cache == .strict && self.options.writeback { capabilities.insert(.grantOnCreate) }
         return capabilities
     }

@@ -18,10 +18,13 @@ public final class CephDirectory: @unchecked Sendable {
 
     let stream: Mutex<Stream>
     let inode: CephInode
+    /// The handle it was opened by.
+    let handle: ObjectHandle
 
-    init(raw: OpaquePointer, inode: CephInode) {
+    init(raw: OpaquePointer, inode: CephInode, handle: ObjectHandle) {
         self.stream = Mutex(Stream(raw: raw))
         self.inode = inode
+        self.handle = handle
     }
 
     deinit {
@@ -38,7 +41,7 @@ extension CephFSStore {
         _ = try self.mount.acting(as: caller) { perms in
             try cephCall { ceph_ll_opendir(self.mount.raw, inode.raw, &raw, perms) }
         }
-        return CephDirectory(raw: raw!, inode: inode)
+        return CephDirectory(raw: raw!, inode: inode, handle: request.handle)
     }
 
     /// Cookies are `ceph_telldir` positions (opaque, stable for the stream).

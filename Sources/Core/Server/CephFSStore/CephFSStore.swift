@@ -113,6 +113,7 @@ public final class CephFSStore: BackingStore {
     }
 
     public func objectHandle(of file: CephFile) -> ObjectHandle { file.handle }
+    public func objectHandle(ofDirectory directory: CephDirectory) -> ObjectHandle { directory.handle }
 
     /// libcephfs keeps no paths for inodes; the lock inspector shows the handle instead.
     public func displayPath(of handle: ObjectHandle) -> [UInt8]? {

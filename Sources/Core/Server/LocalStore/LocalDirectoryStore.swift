@@ -110,6 +110,7 @@ public final class LocalDirectoryStore: BackingStore {
     }
 
     public func objectHandle(of file: LocalFile) -> ObjectHandle { file.object.handle }
+    public func objectHandle(ofDirectory directory: LocalDirectory) -> ObjectHandle { directory.object.handle }
 
     /// The object's current path below the export, from procfs (`/proc/self/fd/N` names the
     /// path the descriptor's file has now, even after renames).
