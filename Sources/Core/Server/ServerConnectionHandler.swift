@@ -505,7 +505,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         // WRITEs of one file leave for the pool one after the other, in arrival order (`WriteOrder`).
         let ordered = opcode == .write ? self.writtenFile(body, session) : nil
         let perform = {
-            self.perform(route, body, requestContext, context) { result in
+            self.perform(route, body, requestContext, context, staggered: opcode == .write) { result in
                 if let ordered, let next = self.writeOrder.finished(ordered) { next() }
                 self.completed(
                     result, opcode: opcode, bytes: bytes, session: session, transaction: transaction,
@@ -516,13 +516,17 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         self.writeOrder.admit(ordered, perform)
     }
 
-    /// Runs `route` on the thread pool, then `completion` on the event loop.
+    /// Runs `route` on the thread pool, then `completion` on the event loop; a `staggered` one
+    /// (a WRITE) waits there first when a test asks for it (`FaultInjection`).
     private func perform(
         _ route: @escaping RequestRouter<Store>.Route, _ body: ByteBuffer, _ requestContext: RequestContext<Store>,
-        _ context: ChannelHandlerContext, completion: @escaping (Result<ByteBuffer?, any Error>) -> Void
+        _ context: ChannelHandlerContext, staggered: Bool,
+        completion: @escaping (Result<ByteBuffer?, any Error>) -> Void
     ) {
+        let faults = staggered ? self.shared.faults : nil
         self.shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
-            try route(body, requestContext)
+            faults?.staggerWrite()
+            return try route(body, requestContext)
         }.assumeIsolated().whenComplete(completion)
     }
 
