@@ -85,7 +85,7 @@ extension WritebackBuffer {
             state.nodes[node]!.leftBehind = extents.reduce(0) { $0 + $1.bytes.count } >= Self.roundBudget
             let entry = state.nodes[node]!
             // Through the streamed WRITEs' handle while any is in flight: the server orders the
-            // WRITEs of one file and one connection by arrival.
+            // overlapping WRITEs of one file and one connection by arrival.
             return (extents, entry.streamFile ?? entry.handles.keys.first, entry.caller)
         }
         guard let file = plan.file else {

@@ -8,8 +8,9 @@ import NIOCore
 ///   answered when the oldest is, so the bytes held for the node stay bounded.
 /// - A write is streamed only when the node has no dirty page and no writeback round under way,
 ///   so no older buffered byte is sent after it; all of the node's streamed WRITEs, and the
-///   rounds started while any is in flight, go through one handle, and the server performs the
-///   WRITEs of one file and one connection in arrival order (`WriteOrder`): a later write wins.
+///   rounds started while any is in flight, go through one handle, and the server performs
+///   overlapping WRITEs of one file and one connection in arrival order (`WriteOrder`): a later
+///   write wins.
 /// - `writeBack` (fsync, close, RECALL, and whatever asks the server about the node) waits for
 ///   the streamed WRITEs in flight; their first error is kept for the next fsync or close, once.
 extension WritebackBuffer {

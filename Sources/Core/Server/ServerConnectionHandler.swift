@@ -502,18 +502,22 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         let bytes = body.readableBytes
         self.inFlight += 1
         self.inFlightBytes += bytes
-        // WRITEs of one file leave for the pool one after the other, in arrival order (`WriteOrder`).
-        let ordered = opcode == .write ? self.writtenFile(body, session) : nil
+        // Overlapping WRITEs of one file leave for the pool one after the other, in arrival
+        // order (`WriteOrder`).
+        let written = opcode == .write ? self.writtenRange(body, session) : nil
+        var ticket: WriteOrder.Ticket?
         let perform = {
             self.perform(route, body, requestContext, context, staggered: opcode == .write) { result in
-                if let ordered, let next = self.writeOrder.finished(ordered) { next() }
+                if let ticket { self.writeOrder.finished(ticket).forEach { $0() } }
                 self.completed(
                     result, opcode: opcode, bytes: bytes, session: session, transaction: transaction,
                     requestContext: requestContext, started: started, deliver: deliver, context: context)
             }
         }
-        guard let ordered else { return perform() }
-        self.writeOrder.admit(ordered, perform)
+        guard let written else { return perform() }
+        let admitted = self.writeOrder.admit(written.file, range: written.range, perform)
+        ticket = admitted.ticket
+        if admitted.startsNow { perform() }
     }
 
     /// Runs `route` on the thread pool, then `completion` on the event loop; a `staggered` one
@@ -530,11 +534,15 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         }.assumeIsolated().whenComplete(completion)
     }
 
-    /// The object a WRITE's payload names, when it names an open file of the session.
-    private func writtenFile(_ payload: ByteBuffer, _ session: ClientSession<Store>) -> ObjectHandle? {
-        var peek = payload
-        guard let id = try? peek.readWireFileHandle(field: "file"), let file = try? session.file(id) else { return nil }
-        return self.shared.router.store.objectHandle(of: file)
+    /// The object and byte range a WRITE's payload names, when it names an open file of the
+    /// session (decoding slices the payload: nothing is copied).
+    private func writtenRange(
+        _ payload: ByteBuffer, _ session: ClientSession<Store>
+    ) -> (file: ObjectHandle, range: Range<UInt64>)? {
+        guard let request = try? WriteRequest.decode(payload: payload), let file = try? session.file(request.file)
+        else { return nil }
+        let (end, overflow) = request.offset.addingReportingOverflow(UInt64(request.data.readableBytes))
+        return overflow ? nil : (self.shared.router.store.objectHandle(of: file), request.offset..<end)
     }
 
     /// Answers a request the pool has performed.
