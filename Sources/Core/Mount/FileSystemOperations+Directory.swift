@@ -2,12 +2,15 @@
 extension FileSystemOperations {
     public func opendir(_ node: NodeID, caller: Caller, reply: OpenReply) {
         guard let handle = self.handle(node, reply) else { return }
+        // The listing shows what this client answered locally.
+        if self.delegationLog.isBusy { return self.afterDelegatedLog { self.opendir(node, caller: caller, reply: reply) } }
         let ticket = self.leases?.ticket()
         self.perform(OpendirRequest(handle: handle), caller: caller, reply: reply) { response in
             // Under the lease on its names (OPENDIR grants it) the kernel keeps the listing across
             // opens: a change by another client breaks the directory's attributes with it, and
             // the kernel drops a cached listing whose directory's mtime moved.
             let leased = ticket.map { self.leases?.holds($0) ?? false } ?? false
+            self.delegations?.openedDirectory(response.file, node: node)
             reply.opened(
                 OpenParameters(file: response.file, directIO: false, keepCache: leased, cacheListing: leased))
         }
@@ -42,6 +45,7 @@ extension FileSystemOperations {
     }
 
     public func releasedir(directory: FileHandleID, caller: Caller, reply: EmptyReply) {
+        self.delegations?.closedDirectory(directory)
         self.replyEmpty(ReleasedirRequest(directory: directory), caller: caller, reply: reply)
     }
 
