@@ -176,6 +176,7 @@ public final class FileSystemOperations: Sendable {
             if R.self == MkdirRequest.self, let delegations = self.delegations {
                 delegations.born(parameters.node, entry)
                 self.refillPool()
+                return delegations.whenPoolReady { reply.entry(parameters) }
             }
             reply.entry(parameters)
         }

@@ -45,6 +45,8 @@ public final class DelegatedDirectories: Sendable {
         var recalledEarly: Set<ObjectHandle> = []
         var pool: [StagedObject] = []
         var refilling = false
+        /// Run once the PREALLOC under way is answered.
+        var refillWaiters: [@Sendable () -> Void] = []
         /// Files whose create is in the log and not yet answered, with its seq.
         var pendingCreates: [NodeID: UInt64] = [:]
         /// Files created here from the pool that the kernel still knows.
@@ -194,10 +196,24 @@ public final class DelegatedDirectories: Sendable {
     }
 
     func refilled(_ objects: [StagedObject]) {
-        self.state.withLock { state in
+        let waiters: [@Sendable () -> Void] = self.state.withLock { state in
             state.pool.insert(contentsOf: objects, at: 0)
             state.refilling = false
+            defer { state.refillWaiters = [] }
+            return state.refillWaiters
         }
+        waiters.forEach { $0() }
+    }
+
+    /// Runs `body` once the pool is not empty or no PREALLOC is under way (the first MKDIR
+    /// waits for the pool, so the first creates in the new directory are answered here).
+    func whenPoolReady(_ body: @escaping @Sendable () -> Void) {
+        let now: Bool = self.state.withLock { state in
+            guard state.pool.isEmpty, state.refilling else { return true }
+            state.refillWaiters.append(body)
+            return false
+        }
+        if now { body() }
     }
 
     // MARK: - Errors
@@ -209,7 +225,9 @@ public final class DelegatedDirectories: Sendable {
             guard let error else { return }
             state.errors.files[node] = error
             if state.directories[parent]?.created[name]?.node == node {
+                // Whatever the server has under the name is the answer now.
                 state.directories[parent]!.created[name] = nil
+                state.directories[parent]!.asked.insert(name)
             }
             Self.failed(in: parent, error, &state)
         }

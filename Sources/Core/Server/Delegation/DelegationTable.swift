@@ -109,7 +109,8 @@ public final class DelegationTable: Sendable {
     /// was parked (`apply` runs when its turn comes, from `advance`), or was applied already.
     func sequence(_ seq: UInt64, of session: SessionID, apply: @escaping @Sendable () -> Void) -> Turn {
         self.state.withLock { state in
-            let next = state.logs[session, default: Log()].next
+            if state.logs[session] == nil { state.logs[session] = Log() }
+            let next = state.logs[session]!.next
             if seq < next { return .duplicate }
             if seq > next {
                 state.logs[session]!.parked[seq] = apply
@@ -202,7 +203,8 @@ public final class DelegationTable: Sendable {
     ) {
         let finished: [@Sendable () -> Void] = self.state.withLock { state in
             guard state.holders[directory] == session else { return [done] }
-            let next = state.logs[session, default: Log()].next
+            if state.logs[session] == nil { state.logs[session] = Log() }
+            let next = state.logs[session]!.next
             if lastSeq < next { return [done] + Self.end(directory, in: &state) }
             state.logs[session]!.returns.append((directory, lastSeq, done))
             return []
