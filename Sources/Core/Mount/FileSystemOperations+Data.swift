@@ -107,7 +107,6 @@ extension FileSystemOperations {
     /// and the close is answered here (`LockingOwners`).
     public func flush(file: FileHandleID, owner: LockOwner, caller: Caller, reply: EmptyReply) {
         let node = self.openFiles[file]?.node
-        self.delegatedBarrier(node)
         if let node, let delegations = self.delegations, delegations.isCreatedHere(node) {
             // close reports a failed create when it is known already.
             if let error = delegations.knownFileError(file, node: node) { return reply.error(error) }

@@ -260,7 +260,7 @@ public final class FileSystemOperations: Sendable {
     public func setattr(_ node: NodeID, changes: AttributeChanges, caller: Caller, reply: AttributesReply) {
         guard let handle = self.handle(node, reply) else { return }
         // The server's create sets mode, owner and times: a change of them comes after it.
-        if self.delegations?.pendingCreate(node) != nil {
+        if self.pendingCreate(node) != nil {
             return self.afterDelegatedCreate(of: node) { self.setattr(node, changes: changes, caller: caller, reply: reply) }
         }
         let request = SetattrRequest(

@@ -4,26 +4,22 @@ import Synchronization
 /// numbered from 1, sent in order and pipelined, each answered by the server once applied (it
 /// applies them strictly in order).
 ///
-/// Between entries sit barriers: "the bytes written to this file are on the server". A barrier
-/// holds back the entries after it until it is passed, so that after a crash the server holds a
-/// prefix: no file is created after one whose bytes were written before it are missing.
+/// A file's bytes need no place in the log: `close` returns only once they are on the server
+/// (FLUSH writes them back first), so every create sent after a close comes after its bytes, and
+/// after a crash the server holds a prefix (the files before the last one whole).
 ///
 /// `afterLog` runs a body once every entry queued so far is answered (a synchronous operation
 /// that touches a delegated directory, fsync, a recall).
 ///
 /// Thread-safe: one mutex, never held while sending or running a body.
 final class DelegationLog: Sendable {
-    enum Item: Sendable {
-        /// Sends the entry; `answered` must be called once with its outcome.
-        case entry(seq: UInt64, send: @Sendable (_ answered: @escaping @Sendable () -> Void) -> Void)
-        /// Waits (without a thread) until `wait`'s completion is called.
-        case barrier(wait: @Sendable (_ passed: @escaping @Sendable () -> Void) -> Void)
-    }
+    /// Sends the entry; `answered` must be called once with its outcome.
+    typealias Send = @Sendable (_ answered: @escaping @Sendable () -> Void) -> Void
 
     private struct State {
         var nextSeq: UInt64 = 1
-        var queue: [Item] = []
-        /// Sending is under way (one drainer at a time), or a barrier is being waited for.
+        var queue: [(seq: UInt64, send: Send)] = []
+        /// Sending is under way (one drainer at a time: entries leave in seq order).
         var draining = false
         var unanswered: Set<UInt64> = []
         var waiters: [(upTo: UInt64, body: @Sendable () -> Void)] = []
@@ -33,22 +29,16 @@ final class DelegationLog: Sendable {
 
     /// Queues an entry built for its seq; returns the seq.
     @discardableResult
-    func append(_ build: (UInt64) -> (@Sendable (_ answered: @escaping @Sendable () -> Void) -> Void)) -> UInt64 {
+    func append(_ build: (UInt64) -> Send) -> UInt64 {
         let seq: UInt64 = self.state.withLock { state in
             let seq = state.nextSeq
             state.nextSeq += 1
             state.unanswered.insert(seq)
-            state.queue.append(.entry(seq: seq, send: build(seq)))
+            state.queue.append((seq, build(seq)))
             return seq
         }
         self.drain()
         return seq
-    }
-
-    /// Queues a barrier: later entries go once `wait` calls back.
-    func barrier(_ wait: @escaping @Sendable (_ passed: @escaping @Sendable () -> Void) -> Void) {
-        self.state.withLock { $0.queue.append(.barrier(wait: wait)) }
-        self.drain()
     }
 
     /// The last seq handed out (0: none).
@@ -56,6 +46,9 @@ final class DelegationLog: Sendable {
 
     /// Whether entries are queued or unanswered.
     var isBusy: Bool { self.state.withLock { !$0.unanswered.isEmpty } }
+
+    /// Whether entry `seq` is answered.
+    func isAnswered(_ seq: UInt64) -> Bool { self.state.withLock { !$0.unanswered.contains(seq) && seq < $0.nextSeq } }
 
     /// Runs `body` once every entry queued so far is answered (at once when none is pending).
     func afterLog(_ body: @escaping @Sendable () -> Void) {
@@ -83,26 +76,17 @@ final class DelegationLog: Sendable {
         ready.forEach { $0() }
     }
 
-    /// Sends queued entries in order until the queue is empty or a barrier waits.
+    /// Sends queued entries in order until the queue is empty.
     private func drain() {
         while true {
-            let item: Item? = self.state.withLock { state in
+            let item: (seq: UInt64, send: Send)? = self.state.withLock { state in
                 guard !state.draining, !state.queue.isEmpty else { return nil }
                 state.draining = true
                 return state.queue.removeFirst()
             }
             guard let item else { return }
-            switch item {
-            case .entry(let seq, let send):
-                send { self.answered(seq) }
-                self.state.withLock { $0.draining = false }
-            case .barrier(let wait):
-                wait {
-                    self.state.withLock { $0.draining = false }
-                    self.drain()
-                }
-                return
-            }
+            item.send { self.answered(item.seq) }
+            self.state.withLock { $0.draining = false }
         }
     }
 }

@@ -64,7 +64,9 @@ extension FileSystemOperations {
         attributes.gid = directory.mode & 0o2000 != 0 ? directory.gid : caller.gid
         let node = self.inodes.remember(staged.entry.handle)
         let client = self.client
-        let seq = self.delegationLog.append { seq in
+        self.delegationLog.append { seq in
+            // Known as created before the entry can be sent (and answered).
+            delegations.createdLocally(name, in: parent, node: node, handle: staged.entry.handle, seq: seq)
             let request = DelegatedCreateRequest(
                 seq: seq, parent: directory.handle, name: name, staged: staged.entry.handle, mode: mode)
             return { answered in
@@ -79,7 +81,6 @@ extension FileSystemOperations {
                 }
             }
         }
-        delegations.createdLocally(name, in: parent, node: node, handle: staged.entry.handle, seq: seq)
         delegations.answeredLocally.add(1, ordering: .relaxed)
         self.leases?.adding(name, in: parent)
         if let leases = self.leases { leases.noteNoCapability(node, ticket: leases.ticket()) }
@@ -152,15 +153,14 @@ extension FileSystemOperations {
     /// Runs `body` once `node`'s create, if it is still on its way, is applied (GETATTR and
     /// SETATTR of a file the server has not named yet).
     func afterDelegatedCreate(of node: NodeID, _ body: @escaping @Sendable () -> Void) {
-        guard let seq = self.delegations?.pendingCreate(node) else { return body() }
+        guard let seq = self.pendingCreate(node) else { return body() }
         self.delegationLog.after(seq, body)
     }
 
-    /// FLUSH of a file created here from the pool: the log's next entries wait until its
-    /// written bytes are on the server (the crash-prefix order).
-    func delegatedBarrier(_ node: NodeID?) {
-        guard let node, let delegations = self.delegations, delegations.isCreatedHere(node) else { return }
-        self.delegationLog.barrier { passed in self.afterWriteback(of: node, passed) }
+    /// The seq of `node`'s create while it is on its way, unanswered.
+    func pendingCreate(_ node: NodeID) -> UInt64? {
+        guard let seq = self.delegations?.pendingCreate(node), !self.delegationLog.isAnswered(seq) else { return nil }
+        return seq
     }
 
     // MARK: - Errors

@@ -9,10 +9,10 @@ import Glibc
 extension LocalDirectoryStore {
     public var stagesObjects: Bool { ThreadIdentity.canSwitch }
 
-    /// The staging directory, made (mode 0700, the server's) when missing.
-    func stagingDirectory() throws -> FileDescriptor {
+    /// The staging directory, made (mode 0700, the server's) when missing and `making`.
+    func stagingDirectory(making: Bool = true) throws -> FileDescriptor {
         try withCName(StagingArea.name) { cName in
-            if mkdirat(self.exportDescriptor.rawValue, cName, 0o700) != 0, errno != EEXIST { throw Errno.current }
+            if making, mkdirat(self.exportDescriptor.rawValue, cName, 0o700) != 0, errno != EEXIST { throw Errno.current }
             return FileDescriptor(
                 try systemCall { openat(self.exportDescriptor.rawValue, cName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) })
         }
@@ -103,9 +103,9 @@ extension LocalDirectoryStore {
         }
     }
 
-    /// Removes everything staged by an earlier run of the server (at start).
+    /// Removes everything staged by an earlier run of the server (at start), if it staged any.
     func clearStaging() {
-        guard let directory = try? self.stagingDirectory(), let stream = fdopendir(dup(directory.rawValue)) else { return }
+        guard let directory = try? self.stagingDirectory(making: false), let stream = fdopendir(dup(directory.rawValue)) else { return }
         defer { closedir(stream) }
         while let raw = Glibc.readdir(stream) {
             let name = withUnsafeBytes(of: raw.pointee.d_name) { bytes in
