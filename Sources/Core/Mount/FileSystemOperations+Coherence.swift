@@ -5,6 +5,7 @@ extension FileSystemOperations {
     public func handleNotice(_ frame: Frame) {
         if frame.header.opcode == .recall { return self.handleRecall(frame) }
         if frame.header.opcode == .leaseBreak { return self.handleLeaseBreak(frame) }
+        if frame.header.opcode == .delegationRecall { return self.handleDelegationRecall(frame) }
         guard frame.header.opcode == .invalidate else {
             self.logger.debug("ignoring notice", metadata: [LogKey.opcode: "\(frame.header.opcode)"])
             return
@@ -70,6 +71,8 @@ extension FileSystemOperations {
     /// and may have missed telling it of changes, so the kernel forgets every name and
     /// attribute it kept under a lease before anything is resent.
     public func leasesLost() {
+        // The server ended this session's delegations with the connection.
+        self.delegations?.lost()
         guard let leases = self.leases, let notifier = self.notifier as? any EntryNotifier else { return }
         let names = leases.renew()
         var forgetting = KernelForgetting(entries: [], nodes: self.inodes.allNodes)

@@ -31,6 +31,15 @@ extension FileSystemOperations {
         parent: NodeID, name: FileName, mode: UInt32, flags: UInt32, caller: Caller, reply: CreateReply
     ) {
         guard let parentHandle = self.handle(parent, reply) else { return }
+        if self.createDelegated(parent: parent, name: name, mode: mode, flags: flags, caller: caller, reply: reply) {
+            return
+        }
+        if self.delegationLog.isBusy {
+            return self.afterDelegatedLog {
+                self.create(parent: parent, name: name, mode: mode, flags: flags, caller: caller, reply: reply)
+            }
+        }
+        self.delegations?.asking(name, in: parent)
         let wantsGrant = self.wantsGrantAtCreate(flags: flags) ? CreateRequest.wantsGrant : 0
         let request = CreateRequest(
             parent: parentHandle, name: name, mode: mode, flags: flags | wantsGrant,
@@ -98,6 +107,10 @@ extension FileSystemOperations {
     /// and the close is answered here (`LockingOwners`).
     public func flush(file: FileHandleID, owner: LockOwner, caller: Caller, reply: EmptyReply) {
         let node = self.openFiles[file]?.node
+        if let node, let delegations = self.delegations, delegations.isCreatedHere(node) {
+            // close reports a failed create when it is known already.
+            if let error = delegations.knownFileError(file, node: node) { return reply.error(error) }
+        }
         let local = node.map { !self.lockingOwners.mayHold(owner, on: $0) } ?? false
         if local, let node, self.flushBehind(file: file, node: node, reply: reply) { return }
         self.writeBackReportingErrors(file) { writebackError in
@@ -133,6 +146,13 @@ extension FileSystemOperations {
 
     /// Buffered bytes go to the server first; a write-back error is fsync's error.
     public func fsync(file: FileHandleID, dataOnly: Bool, caller: Caller, reply: EmptyReply) {
+        self.afterDelegatedCreateReporting(file, node: self.openFiles[file]?.node) { createError in
+            if let createError { return reply.error(createError) }
+            self.fsyncOnServer(file: file, dataOnly: dataOnly, caller: caller, reply: reply)
+        }
+    }
+
+    private func fsyncOnServer(file: FileHandleID, dataOnly: Bool, caller: Caller, reply: EmptyReply) {
         self.writeBackReportingErrors(file) { writebackError in
             if let writebackError { return reply.error(writebackError) }
             self.replyEmpty(FsyncRequest(file: file, dataOnly: dataOnly), caller: caller, reply: reply)

@@ -6,8 +6,11 @@ extension FileSystemOperations {
             // The listing is leased: the kernel keeps what it cached, and asks (READDIR, which
             // opens the directory on the server first) only if it has nothing.
             let id = self.openDirectories.opened(node, server: nil)
+            self.delegations?.openedDirectory(id, node: node)
             return reply.opened(OpenParameters(file: id, directIO: false, keepCache: true, cacheListing: true))
         }
+        // The listing shows what this client answered locally.
+        if self.delegationLog.isBusy { return self.afterDelegatedLog { self.opendir(node, caller: caller, reply: reply) } }
         let ticket = self.leases?.ticket()
         self.perform(OpendirRequest(handle: handle), caller: caller, reply: reply) { response in
             // Under the lease on its names (OPENDIR grants it) the kernel keeps the listing across
@@ -16,6 +19,7 @@ extension FileSystemOperations {
             let leased = ticket.map { self.leases?.holds($0) ?? false } ?? false
             if let ticket { self.leases?.listings?.leased(node, for: caller) { self.leases?.holds(ticket) ?? false } }
             let id = self.openDirectories.opened(node, server: response.file)
+            self.delegations?.openedDirectory(id, node: node)
             reply.opened(OpenParameters(file: id, directIO: false, keepCache: leased, cacheListing: leased))
         }
     }
@@ -27,6 +31,12 @@ extension FileSystemOperations {
     /// server first.
     public func readdir(directory: FileHandleID, offset: UInt64, size: Int, plus: Bool, caller: Caller, reply: DirectoryReply) {
         guard let open = self.openDirectories[directory] else { return reply.error(.badFileHandle) }
+        // The listing shows what this client answered locally (delegated creates and removes).
+        if self.delegationLog.isBusy {
+            return self.afterDelegatedLog {
+                self.readdir(directory: directory, offset: offset, size: size, plus: plus, caller: caller, reply: reply)
+            }
+        }
         guard let server = open.server else {
             guard let handle = self.handle(open.node, reply) else { return }
             return self.perform(OpendirRequest(handle: handle), caller: caller, reply: reply) { response in
@@ -74,6 +84,7 @@ extension FileSystemOperations {
     /// A directory never opened on the server is closed here alone; otherwise the server is told
     /// without waiting for its answer when listings are leased (ConsistencyContract).
     public func releasedir(directory: FileHandleID, caller: Caller, reply: EmptyReply) {
+        self.delegations?.closedDirectory(directory)
         guard let open = self.openDirectories.released(directory) else { return reply.error(.badFileHandle) }
         guard let server = open.server else { return reply.ok() }
         guard self.leases?.listings != nil else {

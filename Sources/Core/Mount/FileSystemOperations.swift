@@ -59,6 +59,11 @@ public final class FileSystemOperations: Sendable {
     /// Metadata answered locally under the write-back grant and sent behind (`WriteBehind`);
     /// nil without write-back.
     public let writeBehind: WriteBehind?
+    /// Directories this client holds (`-o delegation=on`, a server that delegates, and
+    /// write-back); nil otherwise.
+    public let delegations: DelegatedDirectories?
+    /// The log of operations answered in held directories (`DelegationLog`).
+    let delegationLog = DelegationLog()
 
     public init(
         client: RPCClient, root: ObjectHandle, options: MountOptions, notifier: (any KernelNotifier)?, logger: Logger
@@ -73,6 +78,9 @@ public final class FileSystemOperations: Sendable {
             options.cache == .strict && options.writeback
             ? WritebackBuffer(client: client, capacity: options.cacheSize) : nil
         self.writeBehind = self.writeback.map { WriteBehind(client: client, writeback: $0, notifier: notifier) }
+        self.delegations =
+            options.delegation && client.hello.capabilities.contains(.delegation) && self.writeBehind != nil
+            ? DelegatedDirectories() : nil
         self.leases =
             options.leases && client.hello.capabilities.contains(.leases) && notifier is any EntryNotifier
             ? LeaseState(
@@ -158,11 +166,21 @@ public final class FileSystemOperations: Sendable {
     func replyEntry<R: WireRequest>(
         _ request: R, parent: NodeID, name: FileName, caller: Caller, reply: EntryReply
     ) where R.Response == Entry {
+        // After the operations answered locally (`afterDelegatedLog`).
+        if self.delegationLog.isBusy {
+            return self.afterDelegatedLog { self.replyEntry(request, parent: parent, name: name, caller: caller, reply: reply) }
+        }
+        self.delegations?.asking(name, in: parent)
         self.leases?.adding(name, in: parent)
         let ticket = self.leases?.ticket()
         self.perform(request, caller: caller, reply: reply) { entry in
             let parameters = self.entryParameters(entry, leased: ticket.map { ($0, parent, name) })
             if R.self == MkdirRequest.self, let ticket { self.leases?.bornEmpty(parameters.node, ticket: ticket) }
+            if R.self == MkdirRequest.self, let delegations = self.delegations {
+                delegations.born(parameters.node, entry)
+                self.refillPool()
+                return delegations.whenPoolReady { reply.entry(parameters) }
+            }
             reply.entry(parameters)
         }
     }
@@ -176,6 +194,9 @@ public final class FileSystemOperations: Sendable {
 
     public func lookup(parent: NodeID, name: FileName, caller: Caller, reply: EntryReply) {
         guard let parentHandle = self.handle(parent, reply) else { return }
+        if self.lookupDelegated(parent: parent, parentHandle: parentHandle, name: name, caller: caller, reply: reply) {
+            return
+        }
         if let leases = self.leases, leases.isKnownAbsent(name, in: parent) {
             // A directory this client made and alone changed: the name is not there (tar's
             // lookup before each create).
@@ -186,6 +207,11 @@ public final class FileSystemOperations: Sendable {
             }
             return reply.error(.noEntry)
         }
+        self.lookupOnServer(parent: parent, parentHandle: parentHandle, name: name, caller: caller, reply: reply)
+    }
+
+    /// LOOKUP sent to the server.
+    func lookupOnServer(parent: NodeID, parentHandle: ObjectHandle, name: FileName, caller: Caller, reply: EntryReply) {
         let ticket = self.leases?.ticket()
         self.client.send(LookupRequest(parent: parentHandle, name: name), caller: caller) { result in
             let leased = ticket.map { ($0, parent, name) }
@@ -211,6 +237,7 @@ public final class FileSystemOperations: Sendable {
             self.leases?.forgetDirectory(node)
             self.lockingOwners.forget(node)
             self.writeBehind?.forget(node)
+            self.delegations?.forget(node)
         }
     }
 
@@ -219,8 +246,9 @@ public final class FileSystemOperations: Sendable {
         if let attributes = self.writeBehind?.localAttributes(node) {
             return reply.attributes(attributes, timeout: self.options.attributeTimeout)
         }
-        // The size and times of a file with buffered writes are the server's once they are there.
-        self.afterWriteback(of: node) {
+        // The size and times of a file with buffered writes are the server's once they are there;
+        // a file created here is asked about once the server has made it.
+        self.afterDelegatedCreate(of: node) { self.afterWriteback(of: node) {
             let ticket = self.leases?.ticket()
             // Learned only from a reply to a request sent under the grant, too.
             let granted = self.writeback?.isGranted(node) ?? false
@@ -229,11 +257,15 @@ public final class FileSystemOperations: Sendable {
                 if granted { self.writeBehind?.learned(node, $0, underGrant: true, ticket: known) }
                 reply.attributes($0, timeout: self.attributeTimeout(ticket))
             }
-        }
+        } }
     }
 
     public func setattr(_ node: NodeID, changes: AttributeChanges, caller: Caller, reply: AttributesReply) {
         guard let handle = self.handle(node, reply) else { return }
+        // The server's create sets mode, owner and times: a change of them comes after it.
+        if self.pendingCreate(node) != nil {
+            return self.afterDelegatedCreate(of: node) { self.setattr(node, changes: changes, caller: caller, reply: reply) }
+        }
         let request = SetattrRequest(
             handle: handle, file: changes.file, mode: changes.mode, uid: changes.uid, gid: changes.gid,
             size: changes.size, accessTime: changes.accessTime, modificationTime: changes.modificationTime)
@@ -293,7 +325,12 @@ public final class FileSystemOperations: Sendable {
 
     public func unlink(parent: NodeID, name: FileName, caller: Caller, reply: EmptyReply) {
         guard let parentHandle = self.handle(parent, reply) else { return }
+        if self.unlinkDelegated(parent: parent, name: name, caller: caller, reply: reply) { return }
+        if self.delegationLog.isBusy {
+            return self.afterDelegatedLog { self.unlink(parent: parent, name: name, caller: caller, reply: reply) }
+        }
         self.perform(UnlinkRequest(parent: parentHandle, name: name), caller: caller, reply: reply) { _ in
+            self.delegations?.removedAsked(name, in: parent)
             self.writeBehind?.changedOnServerUnnamed()
             reply.ok()
         }
@@ -301,7 +338,13 @@ public final class FileSystemOperations: Sendable {
 
     public func rmdir(parent: NodeID, name: FileName, caller: Caller, reply: EmptyReply) {
         guard let parentHandle = self.handle(parent, reply) else { return }
-        self.replyEmpty(RmdirRequest(parent: parentHandle, name: name), caller: caller, reply: reply)
+        if self.delegationLog.isBusy {
+            return self.afterDelegatedLog { self.rmdir(parent: parent, name: name, caller: caller, reply: reply) }
+        }
+        self.perform(RmdirRequest(parent: parentHandle, name: name), caller: caller, reply: reply) { _ in
+            self.delegations?.removedAsked(name, in: parent)
+            reply.ok()
+        }
     }
 
     public func rename(
@@ -311,6 +354,16 @@ public final class FileSystemOperations: Sendable {
         guard let oldHandle = self.handle(parent, reply), let newHandle = self.handle(newParent, reply) else { return }
         let flags = RenameRequest.Flags(rawValue: flags)
         guard RenameRequest.Flags.known.isSuperset(of: flags) else { return reply.error(.invalid) }
+        if self.delegationLog.isBusy {
+            return self.afterDelegatedLog {
+                self.rename(
+                    parent: parent, name: name, newParent: newParent, newName: newName, flags: flags.rawValue,
+                    caller: caller, reply: reply)
+            }
+        }
+        // Both names are the server's to answer from now on.
+        self.delegations?.asking(newName, in: newParent)
+        self.delegations?.asking(name, in: parent)
         self.leases?.adding(newName, in: newParent)
         // An exchange moves the other name back: both are made.
         self.leases?.adding(name, in: parent)

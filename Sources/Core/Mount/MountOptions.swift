@@ -25,6 +25,10 @@ public struct MountOptions: Sendable, Equatable {
     public var leases = true
     /// How long the kernel may keep a leased entry or attributes (`-o lease_timeout=`).
     public var leaseTimeout: Double = 3600
+    /// Delegated directories (`-o delegation=on|off`, default off): the directories this mount
+    /// makes are its own until another mount touches them; creates and removes there are
+    /// answered locally and written back in order (ConsistencyContract "Delegated directories").
+    public var delegation = false
     public var cache: CacheMode = .strict
     /// The bound on the client's own page cache (buffered writes), `-o cache_size=` with K, M, G.
     public var cacheSize = Self.defaultCacheSize
@@ -121,6 +125,12 @@ public struct MountOptions: Sendable, Equatable {
             default: throw MountOptionError(option: option)
             }
         case "lease_timeout": self.leaseTimeout = try Self.seconds(option, value)
+        case "delegation":
+            switch value {
+            case "on": self.delegation = true
+            case "off": self.delegation = false
+            default: throw MountOptionError(option: option)
+            }
         case "writeback":
             switch value {
             case "on": self.writeback = true

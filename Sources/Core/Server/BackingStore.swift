@@ -1,5 +1,9 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The server's storage, behind one boundary: everything the protocol can ask of a filesystem.
 ///
 /// `LocalDirectoryStore` (a directory on this machine) is the embedded default; a later store
@@ -87,6 +91,18 @@ public protocol BackingStore: Sendable {
     /// `file` through other servers sharing the store. The server's transaction lock already
     /// orders its own clients' appends; the default just runs `body`.
     func excludingOtherServersAppends<T>(to file: File, _ body: () throws -> T) throws -> T
+
+    /// Whether the store makes staged objects for delegated creates (ConsistencyContract
+    /// "Delegated directories"). The default: false, and the methods below throw ENOSYS.
+    var stagesObjects: Bool { get }
+    /// Makes `count` empty regular files no client can name, each opened read-write.
+    func stage(count: Int) throws -> [(Entry, File)]
+    /// Gives staged object `staged` the name `name` in `parent` (never replacing), owned by the
+    /// caller, with `mode`; the caller must be able to write and search `parent`.
+    func applyStaged(_ staged: ObjectHandle, parent: ObjectHandle, name: FileName, mode: UInt32, caller: Caller) throws
+        -> Entry
+    /// Removes staged objects never given a name.
+    func unstage(_ handles: [ObjectHandle])
 }
 
 extension BackingStore {
@@ -97,4 +113,10 @@ extension BackingStore {
     public var sharesLocks: Bool { false }
     public func storeLock(_ file: File, owner: UInt64, type: FileLockType, start: UInt64, end: UInt64) throws {}
     public func excludingOtherServersAppends<T>(to file: File, _ body: () throws -> T) throws -> T { try body() }
+    public var stagesObjects: Bool { false }
+    public func stage(count: Int) throws -> [(Entry, File)] { throw Errno(ENOSYS) }
+    public func applyStaged(
+        _ staged: ObjectHandle, parent: ObjectHandle, name: FileName, mode: UInt32, caller: Caller
+    ) throws -> Entry { throw Errno(ENOSYS) }
+    public func unstage(_ handles: [ObjectHandle]) {}
 }

@@ -70,6 +70,8 @@ public final class CacheCoherence: Sendable {
     public let recallsSent = Atomic<UInt64>(0)
     /// LEASE_BREAK notices sent (`CacheCoherence+Leases`).
     public let leaseBreaksSent = Atomic<UInt64>(0)
+    /// Delegated directories (`DelegationTable`).
+    public let delegations = DelegationTable()
 
     public init(enabled: Bool = true, timeout: Duration = .seconds(5), breakDelay: Duration = .zero, logger: Logger) {
         self.enabled = enabled
@@ -84,6 +86,7 @@ public final class CacheCoherence: Sendable {
 
     /// The session is gone: it caches nothing, and no round waits for it any more.
     func sessionEnded(_ session: SessionID) {
+        self.delegations.holderGone(session)
         let finished: [@Sendable () -> Void] = self.state.withLock { state in
             state.peers[session] = nil
             state.leases.drop(session)

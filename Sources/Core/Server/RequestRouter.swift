@@ -49,8 +49,10 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         self.registerLocks()
         self.registerResilience()
         self.registerGrants()
+        self.registerDelegation()
         self.applyRecalls()
         self.applyLookupRecalls()
+        self.applyDelegationRecalls()
         self.applyPolicy()
     }
 
@@ -155,6 +157,8 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         self.onLeaseChange(MkdirRequest.self) { request, context in
             let since = coherence.leaseSequence()
             let entry = try store.mkdir(request, caller: context.caller)
+            // Born delegated to a delegating maker (ConsistencyContract "Delegated directories").
+            coherence.delegations.born(entry.handle, to: context.session.id)
             // The new directory's names too: its maker knows it empty (`LeaseState.bornEmpty`).
             coherence.grantLeases(
                 directories: [request.parent, entry.handle], objects: [entry.handle], to: context.session.id,

@@ -234,6 +234,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         shared.sessions.detach(session, lease: shared.sessionLease, on: eventLoop) { [logger] in
             session.releaseAll()
             shared.locks.sessionExpired(session.id)
+            shared.store.unstage(shared.coherence.delegations.sessionExpired(session.id))
             logger.debug("detached session expired", metadata: [LogKey.session: "\(session.id.rawValue)"])
         }
     }
@@ -372,6 +373,10 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         // A store other servers change too (`sharedStore`) cannot keep a lease true.
         let leases = request.capabilities.contains(.leases) && shared.coherence.enabled
             && !shared.store.capabilities.contains(.sharedStore)
+        // Delegations need staged objects, invalidation (recalls ride on it) and a writable export.
+        let delegation = request.capabilities.contains(.delegation) && shared.coherence.enabled
+            && shared.store.stagesObjects && !shared.router.policy.readOnly
+        if delegation { shared.coherence.delegations.enable(session.id) }
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
             let found = CallerLimit.forConnection(remote: remote, local: local, authenticated: authenticated)
             var response = HelloResponse(
@@ -379,6 +384,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                 capabilities: shared.store.capabilities.union(shared.locks.transactionLocking ? .transactionLocks : [])
                     .union([.sessionResume, .atomicAppend]).union(leases ? .leases : [])
                     .union(leases ? request.capabilities.intersection(.listingLeases) : [])
+                    .union(delegation ? .delegation : [])
                     .union(request.capabilities.contains(.grantOnCreate) && shared.coherence.enabled ? .grantOnCreate : [])
                     .union(request.capabilities.intersection(.sessionSecret)),
                 maximumTransaction: maximumTransaction,

@@ -12,11 +12,12 @@ extension Opcode {
     public var isReplayUnsafe: Bool {
         switch self {
         case .setattr, .symlink, .mknod, .mkdir, .unlink, .rmdir, .rename, .link, .open, .write, .release,
-            .opendir, .releasedir, .setxattr, .removexattr, .create, .fallocate, .copyFileRange, .setlk, .flush, .append:
+            .opendir, .releasedir, .setxattr, .removexattr, .create, .fallocate, .copyFileRange, .setlk, .flush, .append,
+            .prealloc, .delegatedCreate, .delegatedUnlink:
             true
         case .hello, .lookup, .getattr, .readlink, .read, .fsync, .readdir, .statfs, .getxattr, .listxattr,
             .access, .getlk, .cancel, .lockTable, .invalidateDone, .ping, .reopen, .writebackGrant, .grantRelease,
-            .auth, .invalidate, .lockGranted, .recall, .leaseBreak:
+            .auth, .invalidate, .lockGranted, .recall, .leaseBreak, .delegationReturn, .delegationRecall:
             false
         }
     }

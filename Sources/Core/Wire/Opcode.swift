@@ -43,12 +43,17 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case grantRelease = 39
     case auth = 40
     case append = 41
+    case prealloc = 42
+    case delegatedCreate = 43
+    case delegatedUnlink = 44
+    case delegationReturn = 45
 
     /// Server-to-client notices live above 0x8000.
     case invalidate = 0x8001
     case lockGranted = 0x8002
     case recall = 0x8003
     case leaseBreak = 0x8004
+    case delegationRecall = 0x8005
 
     public enum Direction: Sendable {
         /// Sent by the client; the server answers exactly once, with the same transaction id.
@@ -119,10 +124,15 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .grantRelease: Self.request("GRANT_RELEASE", GrantReleaseRequest.self)
         case .auth: Self.request("AUTH", AuthRequest.self)
         case .append: Self.request("APPEND", AppendRequest.self)
+        case .prealloc: Self.request("PREALLOC", PreallocRequest.self)
+        case .delegatedCreate: Self.request("DELEG_CREATE", DelegatedCreateRequest.self)
+        case .delegatedUnlink: Self.request("DELEG_UNLINK", DelegatedUnlinkRequest.self)
+        case .delegationReturn: Self.request("DELEG_RETURN", DelegationReturnRequest.self)
         case .invalidate: Self.notice("INVALIDATE", InvalidateNotice.self)
         case .lockGranted: Self.notice("LOCK_GRANTED", LockGrantedNotice.self)
         case .recall: Self.notice("RECALL", RecallNotice.self)
         case .leaseBreak: Self.notice("LEASE_BREAK", LeaseBreakNotice.self)
+        case .delegationRecall: Self.notice("DELEG_RECALL", DelegationRecallNotice.self)
         }
     }
 

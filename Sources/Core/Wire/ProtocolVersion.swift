@@ -39,6 +39,10 @@ public enum ProtocolVersion {
         /// (HelloResponse `sessionSecret`), and a resuming HELLO must present it
         /// (HelloRequest `resumeSecret`), so a session id alone resumes nothing.
         public static let sessionSecret = Capabilities(rawValue: 1 << 7)
+        /// Delegated directories (`DelegationMessages`): offered by a client that answers
+        /// DELEG_RECALL, echoed by a server that then delegates every directory the session makes
+        /// and answers PREALLOC, DELEG_CREATE, DELEG_UNLINK and DELEG_RETURN.
+        public static let delegation = Capabilities(rawValue: 1 << 8)
         /// Leases on names and attributes (`LeaseBreakNotice`): offered by a client that answers
         /// LEASE_BREAK, echoed by a server that then treats what it answers to LOOKUP, GETATTR,
         /// SETATTR, CREATE, MKDIR, MKNOD, SYMLINK, LINK and READDIR (plus) as leased to the session.

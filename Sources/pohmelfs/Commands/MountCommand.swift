@@ -18,7 +18,10 @@ struct MountCommand: AsyncParsableCommand {
             mount's change returns; the three timeouts then apply only to what is not leased, and \
             to everything with leases=off or a server without leases), cache=strict|none, cache_size=SIZE (the client's \
             write-back buffer, K/M/G suffixes, default 256M), writeback=on|off (default on: small \
-            writes are buffered while the server grants it), hard (the default: requests wait \
+            writes are buffered while the server grants it), delegation=on|off (default off: \
+            the directories this mount makes are its own until another mount touches them; creates \
+            and removes there return at once and reach the server in order, a failure is reported \
+            at fsync or close), hard (the default: requests wait \
             for the server, reconnecting, for ever; a signal still interrupts a waiting call), soft \
             and timeout=S (soft: EIO after S seconds, default 30, without the server), tls_dir=DIR \
             (TLS, authenticating with the client bundle a server started with --tls-dir generated), \

@@ -143,6 +143,12 @@ enum LowLevelOperations {
                 file: FileHandleID(fi!.pointee.fh), dataOnly: dataOnly != 0, caller: bridge.caller(req),
                 reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "FSYNC", logger: bridge.logger) })
         }
+        ops.fsyncdir = { req, node, _, fi in
+            let bridge = FUSEBridge.from(req)
+            bridge.operations.fsyncdir(
+                NodeID(node), file: FileHandleID(fi!.pointee.fh), caller: bridge.caller(req),
+                reply: bridge.interruptible(req) { EmptyReply(sink: $0, operation: "FSYNCDIR", logger: bridge.logger) })
+        }
         ops.opendir = { req, node, _ in
             let bridge = FUSEBridge.from(req)
             bridge.operations.opendir(

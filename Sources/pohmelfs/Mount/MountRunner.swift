@@ -21,6 +21,7 @@ struct MountRunner {
     private var capabilities: ProtocolVersion.Capabilities {
         var capabilities: ProtocolVersion.Capabilities = self.options.leases ? [.leases, .listingLeases] : []
         if self.options.cache == .strict && self.options.writeback { capabilities.insert(.grantOnCreate) }
+        if self.options.delegation && capabilities.contains(.grantOnCreate) { capabilities.insert(.delegation) }
         return capabilities
     }
 

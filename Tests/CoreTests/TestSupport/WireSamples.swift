@@ -113,6 +113,12 @@ enum WireSamples {
                 names: [LeasedName(directory: otherHandle, name: "x.txt")], objects: [handle, otherHandle]),
             .auth: AuthRequest(secret: Array("0123456789abcdef".utf8) + [0x00, 0xFF]),
             .append: AppendRequest(file: FileHandleID(6), data: data(777)),
+            .prealloc: PreallocRequest(count: 64),
+            .delegatedCreate: DelegatedCreateRequest(
+                seq: 0x0102_0304_0506, parent: otherHandle, name: "made.c", staged: handle, mode: 0o100644),
+            .delegatedUnlink: DelegatedUnlinkRequest(seq: 7, parent: otherHandle, name: "gone.c", expected: handle),
+            .delegationReturn: DelegationReturnRequest(directory: otherHandle, lastSeq: 99),
+            .delegationRecall: DelegationRecallNotice(directory: otherHandle),
             .invalidate: InvalidateNotice(handle: handle, offset: 4096, length: 0),
             .lockGranted: LockGrantedNotice(transaction: TransactionID(0x0102_0304)),
         ]
@@ -164,6 +170,12 @@ enum WireSamples {
         .grantRelease: EmptyResponse(),
         .auth: EmptyResponse(),
         .append: AppendResponse(offset: 0x1_0000_0001, count: 777),
+        .prealloc: PreallocResponse(objects: [
+            StagedObject(entry: entry, file: FileHandleID(21)), StagedObject(entry: entry, file: FileHandleID(22)),
+        ]),
+        .delegatedCreate: entry,
+        .delegatedUnlink: EmptyResponse(),
+        .delegationReturn: EmptyResponse(),
         .lockTable: LockTableResponse(
             entries: [
                 LockTableEntry(

@@ -65,6 +65,7 @@ extension LocalDirectoryStore {
                     }
                     let next = UInt64(bitPattern: Int64(raw.pointee.d_off))
                     stream.position = next
+                    if name == StagingArea.name { continue }
                     var entry: Entry? = nil
                     if plus && name.validate() == nil {
                         entry = try? self.describeChild(directoryFD: fd, name: name)

@@ -7,6 +7,7 @@ import Glibc
 /// Names and attributes: lookup, creation, removal, rename, links, setattr, access, statfs.
 extension LocalDirectoryStore {
     public func lookup(_ request: LookupRequest, caller: Caller) throws -> Entry {
+        guard request.name != StagingArea.name else { throw Errno.noEntry }
         let name = try Self.validated(request.name)
         let parent = try self.resolveDirectory(request.parent)
         return try ThreadIdentity.acting(as: caller) { try self.openChild(parent, name) }

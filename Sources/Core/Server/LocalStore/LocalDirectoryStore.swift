@@ -44,6 +44,8 @@ public final class LocalDirectoryStore: BackingStore {
     let removedObjects = Mutex<[ObjectHandle]>([])
     /// Objects whose last link went, kept reachable for `removalGrace` (`LocalDirectoryStore+Removal`).
     let removalsInGrace = Mutex<Set<ObjectHandle>>([])
+    /// Files made in advance for delegated creates (`LocalDirectoryStore+Staging`).
+    let staging = StagingArea()
 
     public var capabilities: ProtocolVersion.Capabilities {
         var capabilities: ProtocolVersion.Capabilities = [.readdirPlus]
@@ -103,6 +105,7 @@ public final class LocalDirectoryStore: BackingStore {
             fileType: UInt32(st.st_mode) & 0o170000
         )
         self.objects.insert(self.root)
+        self.clearStaging()
     }
 
     public func rootEntry() throws -> Entry {
@@ -198,6 +201,8 @@ public final class LocalDirectoryStore: BackingStore {
 
     static func validated(_ name: FileName) throws -> FileName {
         if let error = name.validate() { throw error }
+        // Reserved for the hidden staging directory (`StagingArea`).
+        if name == StagingArea.name { throw Errno.permission }
         return name
     }
 }

@@ -62,7 +62,7 @@ public struct ExportPolicy: Hashable, Sendable {
     /// The requests that change the export whatever their payload says.
     public static let changingOpcodes: Set<Opcode> = [
         .setattr, .symlink, .mknod, .mkdir, .unlink, .rmdir, .rename, .link, .create, .write, .fallocate,
-        .copyFileRange, .setxattr, .removexattr, .append,
+        .copyFileRange, .setxattr, .removexattr, .append, .prealloc, .delegatedCreate, .delegatedUnlink,
     ]
 
     /// Whether an OPEN with `flags` could change the file: write access or O_TRUNC.

@@ -103,7 +103,7 @@ final class ExportPolicyTests: XCTestCase {
         XCTAssertEqual(
             ExportPolicy.changingOpcodes,
             [.setattr, .symlink, .mknod, .mkdir, .unlink, .rmdir, .rename, .link, .create, .write, .fallocate,
-             .copyFileRange, .setxattr, .removexattr, .append])
+             .copyFileRange, .setxattr, .removexattr, .append, .prealloc, .delegatedCreate, .delegatedUnlink])
         for opcode in ExportPolicy.changingOpcodes {
             XCTAssertNoThrow(try ExportPolicy().checkChange(opcode), "a writable export refuses nothing")
         }

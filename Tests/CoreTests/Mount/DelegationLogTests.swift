@@ -1,0 +1,45 @@
+import Synchronization
+import XCTest
+
+@testable import PohmelfsCore
+
+/// The client's log of delegated operations: sent in seq order, `after` waits for answers.
+final class DelegationLogTests: XCTestCase {
+    func testEntriesAreSentInOrderAndAfterWaitsForTheirAnswers() {
+        let log = DelegationLog()
+        let sent = Mutex<[UInt64]>([])
+        let answers = Mutex<[@Sendable () -> Void]>([])
+        for _ in 0..<3 {
+            log.append { seq in
+                { answered in
+                    sent.withLock { $0.append(seq) }
+                    answers.withLock { $0.append(answered) }
+                }
+            }
+        }
+        XCTAssertEqual(sent.withLock { $0 }, [1, 2, 3])
+        XCTAssertTrue(log.isBusy)
+        let after2 = Atomic<Bool>(false)
+        let afterAll = Atomic<Bool>(false)
+        log.after(2) { after2.store(true, ordering: .relaxed) }
+        log.afterLog { afterAll.store(true, ordering: .relaxed) }
+        let pending = answers.withLock { $0 }
+        pending[1]()  // entry 2 first: 1 is still unanswered
+        XCTAssertFalse(after2.load(ordering: .relaxed))
+        pending[0]()
+        XCTAssertTrue(after2.load(ordering: .relaxed))
+        XCTAssertFalse(afterAll.load(ordering: .relaxed))
+        XCTAssertTrue(log.isAnswered(1))
+        XCTAssertFalse(log.isAnswered(3))
+        pending[2]()
+        XCTAssertTrue(afterAll.load(ordering: .relaxed))
+        XCTAssertFalse(log.isBusy)
+        XCTAssertFalse(log.isAnswered(4), "never handed out")
+    }
+
+    func testAfterLogOnAnIdleLogRunsAtOnce() {
+        let ran = Atomic<Bool>(false)
+        DelegationLog().afterLog { ran.store(true, ordering: .relaxed) }
+        XCTAssertTrue(ran.load(ordering: .relaxed))
+    }
+}

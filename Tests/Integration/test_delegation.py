@@ -1,0 +1,221 @@
+"""Delegated directories (issue 16, item 2; ConsistencyContract "Delegated directories"): a
+directory a mount makes with `-o delegation=on` is its own until another mount touches it; creates
+and removes there are answered locally and reach the server in order, in one log; another mount's
+look recalls the delegation first, so it sees exactly a prefix of what the holder did; a killed
+client leaves a prefix; a create the server refuses after the client answered it is reported by
+fsync of the directory."""
+
+import errno
+import os
+import shutil
+import threading
+
+import pytest
+
+import harness
+import test_leases
+
+TIMEOUT = 60
+DELEGATION = "delegation=on"
+
+
+def content(i: int) -> bytes:
+    """File i's bytes: their length and every byte depend on i, so a short or foreign file shows."""
+    return (f"{i:05d}".encode() * (40 + (i * 37) % 700))[: 200 + (i * 53) % 3000]
+
+
+def names(count: int) -> list[str]:
+    return [f"f{i:05d}" for i in range(count)]
+
+
+def assert_prefix(listed: list[str], order: list[str], read) -> int:
+    """`listed` is a prefix of `order` (as a set); every listed file but the last is whole
+    (`read(name)`), the last is a prefix of its bytes. Returns the prefix's length."""
+    k = len(listed)
+    assert set(listed) == set(order[:k]), f"not a prefix: {sorted(set(listed) ^ set(order[:k]))[:10]}"
+    for i, name in enumerate(order[:k]):
+        data = read(name)
+        if i < k - 1:
+            assert data == content(i), f"{name} ({i} of {k}) is not whole: {len(data)} bytes"
+        else:
+            assert content(i).startswith(data), f"{name}, the last, holds foreign bytes"
+    return k
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_creates_are_answered_locally_and_another_mount_sees_a_prefix_in_order(metrics_server, mount_factory):
+    server = metrics_server
+    a, b = mount_factory(server, DELEGATION), mount_factory(server)
+    os.mkdir(a.mountpoint / "d")
+    order = names(400)
+    made = threading.Semaphore(0)
+    failures = []
+
+    def create():
+        try:
+            for i, name in enumerate(order):
+                with open(a.mountpoint / "d" / name, "wb") as f:
+                    f.write(content(i))
+                made.release()
+        except BaseException as error:  # reported by the main thread
+            failures.append(error)
+            made.release()
+
+    before = test_leases.opcode_counts(server)
+    thread = threading.Thread(target=create, daemon=True)
+    thread.start()
+    for _ in range(150):
+        made.acquire()
+    # B's look recalls the delegation: it sees what A did so far, in A's order, with the bytes.
+    listed = os.listdir(b.mountpoint / "d")
+    k = assert_prefix(listed, order, lambda name: (b.mountpoint / "d" / name).read_bytes())
+    assert k >= 150
+    thread.join(TIMEOUT / 2)
+    assert not thread.is_alive() and not failures, failures
+    assert sorted(os.listdir(b.mountpoint / "d")) == order
+    assert all((b.mountpoint / "d" / n).read_bytes() == content(i) for i, n in enumerate(order))
+    # The first 150 at least went through the log, not as CREATE requests.
+    counts = test_leases.moved(before, test_leases.opcode_counts(server))
+    assert counts.get("DELEG_CREATE", 0) >= 150, counts
+    assert counts.get("CREATE", 0) <= 400 - 150, counts
+    # The staging directory is nobody's to see.
+    assert ".pohmelfs-staging" not in os.listdir(b.mountpoint)
+    with pytest.raises(FileNotFoundError):
+        os.stat(b.mountpoint / ".pohmelfs-staging")
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_killed_client_leaves_an_in_order_prefix_on_the_server(server, mount_factory):
+    a = mount_factory(server, DELEGATION)
+    os.mkdir(a.mountpoint / "d")
+    order = names(3000)
+    made = threading.Semaphore(0)
+
+    def create():
+        try:
+            for i, name in enumerate(order):
+                with open(a.mountpoint / "d" / name, "wb") as f:
+                    f.write(content(i))
+                made.release()
+        except OSError:
+            made.release()  # the mount died under it
+
+    thread = threading.Thread(target=create, daemon=True)
+    thread.start()
+    for _ in range(500):
+        made.acquire()
+    a.proc.kill()
+    a.proc.wait(timeout=10)
+    thread.join(TIMEOUT / 2)
+    assert not thread.is_alive(), "a create on a dead mount hung"
+    a.unmount()
+    exported = server.export / "d"
+
+    def listing():
+        return sorted(os.listdir(exported))
+
+    # What the server received before the connection closed is applied by now or soon.
+    last = [None]
+
+    def settled():
+        now = listing()
+        same, last[0] = now == last[0], now
+        return same
+
+    assert harness.wait_until(settled, timeout=10, step=0.2)
+    k = assert_prefix(listing(), order, lambda name: (exported / name).read_bytes())
+    assert k >= 1
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_create_on_a_is_seen_on_b_at_once_after_b_found_the_name_missing(server, mount_factory):
+    a, b = mount_factory(server, DELEGATION), mount_factory(server)
+    os.mkdir(a.mountpoint / "d")
+    (a.mountpoint / "d" / "early").write_bytes(b"early")  # answered locally
+    for round in range(20):
+        name = f"x{round}"
+        with pytest.raises(FileNotFoundError):
+            os.stat(b.mountpoint / "d" / name)  # B caches it missing (and recalls D)
+        (a.mountpoint / "d" / name).write_bytes(b"late")
+        assert (b.mountpoint / "d" / name).read_bytes() == b"late"
+    assert (b.mountpoint / "d" / "early").read_bytes() == b"early"
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_create_refused_after_it_was_answered_is_reported_once_by_fsync_of_the_directory(server, mount_factory):
+    a = mount_factory(server, DELEGATION)
+    os.mkdir(a.mountpoint / "d")
+    (a.mountpoint / "d" / "first").write_bytes(b"ok")  # answered locally, applied
+    # Behind the client's back: the name exists on the server, so applying the create fails.
+    (server.export / "d" / "taken").write_bytes(b"theirs")
+    directory = os.open(a.mountpoint / "d", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd = os.open(a.mountpoint / "d" / "taken", os.O_CREAT | os.O_WRONLY, 0o644)  # answered locally
+        try:
+            os.write(fd, b"ours")
+            with pytest.raises(OSError) as raised:
+                os.fsync(fd)
+            assert raised.value.errno == errno.EEXIST
+        finally:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        with pytest.raises(OSError) as raised:
+            os.fsync(directory)
+        assert raised.value.errno == errno.EEXIST
+        os.fsync(directory)  # once per descriptor
+    finally:
+        os.close(directory)
+    # The client's name is gone: what it shows is the server's file.
+    assert (a.mountpoint / "d" / "taken").read_bytes() == b"theirs"
+    assert (server.export / "d" / "first").read_bytes() == b"ok"
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_rm_rf_of_a_tree_a_made_leaves_nothing_for_b(metrics_server, mount_factory):
+    server = metrics_server
+    a, b = mount_factory(server, DELEGATION), mount_factory(server)
+    root = a.mountpoint / "tree"
+    os.mkdir(root)
+    for d in range(4):
+        os.mkdir(root / f"sub{d}")
+        for i in range(50):
+            (root / f"sub{d}" / f"f{i}").write_bytes(content(i))
+    before = test_leases.opcode_counts(server)
+    shutil.rmtree(root)
+    counts = test_leases.moved(before, test_leases.opcode_counts(server))
+    assert not os.path.exists(b.mountpoint / "tree")
+    assert not os.path.exists(server.export / "tree")
+    assert counts.get("DELEG_UNLINK", 0) == 200, counts
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_caller_who_may_not_write_a_delegated_directory_cannot_create_there(server, mount_factory):
+    a = mount_factory(server, DELEGATION + ",allow_other")
+    os.mkdir(a.mountpoint / "d", 0o755)  # root's, delegated
+    (a.mountpoint / "d" / "mine").write_bytes(b"root")
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(reader)
+        outcome = "created"
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            os.close(os.open(a.mountpoint / "d" / "theirs", os.O_CREAT | os.O_WRONLY, 0o644))
+        except OSError as error:
+            outcome = f"errno {error.errno}"
+        except BaseException as error:  # the child must never return into pytest
+            outcome = f"error {error!r}"
+        finally:
+            os.write(writer, outcome.encode())
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        outcome = pipe.read()
+    os.waitpid(child, 0)
+    assert outcome == f"errno {errno.EACCES}"
+    assert not (server.export / "d" / "theirs").exists()
