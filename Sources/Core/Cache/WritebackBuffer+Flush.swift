@@ -25,10 +25,6 @@ extension WritebackBuffer {
                 return .joined
             }
             guard state.cache.hasDirtyPages(of: node) else {
-                if entry.streaming > 0 {
-                    entry.drainWaiters.append(waiter)
-                    return .joined
-                }
                 guard reportsErrors else { return .done(nil) }
                 defer { entry.error = nil }
                 return .done(entry.error)
@@ -47,9 +43,7 @@ extension WritebackBuffer {
     /// Writes back every node with dirty pages; `completion` runs when all are done. Errors stay
     /// with their nodes for fsync and close.
     public func writeBackAll(completion: @escaping @Sendable () -> Void) {
-        let nodes = self.state.withLock { state in
-            Set(state.cache.dirtyNodes).union(state.nodes.filter { $0.value.streaming > 0 }.keys)
-        }
+        let nodes = self.state.withLock { $0.cache.dirtyNodes }
         guard !nodes.isEmpty else { return completion() }
         let remaining = Countdown(nodes.count)
         for node in nodes {
@@ -84,9 +78,7 @@ extension WritebackBuffer {
                 node, maximumTransaction: self.maximumTransaction, budget: Self.roundBudget)
             state.nodes[node]!.leftBehind = extents.reduce(0) { $0 + $1.bytes.count } >= Self.roundBudget
             let entry = state.nodes[node]!
-            // Through the streamed WRITEs' handle while any is in flight: the server orders the
-            // overlapping WRITEs of one file and one connection by arrival.
-            return (extents, entry.streamFile ?? entry.handles.keys.first, entry.caller)
+            return (extents, entry.handles.keys.first, entry.caller)
         }
         guard let file = plan.file else {
             // Unreachable while handles are released only after their node's writeback; if it
@@ -135,14 +127,6 @@ extension WritebackBuffer {
                 return nil
             }
             var entry = state.nodes[node]!
-            if entry.streaming > 0 {
-                // Streamed WRITEs still in flight: the waiters wait for them too.
-                entry.drainWaiters += entry.waiters
-                entry.waiters = []
-                entry.flushing = false
-                state.nodes[node] = entry
-                return ([], nil)
-            }
             let waiters = entry.waiters
             let error = entry.error
             if waiters.contains(where: \.reportsErrors) { entry.error = nil }

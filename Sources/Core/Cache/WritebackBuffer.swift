@@ -12,9 +12,6 @@ import Synchronization
 ///   asked about the node's data or size (read, getattr, setattr, fallocate, copy_file_range), and
 ///   when dirty bytes pass `dirtyLimit` (the writer whose write crossed it waits for the writeback:
 ///   the cache's bound is never exceeded).
-/// - A write of one whole transaction under the grant is streamed: sent at once and answered
-///   once queued, several in flight per node (`WritebackBuffer+Stream`); a writeback waits for
-///   them too.
 /// - At most one writeback per node is in flight: WRITEs of one node never overtake each other.
 /// - A failed WRITE drops its pages (as Linux does) and its error is kept for the node, to be
 ///   answered to the next fsync or flush (close) of the node: never dropped silently.
@@ -52,18 +49,11 @@ public final class WritebackBuffer: Sendable {
         /// The round in flight left dirty pages unplanned (its budget was spent).
         var leftBehind = false
         var waiters: [Waiter] = []
-        /// The first error of a write-back or streamed WRITE not yet reported.
+        /// The first error of a write-back WRITE not yet reported.
         var error: Errno?
-        /// Streamed WRITEs in flight (`WritebackBuffer+Stream`), the handle they all go through,
-        /// writers waiting for room, and waiters for the last of them to be answered.
-        var streaming = 0
-        var streamFile: FileHandleID?
-        var streamBlocked: [@Sendable () -> Void] = []
-        var drainWaiters: [Waiter] = []
 
         var isIdle: Bool {
             !self.granted && !self.grantRequested && self.handles.isEmpty && !self.flushing && self.error == nil
-                && self.streaming == 0
         }
     }
 
@@ -159,11 +149,9 @@ public final class WritebackBuffer: Sendable {
         self.state.withLock { $0.cache.read(node, offset: offset, size: size) }
     }
 
-    /// Whether the node has dirty bytes in the range, or streamed WRITEs in flight (anywhere).
     public func hasDirtyPages(of node: NodeID, offset: UInt64 = 0, length: Int = .max) -> Bool {
         self.state.withLock { state in
-            state.nodes[node].map { $0.streaming > 0 } ?? false
-                || length == .max && offset == 0
+            length == .max && offset == 0
                 ? state.cache.hasDirtyPages(of: node)
                 : state.cache.hasDirtyPages(of: node, offset: offset, length: length)
         }

@@ -55,13 +55,6 @@ extension FileSystemOperations {
             writeBehind.afterPending(node) { send(data) }
             return true
         }
-        // A whole transaction under the grant: sent now, answered once queued.
-        let writeBehind = self.writeBehind
-        let streamed = writeback.stream(node, file: file, offset: offset, bytes: bytes, caller: caller) {
-            writeBehind?.wrote(node, offset: offset, count: count)
-            reply.written(count)
-        }
-        guard !streamed else { return true }
         switch writeback.write(node, file: file, offset: offset, bytes: bytes, caller: caller) {
         case .absorbed(mustWait: false):
             self.writeBehind?.wrote(node, offset: offset, count: count)

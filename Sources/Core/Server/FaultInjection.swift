@@ -1,4 +1,3 @@
-import Glibc
 import Synchronization
 
 /// Faults a test asks the server to commit, to prove the client survives them. Off unless
@@ -13,35 +12,15 @@ import Synchronization
 /// waits for leaves the server that much later, as over a slow link to the holder, so that a test can run a
 /// second change of the same object while the first one's break round is still under way.
 ///
-/// Write stagger (`--test-stagger-writes MS`): every other WRITE waits that long on its pool
-/// thread before it is performed, so that two WRITEs in flight together finish out of order
-/// unless the server keeps them in order (`WriteOrder`).
-///
-/// Locking: one mutex over the armed set, one over the WRITE count.
+/// Locking: one mutex over the armed set.
 public final class FaultInjection: Sendable {
     private let dropReplyOnce: Mutex<Set<Opcode>>
     /// How long each awaited LEASE_BREAK or INVALIDATE is held back before it is sent (zero: not at all).
     public let leaseBreakDelay: Duration
-    /// How long every other WRITE waits before it is performed (zero: none).
-    public let writeStagger: Duration
-    private let writes = Mutex(0)
 
-    public init(dropReplyOnce: Set<Opcode> = [], leaseBreakDelay: Duration = .zero, writeStagger: Duration = .zero) {
+    public init(dropReplyOnce: Set<Opcode> = [], leaseBreakDelay: Duration = .zero) {
         self.dropReplyOnce = Mutex(dropReplyOnce)
         self.leaseBreakDelay = leaseBreakDelay
-        self.writeStagger = writeStagger
-    }
-
-    /// Waits the stagger when this WRITE is an odd-numbered one; call on the thread pool.
-    func staggerWrite() {
-        guard self.writeStagger > .zero else { return }
-        let odd = self.writes.withLock { count -> Bool in
-            count += 1
-            return count % 2 == 1
-        }
-        guard odd else { return }
-        let (seconds, attoseconds) = self.writeStagger.components
-        usleep(UInt32(seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
     }
 
     /// True once per armed opcode: the caller drops this reply and closes the connection.

@@ -105,8 +105,6 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
     /// Replies written since the last flush are flushed by one task queued on the event loop:
     /// replies of requests that finish together leave in one `write` system call.
     private var flushQueued = false
-    /// WRITEs of one file waiting for the one before them (`WriteOrder`).
-    private var writeOrder = WriteOrder()
 
     /// When this connection last received a frame (`ConnectionRegistry` reclaims idle ones).
     private let activity: ConnectionActivity
@@ -509,95 +507,48 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         let bytes = body.readableBytes
         self.inFlight += 1
         self.inFlightBytes += bytes
-        // Overlapping WRITEs of one file leave for the pool one after the other, in arrival
-        // order (`WriteOrder`).
-        let written = opcode == .write ? self.writtenRange(body, session) : nil
-        var ticket: WriteOrder.Ticket?
-        let perform = {
-            self.perform(route, body, requestContext, context, staggered: opcode == .write) { result in
-                if let ticket { self.writeOrder.finished(ticket).forEach { $0() } }
-                self.completed(
-                    result, opcode: opcode, bytes: bytes, session: session, transaction: transaction,
-                    requestContext: requestContext, started: started, deliver: deliver, context: context)
-            }
-        }
-        guard let written else { return perform() }
-        let admitted = self.writeOrder.admit(written.file, range: written.range, perform)
-        ticket = admitted.ticket
-        if admitted.startsNow { perform() }
-    }
-
-    /// Runs `route` on the thread pool, then `completion` on the event loop; a `staggered` one
-    /// (a WRITE) waits there first when a test asks for it (`FaultInjection`).
-    private func perform(
-        _ route: @escaping RequestRouter<Store>.Route, _ body: ByteBuffer, _ requestContext: RequestContext<Store>,
-        _ context: ChannelHandlerContext, staggered: Bool,
-        completion: @escaping (Result<ByteBuffer?, any Error>) -> Void
-    ) {
-        let faults = staggered ? self.shared.faults : nil
         self.shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
-            faults?.staggerWrite()
-            return try route(body, requestContext)
-        }.assumeIsolated().whenComplete(completion)
-    }
-
-    /// The object and byte range a WRITE's payload names, when it names an open file of the
-    /// session (decoding slices the payload: nothing is copied).
-    private func writtenRange(
-        _ payload: ByteBuffer, _ session: ClientSession<Store>
-    ) -> (file: ObjectHandle, range: Range<UInt64>)? {
-        guard let request = try? WriteRequest.decode(payload: payload), let file = try? session.file(request.file)
-        else { return nil }
-        let (end, overflow) = request.offset.addingReportingOverflow(UInt64(request.data.readableBytes))
-        return overflow ? nil : (self.shared.router.store.objectHandle(of: file), request.offset..<end)
-    }
-
-    /// Answers a request the pool has performed.
-    private func completed(
-        _ result: Result<ByteBuffer?, any Error>, opcode: Opcode, bytes: Int, session: ClientSession<Store>,
-        transaction: TransactionID, requestContext: RequestContext<Store>, started: UInt64,
-        deliver: @escaping @Sendable (ByteBuffer) -> Void, context: ChannelHandlerContext
-    ) {
-        let statistics = self.shared.statistics
-        let metrics = self.shared.metrics
-        statistics.inFlight.subtract(1, ordering: .relaxed)
-        self.inFlight -= 1
-        self.inFlightBytes -= bytes
-        defer { self.resumeIfPossible(context) }
-        statistics.requests.add(1, ordering: .relaxed)
-        switch result {
-        case .success(let reply?):
-            metrics?.requestCompleted(opcode, reply: reply, since: started)
-            if opcode.isReplayUnsafe {
-                deliver(reply)
-            } else {
-                self.sendReply(reply, context)
-            }
-        case .success(nil):
-            // The route answers later, through `RequestContext.respond`.
-            break
-        case .failure(let error as WireError):
-            if opcode.isReplayUnsafe { session.replies.abandon(transaction) }
-            self.violation(context, error)
-        case .failure(let error):
-            let errno: Errno
-            if let known = error as? Errno {
-                errno = known
-            } else {
-                errno = .io
-                self.logger.error(
-                    "request failed unexpectedly",
-                    metadata: [LogKey.opcode: "\(opcode)", LogKey.error: "\(error)"])
-            }
-            self.logger.trace("request failed", metadata: [LogKey.opcode: "\(opcode)", LogKey.error: "\(errno)"])
-            let reply = FrameEncoding.errorReply(
-                errno, opcode: opcode, transaction: requestContext.transaction,
-                allocator: context.channel.allocator)
-            metrics?.requestCompleted(opcode, reply: reply, since: started)
-            if opcode.isReplayUnsafe {
-                deliver(reply)
-            } else {
-                self.sendReply(reply, context)
+            try route(body, requestContext)
+        }.assumeIsolated().whenComplete { result in
+            statistics.inFlight.subtract(1, ordering: .relaxed)
+            self.inFlight -= 1
+            self.inFlightBytes -= bytes
+            defer { self.resumeIfPossible(context) }
+            statistics.requests.add(1, ordering: .relaxed)
+            switch result {
+            case .success(let reply?):
+                metrics?.requestCompleted(opcode, reply: reply, since: started)
+                if opcode.isReplayUnsafe {
+                    deliver(reply)
+                } else {
+                    self.sendReply(reply, context)
+                }
+            case .success(nil):
+                // The route answers later, through `RequestContext.respond`.
+                break
+            case .failure(let error as WireError):
+                if opcode.isReplayUnsafe { session.replies.abandon(transaction) }
+                self.violation(context, error)
+            case .failure(let error):
+                let errno: Errno
+                if let known = error as? Errno {
+                    errno = known
+                } else {
+                    errno = .io
+                    self.logger.error(
+                        "request failed unexpectedly",
+                        metadata: [LogKey.opcode: "\(opcode)", LogKey.error: "\(error)"])
+                }
+                self.logger.trace("request failed", metadata: [LogKey.opcode: "\(opcode)", LogKey.error: "\(errno)"])
+                let reply = FrameEncoding.errorReply(
+                    errno, opcode: opcode, transaction: requestContext.transaction,
+                    allocator: context.channel.allocator)
+                metrics?.requestCompleted(opcode, reply: reply, since: started)
+                if opcode.isReplayUnsafe {
+                    deliver(reply)
+                } else {
+                    self.sendReply(reply, context)
+                }
             }
         }
     }

@@ -139,11 +139,6 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: .private)
     var testDelayLeaseBreak: Int = 0
 
-    /// Test-only: every other WRITE waits this many milliseconds on the thread pool before it is
-    /// performed, so that WRITEs in flight together would finish out of order unless kept in order.
-    @Option(name: .long, help: .private)
-    var testStaggerWrites: Int = 0
-
     @Option(
         name: .long,
         help: .init(
@@ -215,9 +210,6 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (0...4000).contains(self.testDelayLeaseBreak) else {
             throw ValidationError("--test-delay-lease-break must be 0...4000 milliseconds")
-        }
-        guard (0...4000).contains(self.testStaggerWrites) else {
-            throw ValidationError("--test-stagger-writes must be 0...4000 milliseconds")
         }
     }
 
@@ -345,8 +337,7 @@ struct ServeCommand: AsyncParsableCommand {
             dropped = opcodes
         }
         configuration.faults = FaultInjection(
-            dropReplyOnce: dropped, leaseBreakDelay: .milliseconds(Int64(self.testDelayLeaseBreak)),
-            writeStagger: .milliseconds(Int64(self.testStaggerWrites)))
+            dropReplyOnce: dropped, leaseBreakDelay: .milliseconds(Int64(self.testDelayLeaseBreak)))
         configuration.policy = ExportPolicy(
             readOnly: self.readOnly, allow: self.allow.compactMap(CIDR.init),
             squash: self.allSquash ? .all : self.rootSquash ? .root : .none,
