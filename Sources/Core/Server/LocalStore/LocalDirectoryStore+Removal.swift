@@ -67,8 +67,11 @@ extension LocalDirectoryStore {
 
     /// Runs `body` (a write, create or fallocate); when it fails with ENOSPC or EDQUOT while
     /// removed objects are still in their grace, ends every grace (their space returns) and runs
-    /// it once more.
+    /// it once more. Several writes of one file run at once (streamed writes): one that fails
+    /// while another is ending the graces runs once more too, instead of reporting a full disk
+    /// whose space is being given back.
     func reclaimingSpace<T>(_ body: () throws -> T) throws -> T {
+        let reclaimsBefore = self.spaceReclaims.load(ordering: .acquiring)
         do {
             return try body()
         } catch let error as Errno where error == .noSpace || error == Errno(EDQUOT) {
@@ -76,8 +79,12 @@ extension LocalDirectoryStore {
                 defer { graced = [] }
                 return graced
             }
-            guard !graced.isEmpty else { throw error }
-            for handle in graced { self.forgetIfUnused(handle) }
+            if graced.isEmpty {
+                guard self.spaceReclaims.load(ordering: .acquiring) != reclaimsBefore else { throw error }
+            } else {
+                for handle in graced { self.forgetIfUnused(handle) }
+                self.spaceReclaims.add(1, ordering: .releasing)
+            }
             return try body()
         }
     }

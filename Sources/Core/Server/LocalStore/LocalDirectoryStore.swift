@@ -44,6 +44,9 @@ public final class LocalDirectoryStore: BackingStore {
     let removedObjects = Mutex<[ObjectHandle]>([])
     /// Objects whose last link went, kept reachable for `removalGrace` (`LocalDirectoryStore+Removal`).
     let removalsInGrace = Mutex<Set<ObjectHandle>>([])
+    /// How many times a full disk ended the graces (`reclaimingSpace`): a write that found the
+    /// disk full while another write was ending them tries again too.
+    let spaceReclaims = Atomic<UInt64>(0)
     /// Files made in advance for delegated creates (`LocalDirectoryStore+Staging`).
     let staging = StagingArea()
 
