@@ -177,17 +177,23 @@ def test_rm_rf_of_a_tree_a_made_leaves_nothing_for_b(metrics_server, mount_facto
     server = metrics_server
     a, b = mount_factory(server, DELEGATION), mount_factory(server)
     root = a.mountpoint / "tree"
+    start = test_leases.opcode_counts(server)
     os.mkdir(root)
     for d in range(4):
         os.mkdir(root / f"sub{d}")
         for i in range(50):
             (root / f"sub{d}" / f"f{i}").write_bytes(content(i))
     before = test_leases.opcode_counts(server)
+    # A create finding the pool of staged files empty (its refill late, under load) goes to the
+    # server as a plain CREATE; the unlink of such a file does too.
+    created_here = test_leases.moved(start, before).get("DELEG_CREATE", 0)
     shutil.rmtree(root)
     counts = test_leases.moved(before, test_leases.opcode_counts(server))
     assert not os.path.exists(b.mountpoint / "tree")
     assert not os.path.exists(server.export / "tree")
-    assert counts.get("DELEG_UNLINK", 0) == 200, counts
+    assert created_here >= 150, created_here
+    assert counts.get("DELEG_UNLINK", 0) == created_here, counts
+    assert counts.get("DELEG_UNLINK", 0) + counts.get("UNLINK", 0) == 200, counts
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
