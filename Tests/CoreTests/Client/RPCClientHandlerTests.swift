@@ -25,14 +25,17 @@ final class RPCClientHandlerTests: XCTestCase {
     private var recorder: Recorder!
     private var channel: EmbeddedChannel!
 
-    override func setUp() async throws {
+    /// Synchronous, so the channel is made on the thread the tests run on: an embedded loop may
+    /// be used only from its own thread (an `async` setUp runs elsewhere, and NIO says so).
+    override func setUpWithError() throws {
         let recorder = Recorder()
         self.recorder = recorder
         self.channel = EmbeddedChannel()
         try self.channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
         try self.channel.pipeline.syncOperations.addHandler(
             RPCClientHandler(onNotice: { frame in recorder.notices.withLock { $0.append(frame) } }))
-        try await self.channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        self.channel.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 1), promise: nil)
+        XCTAssertTrue(self.channel.isActive)
     }
 
     override func tearDown() {
