@@ -28,12 +28,7 @@ def names(count: int) -> list[str]:
     return [f"f{i:05d}" for i in range(count)]
 
 
-def big_content(i: int) -> bytes:
-    """File i's bytes, more than one write-back round (4 MiB): written back in two steps."""
-    return (f"{i:05d}".encode() * (1 << 20))[: (9 << 19) + (i * 4099) % 65536]
-
-
-def assert_prefix(listed: list[str], order: list[str], read, whole: int = 0, content=content) -> int:
+def assert_prefix(listed: list[str], order: list[str], read, whole: int = 0) -> int:
     """`listed` is a prefix of `order` (as a set); every listed file but the last, and every one
     of the first `whole` (closed before the look), is whole (`read(name)`), the last is a prefix
     of its bytes. Returns the prefix's length."""
@@ -95,13 +90,16 @@ def test_creates_are_answered_locally_and_another_mount_sees_a_prefix_in_order(m
 
 
 @pytest.mark.timeout_seconds(TIMEOUT)
-def test_a_killed_client_leaves_an_in_order_prefix_on_the_server(server, mount_factory):
-    """Files of two write-back rounds each: close returns before their bytes are on the server,
-    and only the log's barrier keeps the next create behind them. The server's export is looked
-    at while A writes (the prefix holds at every instant), then after A is killed."""
+def test_a_killed_client_leaves_an_in_order_prefix_on_the_server(server_factory, mount_factory):
+    """close returns before the file's bytes are on the server, and the server starts every
+    WRITE late (`--test-delay-writes`, test-only), so a create sent after it would be applied
+    first: only the log's barrier keeps the next create behind the closed bytes. The server's
+    export is looked at while A writes (the prefix holds at every instant), then after A is
+    killed."""
+    server = server_factory(args=["--test-delay-writes", "30"])
     a = mount_factory(server, DELEGATION)
     os.mkdir(a.mountpoint / "d")
-    order = names(40)
+    order = names(3000)
     made = threading.Semaphore(0)
     exported = server.export / "d"
 
@@ -109,7 +107,7 @@ def test_a_killed_client_leaves_an_in_order_prefix_on_the_server(server, mount_f
         try:
             for i, name in enumerate(order):
                 with open(a.mountpoint / "d" / name, "wb") as f:
-                    f.write(big_content(i))
+                    f.write(content(i))
                 made.release()
         except OSError:
             made.release()  # the mount died under it
@@ -119,13 +117,13 @@ def test_a_killed_client_leaves_an_in_order_prefix_on_the_server(server, mount_f
         assert listed == order[: len(listed)], f"not a prefix: {listed[:5]}..."
         for i, name in enumerate(listed[:-1]):
             size = (exported / name).stat().st_size
-            assert size == len(big_content(i)), f"{name} exists before {listed[-1]} is whole: {size} bytes"
+            assert size == len(content(i)), f"{name} is short while {listed[-1]} exists: {size} bytes"
 
     thread = threading.Thread(target=create, daemon=True)
     thread.start()
     closed = 0
-    while closed < 12:
-        closed += made.acquire(timeout=0.02)
+    while closed < 40:
+        closed += made.acquire(timeout=0.005)
         sizes_are_a_prefix()
     a.proc.kill()
     a.proc.wait(timeout=10)
@@ -145,7 +143,7 @@ def test_a_killed_client_leaves_an_in_order_prefix_on_the_server(server, mount_f
         return same
 
     assert harness.wait_until(settled, timeout=10, step=0.2)
-    k = assert_prefix(listing(), order, lambda name: (exported / name).read_bytes(), content=big_content)
+    k = assert_prefix(listing(), order, lambda name: (exported / name).read_bytes())
     assert k >= 1
 
 
