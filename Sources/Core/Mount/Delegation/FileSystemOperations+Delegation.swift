@@ -165,8 +165,7 @@ extension FileSystemOperations {
 
     /// FLUSH of a file created here from the pool by an owner that holds no lock on it, under
     /// its grant: answered at once (close does not wait for the bytes). The write-back starts
-    /// now, behind the file's metadata still on its way; the log's later entries wait for it (a
-    /// barrier), so the server never has a later create before these bytes. A write-back error
+    /// now; the log's later entries wait for it (a barrier), so the server never has a later create before these bytes. A write-back error
     /// stays with the file for its next fsync or close (`WritebackBuffer`).
     func flushDelegated(file: FileHandleID, node: NodeID, reply: EmptyReply) -> Bool {
         guard let delegations = self.delegations, delegations.isCreatedHere(node), let writeBehind = self.writeBehind,
@@ -176,10 +175,11 @@ extension FileSystemOperations {
             reply.error(error)
             return true
         }
+        // Only the bytes, not the node's queued metadata (a SETATTR of times and mode goes by
+        // its chain, which writes the bytes back before it too): a write made while metadata was
+        // queued is not buffered but sent, and answered once on the server, before this close.
         let written = Latch()
-        writeBehind.afterPending(node) {
-            writeback.writeBack(node, reportsErrors: false) { _ in written.open() }
-        }
+        writeback.writeBack(node, reportsErrors: false) { _ in written.open() }
         self.delegationLog.barrier { passed in written.wait(passed) }
         reply.ok()
         return true
