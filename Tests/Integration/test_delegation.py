@@ -28,15 +28,16 @@ def names(count: int) -> list[str]:
     return [f"f{i:05d}" for i in range(count)]
 
 
-def assert_prefix(listed: list[str], order: list[str], read) -> int:
-    """`listed` is a prefix of `order` (as a set); every listed file but the last is whole
-    (`read(name)`), the last is a prefix of its bytes. Returns the prefix's length."""
+def assert_prefix(listed: list[str], order: list[str], read, whole: int = 0) -> int:
+    """`listed` is a prefix of `order` (as a set); every listed file but the last, and every one
+    of the first `whole` (closed before the look), is whole (`read(name)`), the last is a prefix
+    of its bytes. Returns the prefix's length."""
     k = len(listed)
     assert set(listed) == set(order[:k]), f"not a prefix: {sorted(set(listed) ^ set(order[:k]))[:10]}"
     for i, name in enumerate(order[:k]):
         data = read(name)
-        if i < k - 1:
-            assert data == content(i), f"{name} ({i} of {k}) is not whole: {len(data)} bytes"
+        if i < max(k - 1, whole):
+            assert data == content(i), f"{name} ({i} of {k}, {whole} closed) is not whole: {len(data)} bytes"
         else:
             assert content(i).startswith(data), f"{name}, the last, holds foreign bytes"
     return k
@@ -49,6 +50,7 @@ def test_creates_are_answered_locally_and_another_mount_sees_a_prefix_in_order(m
     os.mkdir(a.mountpoint / "d")
     order = names(400)
     made = threading.Semaphore(0)
+    closed = [0]
     failures = []
 
     def create():
@@ -56,6 +58,7 @@ def test_creates_are_answered_locally_and_another_mount_sees_a_prefix_in_order(m
             for i, name in enumerate(order):
                 with open(a.mountpoint / "d" / name, "wb") as f:
                     f.write(content(i))
+                closed[0] = i + 1
                 made.release()
         except BaseException as error:  # reported by the main thread
             failures.append(error)
@@ -66,10 +69,12 @@ def test_creates_are_answered_locally_and_another_mount_sees_a_prefix_in_order(m
     thread.start()
     for _ in range(150):
         made.acquire()
-    # B's look recalls the delegation: it sees what A did so far, in A's order, with the bytes.
+    # B's look recalls the delegation: it sees what A did so far, in A's order, with the bytes
+    # of every file A closed before (close did not wait for them: the recall did).
+    whole = closed[0]
     listed = os.listdir(b.mountpoint / "d")
-    k = assert_prefix(listed, order, lambda name: (b.mountpoint / "d" / name).read_bytes())
-    assert k >= 150
+    k = assert_prefix(listed, order, lambda name: (b.mountpoint / "d" / name).read_bytes(), whole=whole)
+    assert k >= whole >= 150
     thread.join(TIMEOUT / 2)
     assert not thread.is_alive() and not failures, failures
     assert sorted(os.listdir(b.mountpoint / "d")) == order
@@ -85,11 +90,18 @@ def test_creates_are_answered_locally_and_another_mount_sees_a_prefix_in_order(m
 
 
 @pytest.mark.timeout_seconds(TIMEOUT)
-def test_a_killed_client_leaves_an_in_order_prefix_on_the_server(server, mount_factory):
+def test_a_killed_client_leaves_an_in_order_prefix_on_the_server(server_factory, mount_factory):
+    """close returns before the file's bytes are on the server, and the server starts every
+    WRITE late (`--test-delay-writes`, test-only), so a create sent after it would be applied
+    first: only the log's barrier keeps the next create behind the closed bytes. The server's
+    export is looked at while A writes (the prefix holds at every instant), then after A is
+    killed."""
+    server = server_factory(args=["--test-delay-writes", "30"])
     a = mount_factory(server, DELEGATION)
     os.mkdir(a.mountpoint / "d")
     order = names(3000)
     made = threading.Semaphore(0)
+    exported = server.export / "d"
 
     def create():
         try:
@@ -100,16 +112,24 @@ def test_a_killed_client_leaves_an_in_order_prefix_on_the_server(server, mount_f
         except OSError:
             made.release()  # the mount died under it
 
+    def sizes_are_a_prefix():
+        listed = sorted(os.listdir(exported))
+        assert listed == order[: len(listed)], f"not a prefix: {listed[:5]}..."
+        for i, name in enumerate(listed[:-1]):
+            size = (exported / name).stat().st_size
+            assert size == len(content(i)), f"{name} is short while {listed[-1]} exists: {size} bytes"
+
     thread = threading.Thread(target=create, daemon=True)
     thread.start()
-    for _ in range(500):
-        made.acquire()
+    closed = 0
+    while closed < 40:
+        closed += made.acquire(timeout=0.005)
+        sizes_are_a_prefix()
     a.proc.kill()
     a.proc.wait(timeout=10)
     thread.join(TIMEOUT / 2)
     assert not thread.is_alive(), "a create on a dead mount hung"
     a.unmount()
-    exported = server.export / "d"
 
     def listing():
         return sorted(os.listdir(exported))
@@ -183,17 +203,21 @@ def test_rm_rf_of_a_tree_a_made_leaves_nothing_for_b(metrics_server, mount_facto
         os.mkdir(root / f"sub{d}")
         for i in range(50):
             (root / f"sub{d}" / f"f{i}").write_bytes(content(i))
-    before = test_leases.opcode_counts(server)
-    # A create finding the pool of staged files empty (its refill late, under load) goes to the
-    # server as a plain CREATE; the unlink of such a file does too.
-    created_here = test_leases.moved(start, before).get("DELEG_CREATE", 0)
     shutil.rmtree(root)
-    counts = test_leases.moved(before, test_leases.opcode_counts(server))
     assert not os.path.exists(b.mountpoint / "tree")
     assert not os.path.exists(server.export / "tree")
-    assert created_here >= 150, created_here
-    assert counts.get("DELEG_UNLINK", 0) == created_here, counts
+    # A create made while the pool was empty went to the server, and so does its unlink; the
+    # server counts a request just after answering it.
+    counts = [{}]
+
+    def removed_all():
+        counts[0] = test_leases.moved(start, test_leases.opcode_counts(server))
+        return counts[0].get("DELEG_UNLINK", 0) + counts[0].get("UNLINK", 0) == 200
+
+    harness.wait_until(removed_all, timeout=5, step=0.05)
+    counts = counts[0]
     assert counts.get("DELEG_UNLINK", 0) + counts.get("UNLINK", 0) == 200, counts
+    assert counts.get("DELEG_UNLINK", 0) == counts.get("DELEG_CREATE", 0) > 100, counts
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")

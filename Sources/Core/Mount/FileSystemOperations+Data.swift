@@ -112,6 +112,7 @@ extension FileSystemOperations {
             if let error = delegations.knownFileError(file, node: node) { return reply.error(error) }
         }
         let local = node.map { !self.lockingOwners.mayHold(owner, on: $0) } ?? false
+        if local, let node, self.flushDelegated(file: file, node: node, reply: reply) { return }
         if local, let node, self.flushBehind(file: file, node: node, reply: reply) { return }
         self.writeBackReportingErrors(file) { writebackError in
             if local { return writebackError.map { reply.error($0) } ?? reply.ok() }

@@ -12,15 +12,23 @@ import Synchronization
 /// waits for leaves the server that much later, as over a slow link to the holder, so that a test can run a
 /// second change of the same object while the first one's break round is still under way.
 ///
+/// Write delay (`--test-delay-writes MS`): every WRITE starts that much later (scheduled on the
+/// event loop, no thread held), so requests sent after it overtake it: a test shows that the
+/// client's order does not rest on the server's.
+///
 /// Locking: one mutex over the armed set.
 public final class FaultInjection: Sendable {
     private let dropReplyOnce: Mutex<Set<Opcode>>
     /// How long each awaited LEASE_BREAK or INVALIDATE is held back before it is sent (zero: not at all).
     public let leaseBreakDelay: Duration
 
-    public init(dropReplyOnce: Set<Opcode> = [], leaseBreakDelay: Duration = .zero) {
+    /// How long each WRITE waits before it is performed (zero: not at all).
+    public let writeDelayMilliseconds: Int64
+
+    public init(dropReplyOnce: Set<Opcode> = [], leaseBreakDelay: Duration = .zero, writeDelayMilliseconds: Int64 = 0) {
         self.dropReplyOnce = Mutex(dropReplyOnce)
         self.leaseBreakDelay = leaseBreakDelay
+        self.writeDelayMilliseconds = writeDelayMilliseconds
     }
 
     /// True once per armed opcode: the caller drops this reply and closes the connection.

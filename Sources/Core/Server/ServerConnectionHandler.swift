@@ -507,6 +507,26 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         let bytes = body.readableBytes
         self.inFlight += 1
         self.inFlightBytes += bytes
+        let writeDelay = self.shared.faults.writeDelayMilliseconds
+        if opcode == .write, writeDelay > 0 {
+            // Test fault (`--test-delay-writes`): the WRITE starts later, no thread held.
+            context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(writeDelay)) {
+                self.perform(context, route, body, requestContext, opcode: opcode, started: started, bytes: bytes, deliver: deliver, session: session)
+            }
+            return
+        }
+        self.perform(context, route, body, requestContext, opcode: opcode, started: started, bytes: bytes, deliver: deliver, session: session)
+    }
+
+    /// Runs one request on the thread pool and answers it.
+    private func perform(
+        _ context: ChannelHandlerContext, _ route: @escaping RequestRouter<Store>.Route, _ body: ByteBuffer,
+        _ requestContext: RequestContext<Store>, opcode: Opcode, started: UInt64, bytes: Int,
+        deliver: @escaping @Sendable (ByteBuffer) -> Void, session: ClientSession<Store>
+    ) {
+        let metrics = self.shared.metrics
+        let statistics = self.shared.statistics
+        let transaction = requestContext.transaction
         self.shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
             try route(body, requestContext)
         }.assumeIsolated().whenComplete { result in

@@ -139,6 +139,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: .private)
     var testDelayLeaseBreak: Int = 0
 
+    /// Test-only: start every WRITE this many milliseconds late, so later requests overtake it.
+    @Option(name: .long, help: .private)
+    var testDelayWrites: Int = 0
+
     @Option(
         name: .long,
         help: .init(
@@ -210,6 +214,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (0...4000).contains(self.testDelayLeaseBreak) else {
             throw ValidationError("--test-delay-lease-break must be 0...4000 milliseconds")
+        }
+        guard (0...4000).contains(self.testDelayWrites) else {
+            throw ValidationError("--test-delay-writes must be 0...4000 milliseconds")
         }
     }
 
@@ -337,7 +344,8 @@ struct ServeCommand: AsyncParsableCommand {
             dropped = opcodes
         }
         configuration.faults = FaultInjection(
-            dropReplyOnce: dropped, leaseBreakDelay: .milliseconds(Int64(self.testDelayLeaseBreak)))
+            dropReplyOnce: dropped, leaseBreakDelay: .milliseconds(Int64(self.testDelayLeaseBreak)),
+            writeDelayMilliseconds: Int64(self.testDelayWrites))
         configuration.policy = ExportPolicy(
             readOnly: self.readOnly, allow: self.allow.compactMap(CIDR.init),
             squash: self.allSquash ? .all : self.rootSquash ? .root : .none,

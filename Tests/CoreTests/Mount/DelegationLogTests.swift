@@ -42,4 +42,32 @@ final class DelegationLogTests: XCTestCase {
         DelegationLog().afterLog { ran.store(true, ordering: .relaxed) }
         XCTAssertTrue(ran.load(ordering: .relaxed))
     }
+
+    /// A barrier holds back the entries after it (not the ones before), and `afterLog` waits
+    /// for it even when every entry is answered.
+    func testABarrierHoldsBackLaterEntriesAndAfterLogWaitsForIt() {
+        let log = DelegationLog()
+        let sent = Mutex<[UInt64]>([])
+        let append: @Sendable () -> Void = {
+            log.append { seq in
+                { answered in
+                    sent.withLock { $0.append(seq) }
+                    answered()
+                }
+            }
+        }
+        append()
+        let written = Latch()
+        log.barrier { passed in written.wait(passed) }
+        let afterBarrier = Atomic<Bool>(false)
+        log.afterLog { afterBarrier.store(true, ordering: .relaxed) }
+        append()
+        XCTAssertEqual(sent.withLock { $0 }, [1], "entry 2 went before the barrier passed")
+        XCTAssertTrue(log.isBusy)
+        XCTAssertFalse(afterBarrier.load(ordering: .relaxed))
+        written.open()
+        XCTAssertEqual(sent.withLock { $0 }, [1, 2])
+        XCTAssertTrue(afterBarrier.load(ordering: .relaxed))
+        XCTAssertFalse(log.isBusy)
+    }
 }

@@ -4,22 +4,36 @@ import Synchronization
 /// numbered from 1, sent in order and pipelined, each answered by the server once applied (it
 /// applies them strictly in order).
 ///
-/// A file's bytes need no place in the log: `close` returns only once they are on the server
-/// (FLUSH writes them back first), so every create sent after a close comes after its bytes, and
-/// after a crash the server holds a prefix (the files before the last one whole).
+/// Between entries sit barriers: "the bytes of this closed file are on the server" (`close` of
+/// a file created in a held directory does not wait for them). A barrier holds back the entries
+/// after it until it is passed, so that the server holds a prefix at every instant, a crash
+/// included: no file is created after one whose closed bytes are missing. The application
+/// never waits for a barrier; the log's sending does.
 ///
-/// `afterLog` runs a body once every entry queued so far is answered (a synchronous operation
-/// that touches a delegated directory, fsync, a recall).
+/// `afterLog` runs a body once every entry queued so far is answered and every barrier queued
+/// so far is passed (a synchronous operation that touches a delegated directory, fsync, a
+/// recall).
 ///
 /// Thread-safe: one mutex, never held while sending or running a body.
 final class DelegationLog: Sendable {
     /// Sends the entry; `answered` must be called once with its outcome.
     typealias Send = @Sendable (_ answered: @escaping @Sendable () -> Void) -> Void
 
+    /// What the queue holds, in order.
+    private enum Item {
+        case entry(seq: UInt64, send: Send)
+        /// Waits (without a thread) until `wait`'s completion is called.
+        case barrier(wait: @Sendable (_ passed: @escaping @Sendable () -> Void) -> Void)
+        /// Reached once the barriers before it are passed: runs `body` once entries through
+        /// `upTo` are answered.
+        case marker(upTo: UInt64, body: @Sendable () -> Void)
+    }
+
     private struct State {
         var nextSeq: UInt64 = 1
-        var queue: [(seq: UInt64, send: Send)] = []
-        /// Sending is under way (one drainer at a time: entries leave in seq order).
+        var queue: [Item] = []
+        /// Sending is under way (one drainer at a time: entries leave in seq order), or a
+        /// barrier is being waited for.
         var draining = false
         var unanswered: Set<UInt64> = []
         var waiters: [(upTo: UInt64, body: @Sendable () -> Void)] = []
@@ -34,25 +48,39 @@ final class DelegationLog: Sendable {
             let seq = state.nextSeq
             state.nextSeq += 1
             state.unanswered.insert(seq)
-            state.queue.append((seq, build(seq)))
+            state.queue.append(.entry(seq: seq, send: build(seq)))
             return seq
         }
         self.drain()
         return seq
     }
 
+    /// Queues a barrier: later entries are sent once `wait` calls back.
+    func barrier(_ wait: @escaping @Sendable (_ passed: @escaping @Sendable () -> Void) -> Void) {
+        self.state.withLock { $0.queue.append(.barrier(wait: wait)) }
+        self.drain()
+    }
+
     /// The last seq handed out (0: none).
     var lastSeq: UInt64 { self.state.withLock { $0.nextSeq - 1 } }
 
-    /// Whether entries are queued or unanswered.
-    var isBusy: Bool { self.state.withLock { !$0.unanswered.isEmpty } }
+    /// Whether entries are queued or unanswered, or a barrier is not passed.
+    var isBusy: Bool { self.state.withLock { !$0.unanswered.isEmpty || $0.draining || !$0.queue.isEmpty } }
 
     /// Whether entry `seq` is answered.
     func isAnswered(_ seq: UInt64) -> Bool { self.state.withLock { !$0.unanswered.contains(seq) && seq < $0.nextSeq } }
 
-    /// Runs `body` once every entry queued so far is answered (at once when none is pending).
+    /// Runs `body` once every entry queued so far is answered and every barrier queued so far
+    /// is passed (at once when nothing is pending).
     func afterLog(_ body: @escaping @Sendable () -> Void) {
-        self.after(self.lastSeq, body)
+        let queued: UInt64? = self.state.withLock { state in
+            let upTo = state.nextSeq - 1
+            guard state.draining || !state.queue.isEmpty else { return upTo }
+            state.queue.append(.marker(upTo: upTo, body: body))
+            return nil
+        }
+        guard let upTo = queued else { return self.drain() }
+        self.after(upTo, body)
     }
 
     /// Runs `body` once every entry through `seq` is answered.
@@ -76,17 +104,29 @@ final class DelegationLog: Sendable {
         ready.forEach { $0() }
     }
 
-    /// Sends queued entries in order until the queue is empty.
+    /// Sends queued entries in order until the queue is empty or a barrier waits.
     private func drain() {
         while true {
-            let item: (seq: UInt64, send: Send)? = self.state.withLock { state in
+            let item: Item? = self.state.withLock { state in
                 guard !state.draining, !state.queue.isEmpty else { return nil }
                 state.draining = true
                 return state.queue.removeFirst()
             }
             guard let item else { return }
-            item.send { self.answered(item.seq) }
-            self.state.withLock { $0.draining = false }
+            switch item {
+            case .entry(let seq, let send):
+                send { self.answered(seq) }
+                self.state.withLock { $0.draining = false }
+            case .marker(let upTo, let body):
+                self.state.withLock { $0.draining = false }
+                self.after(upTo, body)
+            case .barrier(let wait):
+                wait {
+                    self.state.withLock { $0.draining = false }
+                    self.drain()
+                }
+                return
+            }
         }
     }
 }

@@ -163,6 +163,28 @@ extension FileSystemOperations {
         return seq
     }
 
+    /// FLUSH of a file created here from the pool by an owner that holds no lock on it, under
+    /// its grant: answered at once (close does not wait for the bytes). The write-back starts
+    /// now; the log's later entries wait for it (a barrier), so the server never has a later create before these bytes. A write-back error
+    /// stays with the file for its next fsync or close (`WritebackBuffer`).
+    func flushDelegated(file: FileHandleID, node: NodeID, reply: EmptyReply) -> Bool {
+        guard let delegations = self.delegations, delegations.isCreatedHere(node), let writeBehind = self.writeBehind,
+            let writeback = self.writeback, writeBehind.mayAnswerFlush(node)
+        else { return false }
+        if let error = writeBehind.reportError(file) {
+            reply.error(error)
+            return true
+        }
+        // Only the bytes, not the node's queued metadata (a SETATTR of times and mode goes by
+        // its chain, which writes the bytes back before it too): a write made while metadata was
+        // queued is not buffered but sent, and answered once on the server, before this close.
+        let written = Latch()
+        writeback.writeBack(node, reportsErrors: false) { _ in written.open() }
+        self.delegationLog.barrier { passed in written.wait(passed) }
+        reply.ok()
+        return true
+    }
+
     // MARK: - Errors
 
     /// fsync of directory descriptor `file` of `node`: waits for the log, reports a failure of
@@ -200,8 +222,9 @@ extension FileSystemOperations {
             client.send(DelegationReturnRequest(directory: notice.directory, lastSeq: lastSeq), caller: .root) { _ in }
             return
         }
+        // The log, and the bytes of every file closed before now (the barriers).
         let lastSeq = self.delegationLog.lastSeq
-        self.delegationLog.after(lastSeq) {
+        self.delegationLog.afterLog {
             client.send(DelegationReturnRequest(directory: notice.directory, lastSeq: lastSeq), caller: .root) { _ in
                 delegations.returned(node)
             }
