@@ -70,4 +70,30 @@ final class DelegationLogTests: XCTestCase {
         XCTAssertTrue(afterBarrier.load(ordering: .relaxed))
         XCTAssertFalse(log.isBusy)
     }
+
+    /// Operations waiting for the log re-check `isBusy` when they run (the file system's
+    /// pattern); waiting operations are not work, so two of them never re-queue each other for
+    /// ever (dbench on a delegation=on mount overflowed the client's stack that way).
+    func testOperationsWaitingForTheLogDoNotKeepItBusy() {
+        let log = DelegationLog()
+        // A barrier not yet passed: operations that wait now queue markers behind it.
+        let answer = Mutex<(@Sendable () -> Void)?>(nil)
+        log.barrier { passed in answer.withLock { $0 = passed } }
+        let runs = Atomic<Int>(0)
+        let requeues = Atomic<Int>(0)
+        @Sendable func operation() {
+            if log.isBusy {
+                guard requeues.add(1, ordering: .relaxed).newValue < 1_000 else { return }
+                return log.afterLog(operation)
+            }
+            runs.add(1, ordering: .relaxed)
+        }
+        operation()
+        operation()
+        XCTAssertEqual(runs.load(ordering: .relaxed), 0, "the barrier is not passed")
+        answer.withLock { $0 }?()
+        XCTAssertEqual(runs.load(ordering: .relaxed), 2)
+        XCTAssertLessThan(requeues.load(ordering: .relaxed), 10)
+        XCTAssertFalse(log.isBusy)
+    }
 }

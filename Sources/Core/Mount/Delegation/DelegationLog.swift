@@ -64,8 +64,18 @@ final class DelegationLog: Sendable {
     /// The last seq handed out (0: none).
     var lastSeq: UInt64 { self.state.withLock { $0.nextSeq - 1 } }
 
-    /// Whether entries are queued or unanswered, or a barrier is not passed.
-    var isBusy: Bool { self.state.withLock { !$0.unanswered.isEmpty || $0.draining || !$0.queue.isEmpty } }
+    /// Whether entries are queued or unanswered, or a barrier is not passed. Markers (operations
+    /// waiting for the log, `afterLog`) are not work: counting them made two waiting operations
+    /// re-queue each other for ever (dbench on a delegation=on mount overflowed the stack).
+    var isBusy: Bool {
+        self.state.withLock { state in
+            !state.unanswered.isEmpty || state.draining
+                || state.queue.contains { item in
+                    if case .marker = item { return false }
+                    return true
+                }
+        }
+    }
 
     /// Whether entry `seq` is answered.
     func isAnswered(_ seq: UInt64) -> Bool { self.state.withLock { !$0.unanswered.contains(seq) && seq < $0.nextSeq } }
@@ -121,12 +131,30 @@ final class DelegationLog: Sendable {
                 self.state.withLock { $0.draining = false }
                 self.after(upTo, body)
             case .barrier(let wait):
+                // A barrier already passed calls back before `wait` returns: go on in this loop
+                // rather than recursing (thousands of closed files would overflow the stack).
+                let pass = BarrierPass()
                 wait {
+                    guard pass.passed() else { return }
                     self.state.withLock { $0.draining = false }
                     self.drain()
                 }
-                return
+                guard pass.waitReturned() else { return }
+                self.state.withLock { $0.draining = false }
             }
         }
     }
+}
+
+/// Who came first for one barrier: its callback (passed at once, the drain loop goes on) or the
+/// return of `wait` (the callback, later, drains).
+private final class BarrierPass: Sendable {
+    /// 0: neither yet; 1: passed first; 2: `wait` returned first.
+    private let order = Atomic<Int>(0)
+
+    /// The callback: whether it must drain (`wait` returned first).
+    func passed() -> Bool { !self.order.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged }
+
+    /// After `wait` returned: whether the barrier already passed (the loop goes on).
+    func waitReturned() -> Bool { !self.order.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged }
 }
