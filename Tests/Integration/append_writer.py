@@ -53,6 +53,36 @@ def parse(data: bytes) -> tuple[dict[int, int], list[str]]:
     return counts, problems
 
 
+def assert_appends_land_whole(mountpoints, records: int, registry, tmp_path, timeout: float) -> int:
+    """Runs this script as one O_APPEND writer per mountpoint (writer i on mountpoint i, `records`
+    records each) into `log`, which must exist; then every mount must read every record whole and
+    contiguous, none lost, and the size the sum of what was written (returned). For the tests'
+    `registry`."""
+    import subprocess
+    from pathlib import Path
+
+    writers = []
+    for index, mountpoint in enumerate(mountpoints):
+        log = tmp_path / f"append-writer-{index}.log"
+        registry.logs.append((f"append writer {index}", log))
+        with open(log, "wb") as stderr:
+            writers.append(registry.spawn(
+                [sys.executable, Path(__file__).resolve(), mountpoint / "log", str(index), str(records),
+                 str(1000 + index)], stdout=subprocess.PIPE, stderr=stderr))
+    written = 0
+    for writer in writers:
+        out, _ = writer.communicate(timeout=timeout)
+        assert writer.returncode == 0, f"a writer failed (exit {writer.returncode})"
+        written += int(out)
+    for mountpoint in mountpoints:
+        data = (mountpoint / "log").read_bytes()
+        counts, problems = parse(data)
+        assert problems == [], f"on {mountpoint}: {problems[0]}; whole records before it: {counts}"
+        assert counts == {i: records for i in range(len(mountpoints))}
+        assert len(data) == written
+    return written
+
+
 def main() -> int:
     path, writer, records, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     sizes = random.Random(seed).choices(range(MINIMUM, MAXIMUM + 1), k=records)

@@ -9,15 +9,11 @@ must be the sum of what the writers wrote: in every cache mode, with write-back 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from append_writer import parse
+from append_writer import assert_appends_land_whole
 
-HERE = Path(__file__).resolve().parent
 WRITERS = 3
 # Per writer; POHMELFS_APPEND_RECORDS=10000 gives the 30,000 records per mode.
 RECORDS = int(os.environ.get("POHMELFS_APPEND_RECORDS", "1500"))
@@ -28,24 +24,6 @@ RECORDS = int(os.environ.get("POHMELFS_APPEND_RECORDS", "1500"))
 def test_appends_from_three_mounts_land_whole(server, mount_factory, registry, tmp_path, options):
     mounts = [mount_factory(server, options) for _ in range(WRITERS)]
     (mounts[0].mountpoint / "log").write_bytes(b"")
-    writers = []
-    for index, mount in enumerate(mounts):
-        log = tmp_path / f"append-writer-{index}.log"
-        registry.logs.append((f"append writer {index}", log))
-        with open(log, "wb") as stderr:
-            writers.append(registry.spawn(
-                [sys.executable, HERE / "append_writer.py", mount.mountpoint / "log", str(index), str(RECORDS),
-                 str(1000 + index)], stdout=subprocess.PIPE, stderr=stderr))
-    written = 0
-    for writer in writers:
-        out, _ = writer.communicate(timeout=120 + RECORDS // 20)
-        assert writer.returncode == 0, f"a writer failed (exit {writer.returncode})"
-        written += int(out)
-
-    for mount in mounts:
-        data = (mount.mountpoint / "log").read_bytes()
-        counts, problems = parse(data)
-        assert problems == [], f"on {mount.mountpoint}: {problems[0]}; whole records before it: {counts}"
-        assert counts == {i: RECORDS for i in range(WRITERS)}
-        assert len(data) == written
+    written = assert_appends_land_whole(
+        [m.mountpoint for m in mounts], RECORDS, registry, tmp_path, timeout=120 + RECORDS // 20)
     assert (server.export / "log").stat().st_size == written

@@ -111,26 +111,9 @@ APPEND_RECORDS = int(os.environ.get("POHMELFS_CEPH_APPEND_RECORDS", "300"))
 def test_appends_through_two_gateways_land_whole(two_gateways, mount_factory, registry, tmp_path):
     """O_APPEND writers on a mount of each gateway (ConsistencyContract, "Appends"): every record
     whole and contiguous, none lost, the size the sum of what was written."""
-    from append_writer import parse
+    from append_writer import assert_appends_land_whole
 
     mounts = [mount_factory(gateway) for gateway in two_gateways]
     (mounts[0].mountpoint / "log").write_bytes(b"")
-    writers = []
-    for index, mount in enumerate(mounts):
-        log = tmp_path / f"append-writer-{index}.log"
-        registry.logs.append((f"append writer {index}", log))
-        with open(log, "wb") as stderr:
-            writers.append(registry.spawn(
-                [sys.executable, HERE / "append_writer.py", mount.mountpoint / "log", str(index), str(APPEND_RECORDS),
-                 str(1000 + index)], stdout=subprocess.PIPE, stderr=stderr))
-    written = 0
-    for writer in writers:
-        out, _ = writer.communicate(timeout=100 + APPEND_RECORDS // 10)
-        assert writer.returncode == 0, f"a writer failed (exit {writer.returncode})"
-        written += int(out)
-    for mount in mounts:
-        data = (mount.mountpoint / "log").read_bytes()
-        counts, problems = parse(data)
-        assert problems == [], f"on {mount.mountpoint}: {problems[0]}; whole records before it: {counts}"
-        assert counts == {0: APPEND_RECORDS, 1: APPEND_RECORDS}
-        assert len(data) == written
+    assert_appends_land_whole(
+        [m.mountpoint for m in mounts], APPEND_RECORDS, registry, tmp_path, timeout=100 + APPEND_RECORDS // 10)
