@@ -67,22 +67,34 @@ extension RequestRouter {
                 let waiting = coherence.recallGrant(file, before: context.session.id, timerLoop: context.eventLoop) {
                     // Off the event loop (a timed-out recall finishes there). From the top: the
                     // grant may have moved again, or another file of the request may need a recall.
-                    DispatchQueue.global().async {
-                        let reply: ByteBuffer?
-                        do {
-                            reply = try run(payload, context)
-                        } catch {
-                            reply = FrameEncoding.errorReply(
-                                (error as? Errno) ?? .io, opcode: opcode, transaction: context.transaction,
-                                allocator: context.allocator)
-                        }
-                        if let reply { context.respond(reply) }
-                    }
+                    Self.runAgainOffTheLoop(run, payload, context, opcode: opcode)
                 }
                 if waiting { return nil }
             }
             return try route(payload, context)
         }
         return run
+    }
+}
+
+extension RequestRouter {
+    /// Runs `run` again from the top on a global queue (a recall's completion may come on the
+    /// event loop, when it timed out) and sends its reply, or `opcode`'s error reply; `nil`
+    /// means `run` parked the request again and will answer it itself.
+    static func runAgainOffTheLoop(
+        _ run: @escaping @Sendable (ByteBuffer, RequestContext<Store>) throws -> ByteBuffer?,
+        _ payload: ByteBuffer, _ context: RequestContext<Store>, opcode: Opcode
+    ) {
+        DispatchQueue.global().async {
+            let reply: ByteBuffer?
+            do {
+                reply = try run(payload, context)
+            } catch {
+                reply = FrameEncoding.errorReply(
+                    (error as? Errno) ?? .io, opcode: opcode, transaction: context.transaction,
+                    allocator: context.allocator)
+            }
+            if let reply { context.respond(reply) }
+        }
     }
 }

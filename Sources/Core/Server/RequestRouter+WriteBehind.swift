@@ -19,17 +19,7 @@ extension RequestRouter {
                     found.handle, before: context.session.id, timerLoop: context.eventLoop
                 ) {
                     // Off the event loop (a timed-out recall finishes there); from the top.
-                    DispatchQueue.global().async {
-                        let reply: ByteBuffer?
-                        do {
-                            reply = try run(payload, context)
-                        } catch {
-                            reply = FrameEncoding.errorReply(
-                                (error as? Errno) ?? .io, opcode: .lookup, transaction: context.transaction,
-                                allocator: context.allocator)
-                        }
-                        if let reply { context.respond(reply) }
-                    }
+                    Self.runAgainOffTheLoop(run, payload, context, opcode: .lookup)
                 }
                 if waiting { return nil }
             }

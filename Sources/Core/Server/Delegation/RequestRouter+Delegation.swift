@@ -154,17 +154,7 @@ extension RequestRouter {
             ) {
                 // Off the event loop (a timed-out recall ends there), and from the top: another
                 // delegation the request touches may need a recall too.
-                DispatchQueue.global().async {
-                    let reply: ByteBuffer?
-                    do {
-                        reply = try run(payload, context)
-                    } catch {
-                        reply = FrameEncoding.errorReply(
-                            (error as? Errno) ?? .io, opcode: opcode, transaction: context.transaction,
-                            allocator: context.allocator)
-                    }
-                    if let reply { context.respond(reply) }
-                }
+                Self.runAgainOffTheLoop(run, payload, context, opcode: opcode)
             }
             return waiting ? nil : try route(payload, context)
         }
