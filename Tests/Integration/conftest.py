@@ -12,7 +12,8 @@ Contract, relied on by every test file here (details in each fixture's docstring
   gets WatchdogTimeout raised in its thread.
 - `server_factory(...)` / `server`: a `pohmelfs serve` on 127.0.0.1:<free port>, ready (READY=1).
 - `mount_factory(server, options="", subdir="")` / `mount`: a `pohmelfs mount -f`, ready (READY=1
-  after FUSE INIT, and mounted), always unmounted and stopped at teardown.
+  after FUSE INIT, and mounted), always unmounted and stopped at teardown. Options in
+  $POHMELFS_TEST_MOUNT_OPTIONS are added to every mount's (the test's own win).
 - `ceph_cluster`: session-scoped single-node Ceph (packaging/ceph-cluster.sh), always stopped at
   the end of the session; where Ceph cannot start, every test using it is SKIPPED with the reason
   printed. `server_factory(cephfs=ceph_cluster)` serves a fresh CephFS directory, and
@@ -33,6 +34,8 @@ from pathlib import Path
 import pytest
 
 import harness
+import background_deb
+from background_deb import BackgroundDeb
 from ceph_cluster import CephCluster, CephUnavailable
 from harness import MountHandle, NotifyListener, Registry, ServerHandle
 
@@ -40,6 +43,7 @@ pytest_plugins = ["pytester"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_KEY = pytest.StashKey[Registry]()
+BACKGROUND_DEB_KEY = pytest.StashKey[BackgroundDeb]()
 
 
 def pytest_configure(config):
@@ -55,6 +59,37 @@ def pytest_configure(config):
 
 def _interrupt_on_sigterm(signum, frame):
     raise KeyboardInterrupt("SIGTERM: the suite's time limit or a user stopped the run")
+
+
+def _needs_the_package(item) -> bool:
+    return bool(background_deb.FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that need `make deb`'s package run last, so its background build has the whole
+    run to finish (background_deb.py)."""
+    items.sort(key=_needs_the_package)
+
+
+def pytest_collection_finish(session):
+    """Starts `make deb` in the background when a collected test needs the package."""
+    if not session.config.option.collectonly and any(map(_needs_the_package, session.items)):
+        session.config.stash[BACKGROUND_DEB_KEY] = BackgroundDeb()
+
+
+def pytest_unconfigure(config):
+    build = config.stash.get(BACKGROUND_DEB_KEY, None)
+    if build is not None:
+        build.remove()
+
+
+@pytest.fixture(scope="session")
+def deb_build(request) -> BackgroundDeb:
+    """The `make deb` started at collection (background_deb.py)."""
+    build = request.config.stash.get(BACKGROUND_DEB_KEY, None)
+    if build is None:
+        pytest.fail("no background make deb was started for this session", pytrace=False)
+    return build
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -306,6 +341,9 @@ def mount_factory(registry, server_factory, pohmelfs_bin, tmp_path):
             pytest.fail(f"refusing to mount on {mountpoint}: it is already a mountpoint", pytrace=False)
         source = server.address + (":/" + subdir.strip("/") if subdir.strip("/") else "")
         command = [pohmelfs_bin, "mount", source, mountpoint, "-f"]
+        # $POHMELFS_TEST_MOUNT_OPTIONS (e.g. delegation=on) goes before the test's own options,
+        # which win where both name one: the whole suite run under an option that is off by default.
+        options = ",".join(part for part in (os.environ.get("POHMELFS_TEST_MOUNT_OPTIONS", ""), options) if part)
         if options:
             command += ["-o", options]
         command += list(args)

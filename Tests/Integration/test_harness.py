@@ -118,6 +118,7 @@ def inner(pytester, pohmelfs_bin, monkeypatch):
     pytester.makeconftest((HERE / "conftest.py").read_text())
     pytester.makepyfile(harness=(HERE / "harness.py").read_text())
     pytester.makepyfile(ceph_cluster=(HERE / "ceph_cluster.py").read_text())
+    pytester.makepyfile(background_deb=(HERE / "background_deb.py").read_text())
     monkeypatch.setenv("POHMELFS_BIN", str(pohmelfs_bin))
     monkeypatch.setenv("POHMELFS_WATCHDOG_GRACE", "2")
 

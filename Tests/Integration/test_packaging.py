@@ -157,13 +157,11 @@ def test_the_default_file_documents_every_variable_the_server_unit_reads():
 
 
 @pytest.fixture(scope="session")
-def deb(tmp_path_factory) -> SimpleNamespace:
-    """`make deb` once per session (it includes the release build), into a temporary directory."""
-    out = tmp_path_factory.mktemp("deb")
-    make("deb", f"DEB_OUT={out}", timeout=DEB_TIMEOUT)
-    packages = list(out.glob("pohmelfs_*.deb"))
-    assert len(packages) == 1, f"make deb wrote {packages}"
-    return SimpleNamespace(path=packages[0], out=out)
+def deb(deb_build) -> SimpleNamespace:
+    """`make deb` once per session (it includes the release build): started in the background
+    when the session was collected, these tests run last and wait for it (background_deb.py)."""
+    path = deb_build.wait(timeout=DEB_TIMEOUT)
+    return SimpleNamespace(path=path, out=path.parent)
 
 
 @pytest.fixture(scope="session")
