@@ -62,7 +62,7 @@ INSTALL_BIN ?= $(shell $(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pohmelfs
 FUZZ_SECONDS ?= 60
 # Whole-suite limit for the integration tests, well inside CI's budget. On expiry pytest gets
 # SIGTERM, which the suite turns into an interrupt so fixtures still unmount and stop servers.
-PYTEST_TIMEOUT ?= 1500
+PYTEST_TIMEOUT ?= 1800
 # Evaluated when used (after `deps` has run): the python3 that has pytest.
 PYTHON = $(shell packaging/install-deps.sh --print-python)
 

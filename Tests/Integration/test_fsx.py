@@ -4,7 +4,7 @@ few MiB, every read checked against an in-memory model. Run through the page cac
 cache=none (direct I/O, where the kernel allows no shared mmap, so those operations are left out).
 
 The seed is printed (`fsx seed N`, shown by pytest for a failing test) and can be replayed with
-POHMELFS_FSX_SEED=N; POHMELFS_FSX_OPS changes the number of operations (default 20000). A
+POHMELFS_FSX_SEED=N; POHMELFS_FSX_OPS changes the number of operations (default 10000, a new seed each run). A
 mismatch reports the seed, the operation and the last operations before it.
 """
 
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists("/dev/fuse"), reason="real mounts need root and /dev/fuse")
 
 MAX_FILE = 4 << 20  # the file never grows past this
-OPERATIONS = int(os.environ.get("POHMELFS_FSX_OPS", "20000"))
+OPERATIONS = int(os.environ.get("POHMELFS_FSX_OPS", "10000"))
 
 WEIGHTS = {
     "write": 24, "read": 24, "truncate": 5, "punch": 6, "zero": 6, "copy": 8,
