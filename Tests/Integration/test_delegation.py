@@ -220,22 +220,21 @@ def test_rm_rf_of_a_tree_a_made_leaves_nothing_for_b(metrics_server, mount_facto
     assert counts.get("DELEG_UNLINK", 0) == counts.get("DELEG_CREATE", 0) > 100, counts
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
-@pytest.mark.timeout_seconds(TIMEOUT)
-def test_a_caller_who_may_not_write_a_delegated_directory_cannot_create_there(server, mount_factory):
-    a = mount_factory(server, DELEGATION + ",allow_other")
-    os.mkdir(a.mountpoint / "d", 0o755)  # root's, delegated
-    (a.mountpoint / "d" / "mine").write_bytes(b"root")
+def as_nobody(directory, action) -> str:
+    """Runs `action()` in a child process in `directory` (entered as root: the path above the
+    mount is root's alone, so absolute paths would fail there with EACCES) as uid and gid 65534
+    with no groups: "done", or "errno N" for the OSError it raised."""
     reader, writer = os.pipe()
     child = os.fork()
     if child == 0:
         os.close(reader)
-        outcome = "created"
+        outcome = "done"
         try:
+            os.chdir(directory)
             os.setgroups([])
             os.setgid(65534)
             os.setuid(65534)
-            os.close(os.open(a.mountpoint / "d" / "theirs", os.O_CREAT | os.O_WRONLY, 0o644))
+            action()
         except OSError as error:
             outcome = f"errno {error.errno}"
         except BaseException as error:  # the child must never return into pytest
@@ -247,5 +246,37 @@ def test_a_caller_who_may_not_write_a_delegated_directory_cannot_create_there(se
     with os.fdopen(reader) as pipe:
         outcome = pipe.read()
     os.waitpid(child, 0)
+    return outcome
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_caller_who_may_not_write_a_delegated_directory_cannot_create_there(server, mount_factory):
+    a = mount_factory(server, DELEGATION + ",allow_other")
+    os.mkdir(a.mountpoint / "d", 0o755)  # root's, delegated
+    (a.mountpoint / "d" / "mine").write_bytes(b"root")
+    outcome = as_nobody(a.mountpoint / "d", lambda: os.close(os.open("theirs", os.O_CREAT | os.O_WRONLY, 0o644)))
     assert outcome == f"errno {errno.EACCES}"
     assert not (server.export / "d" / "theirs").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_another_user_cannot_unlink_the_holders_file_in_a_sticky_delegated_directory(server, mount_factory):
+    # Found by running test_posix_battery with delegation=on: the unlink of a file the holder
+    # had created there was answered locally for any caller, so the file vanished from the
+    # mount (and the server refused it later, unseen).
+    a = mount_factory(server, DELEGATION + ",allow_other")
+    shared = a.mountpoint / "shared"
+    os.mkdir(shared)  # root's, delegated
+    os.chmod(shared, 0o1777)
+    (shared / "roots").write_bytes(b"in a sticky dir")
+    os.chmod(shared / "roots", 0o666)
+    assert as_nobody(shared, lambda: os.unlink("roots")) == f"errno {errno.EPERM}"
+    assert (shared / "roots").read_bytes() == b"in a sticky dir"
+    os.fsync(fd := os.open(shared, os.O_RDONLY))
+    os.close(fd)
+    assert (server.export / "shared" / "roots").read_bytes() == b"in a sticky dir"
+    # The holder itself still removes what it made there.
+    os.unlink(shared / "roots")
+    assert not (shared / "roots").exists()

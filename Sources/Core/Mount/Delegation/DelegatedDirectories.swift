@@ -134,11 +134,15 @@ public final class DelegatedDirectories: Sendable {
         }
     }
 
-    /// Removes `name` from held `parent` when this client created it from the pool: the
-    /// object it expects there; nil when the unlink must go to the server.
-    func takeCreated(_ name: FileName, in parent: NodeID) -> Created? {
+    /// Removes `name` from held `parent` when this client created it from the pool and `caller`
+    /// owns the directory with write and search permission (who may remove any name there,
+    /// sticky bit or not): the object it expects there; nil when the unlink must go to the
+    /// server, which checks everyone else (another user's unlink in a sticky directory is EPERM).
+    func takeCreated(_ name: FileName, in parent: NodeID, caller: Caller) -> Created? {
         self.state.withLock { state in
-            guard let directory = state.directories[parent], !directory.recalled else { return nil }
+            guard let directory = state.directories[parent], !directory.recalled,
+                caller.uid == directory.owner, directory.mode & 0o300 == 0o300
+            else { return nil }
             return state.directories[parent]!.created.removeValue(forKey: name)
         }
     }

@@ -97,7 +97,7 @@ extension FileSystemOperations {
     /// UNLINK in a held directory of a file this client created there: true when answered here.
     func unlinkDelegated(parent: NodeID, name: FileName, caller: Caller, reply: EmptyReply) -> Bool {
         guard let delegations = self.delegations, let directory = delegations.held(parent),
-            let created = delegations.takeCreated(name, in: parent)
+            let created = delegations.takeCreated(name, in: parent, caller: caller)
         else { return false }
         let client = self.client
         self.delegationLog.append { seq in
