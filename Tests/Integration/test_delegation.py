@@ -280,3 +280,16 @@ def test_another_user_cannot_unlink_the_holders_file_in_a_sticky_delegated_direc
     # The holder itself still removes what it made there.
     os.unlink(shared / "roots")
     assert not (shared / "roots").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_another_user_is_refused_a_lookup_in_the_holders_private_delegated_directory(server, mount_factory):
+    # LOOKUP in a held directory was answered locally for any caller: "absent" (ENOENT) to a
+    # user the server refuses with EACCES, and a file the holder made there to anyone.
+    a = mount_factory(server, DELEGATION + ",allow_other")
+    os.mkdir(a.mountpoint / "private", 0o700)  # root's, delegated
+    (a.mountpoint / "private" / "mine").write_bytes(b"root")
+    # A name the kernel never looked up, so the question reaches the client.
+    assert as_nobody(a.mountpoint, lambda: os.stat("private/missing")) == f"errno {errno.EACCES}"
+    assert (a.mountpoint / "private" / "mine").read_bytes() == b"root"

@@ -103,11 +103,13 @@ public final class DelegatedDirectories: Sendable {
         case notHeld
     }
 
-    /// How LOOKUP of `name` in a held `parent` is answered.
-    func lookup(_ name: FileName, in parent: NodeID) -> Answer {
+    /// How LOOKUP of `name` in a held `parent` by `caller` is answered: here only for the
+    /// directory's owner with search permission; the server checks anyone else (after the log).
+    func lookup(_ name: FileName, in parent: NodeID, caller: Caller) -> Answer {
         self.state.withLock { state in
             guard let directory = state.directories[parent] else { return .notHeld }
             if directory.recalled { return .ask }
+            guard caller.uid == directory.owner, directory.mode & 0o100 != 0 else { return .ask }
             if let created = directory.created[name] { return .created(created) }
             return directory.asked.contains(name) ? .ask : .absent
         }

@@ -13,7 +13,7 @@ extension FileSystemOperations {
         parent: NodeID, parentHandle: ObjectHandle, name: FileName, caller: Caller, reply: EntryReply
     ) -> Bool {
         guard let delegations = self.delegations else { return false }
-        switch delegations.lookup(name, in: parent) {
+        switch delegations.lookup(name, in: parent, caller: caller) {
         case .notHeld:
             return false
         case .ask:
