@@ -249,28 +249,36 @@ def as_nobody(directory, action) -> str:
     return outcome
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def roots_delegated_directory(server, mount_factory, name: str, mode: int, file: str, data: bytes):
+    """A mount with allow_other, and `name` made through it by root with `mode` (so delegated to
+    it), holding `file` with `data` that root created there (answered locally)."""
+    a = mount_factory(server, DELEGATION + ",allow_other")
+    directory = a.mountpoint / name
+    os.mkdir(directory)
+    os.chmod(directory, mode)
+    (directory / file).write_bytes(data)
+    return a, directory
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+
+
+@needs_root
 @pytest.mark.timeout_seconds(TIMEOUT)
 def test_a_caller_who_may_not_write_a_delegated_directory_cannot_create_there(server, mount_factory):
-    a = mount_factory(server, DELEGATION + ",allow_other")
-    os.mkdir(a.mountpoint / "d", 0o755)  # root's, delegated
-    (a.mountpoint / "d" / "mine").write_bytes(b"root")
-    outcome = as_nobody(a.mountpoint / "d", lambda: os.close(os.open("theirs", os.O_CREAT | os.O_WRONLY, 0o644)))
+    _, d = roots_delegated_directory(server, mount_factory, "d", 0o755, "mine", b"root")
+    outcome = as_nobody(d, lambda: os.close(os.open("theirs", os.O_CREAT | os.O_WRONLY, 0o644)))
     assert outcome == f"errno {errno.EACCES}"
     assert not (server.export / "d" / "theirs").exists()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+@needs_root
 @pytest.mark.timeout_seconds(TIMEOUT)
 def test_another_user_cannot_unlink_the_holders_file_in_a_sticky_delegated_directory(server, mount_factory):
     # Found by running test_posix_battery with delegation=on: the unlink of a file the holder
     # had created there was answered locally for any caller, so the file vanished from the
     # mount (and the server refused it later, unseen).
-    a = mount_factory(server, DELEGATION + ",allow_other")
-    shared = a.mountpoint / "shared"
-    os.mkdir(shared)  # root's, delegated
-    os.chmod(shared, 0o1777)
-    (shared / "roots").write_bytes(b"in a sticky dir")
+    _, shared = roots_delegated_directory(server, mount_factory, "shared", 0o1777, "roots", b"in a sticky dir")
     os.chmod(shared / "roots", 0o666)
     assert as_nobody(shared, lambda: os.unlink("roots")) == f"errno {errno.EPERM}"
     assert (shared / "roots").read_bytes() == b"in a sticky dir"
@@ -282,14 +290,12 @@ def test_another_user_cannot_unlink_the_holders_file_in_a_sticky_delegated_direc
     assert not (shared / "roots").exists()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+@needs_root
 @pytest.mark.timeout_seconds(TIMEOUT)
 def test_another_user_is_refused_a_lookup_in_the_holders_private_delegated_directory(server, mount_factory):
     # LOOKUP in a held directory was answered locally for any caller: "absent" (ENOENT) to a
     # user the server refuses with EACCES, and a file the holder made there to anyone.
-    a = mount_factory(server, DELEGATION + ",allow_other")
-    os.mkdir(a.mountpoint / "private", 0o700)  # root's, delegated
-    (a.mountpoint / "private" / "mine").write_bytes(b"root")
+    a, private = roots_delegated_directory(server, mount_factory, "private", 0o700, "mine", b"root")
     # A name the kernel never looked up, so the question reaches the client.
     assert as_nobody(a.mountpoint, lambda: os.stat("private/missing")) == f"errno {errno.EACCES}"
-    assert (a.mountpoint / "private" / "mine").read_bytes() == b"root"
+    assert (private / "mine").read_bytes() == b"root"
