@@ -11,8 +11,9 @@ metadata), then this for the workloads the performance issue defines by a tool:
   dbench   throughput MB/s   `dbench -c LOADFILE -D target -t SECONDS CLIENTS` (Debian's dbench
                        and its client.txt loadfile), when dbench is installed
   find-cold elapsed s  after dropping caches (root): `find TREE -printf '%s'`, a stat of every entry
-  find-warm elapsed s  the same again at once (what the kernel kept answers it)
-  du-warm  elapsed s   `du -s TREE` right after
+  find-warm elapsed s  the same again at once (what the kernel kept answers it): timed right after
+                       the same target's find-cold, before the next target's drops the caches
+  du-warm  elapsed s   `du -s TREE` right after that
   git-clone elapsed s  `git clone` of a local repository (--repo, a bare repository) into the target
   git-status elapsed s `git status` in that clone, twice; the second is timed
   rm-rf    elapsed s   `rm -rf` of the extracted tree (and the clone), then `sync -f`
@@ -274,6 +275,8 @@ def main(argv=None):
         notes.append("cp-out warm: caches not dropped (not root)")
 
     samples = {}
+    # find-warm's and du-warm's figures, timed right after the same target's find-cold.
+    warm = {}
     errors = []
     failed = set()
     for number in range(1, arguments.runs + 1):
@@ -294,10 +297,15 @@ def main(argv=None):
                         cp_notes = set()
                         value = cp_out(directory, arguments.scratch, expected, arguments.timeout, cp_notes, links)
                         notes += sorted(f"{name} cp-out: {note}" for note in cp_notes if f"{name} cp-out: {note}" not in notes)
-                    elif workload in ("find-cold", "find-warm"):
-                        value = find_tree(directory, arguments.timeout, cold=workload == "find-cold")
-                    elif workload == "du-warm":
-                        value = du_tree(directory, arguments.timeout)
+                    elif workload == "find-cold":
+                        value = find_tree(directory, arguments.timeout, cold=True)
+                        # At once, before the next target's cold find drops this one's caches too.
+                        warm[(name, "find-warm")] = find_tree(directory, arguments.timeout, cold=False)
+                        warm[(name, "du-warm")] = du_tree(directory, arguments.timeout)
+                    elif workload in ("find-warm", "du-warm"):
+                        if (name, workload) not in warm:
+                            raise RuntimeError(f"no {workload}: the cold find before it failed")
+                        value = warm.pop((name, workload))
                     elif workload == "git-clone":
                         value = git_clone(directory, arguments.repo, arguments.timeout)
                     elif workload == "git-status":

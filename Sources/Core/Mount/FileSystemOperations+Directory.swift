@@ -31,6 +31,9 @@ extension FileSystemOperations {
     /// server first.
     public func readdir(directory: FileHandleID, offset: UInt64, size: Int, plus: Bool, caller: Caller, reply: DirectoryReply) {
         guard let open = self.openDirectories[directory] else { return reply.error(.badFileHandle) }
+        // The kernel asks once more after the last entry; the server said there was none. From
+        // 0 (rewinddir) the server is asked again.
+        if offset != 0, open.end == offset { return reply.items([], plus: plus, size: size) }
         // The listing shows what this client answered locally (delegated creates and removes).
         if self.delegationLog.isBusy {
             return self.afterDelegatedLog {
@@ -62,9 +65,11 @@ extension FileSystemOperations {
                     name: entry.name, nextOffset: entry.cookie, inode: entry.inode, mode: UInt32(entry.type) << 12,
                     entry: plus ? self.directoryEntryParameters(entry, leased: ticket.map { ($0, open.node) }) : nil)
             }
+            let next = entries.last?.cookie ?? offset
+            let end = fitting == response.entries.count && response.isEnd
+            if end { self.openDirectories.reachedEnd(directory, at: next) }
             if let listings, let whole = self.openDirectories.read(
-                directory, names: entries.map(\.name), next: entries.last?.cookie ?? offset,
-                end: fitting == response.entries.count && response.isEnd)
+                directory, names: entries.map(\.name), next: next, end: end)
             {
                 listings.listedWhole(whole.node, names: whole.listing.names, ticket: whole.listing.ticket)
             }

@@ -22,6 +22,9 @@ final class OpenDirectories: Sendable {
         /// The server's handle, once the directory is open there.
         var server: FileHandleID?
         var listing: Listing?
+        /// The offset after the last entry of the listing, once a READDIR of this open reached
+        /// the end (`ReaddirResponse.isEnd`, every entry passed on to the kernel).
+        var end: UInt64?
     }
 
     /// The largest listing followed to learn a directory's every name.
@@ -47,6 +50,15 @@ final class OpenDirectories: Sendable {
             guard table.open[id] != nil else { return false }
             table.open[id]!.server = server
             return true
+        }
+    }
+
+    /// A READDIR of `id` passed on the listing's last entry: the next one, from `offset`, is
+    /// answered here with nothing.
+    func reachedEnd(_ id: FileHandleID, at offset: UInt64) {
+        self.table.withLock { table in
+            guard table.open[id] != nil else { return }
+            table.open[id]!.end = offset
         }
     }
 
