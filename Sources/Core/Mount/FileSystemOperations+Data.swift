@@ -31,6 +31,7 @@ extension FileSystemOperations {
         parent: NodeID, name: FileName, mode: UInt32, flags: UInt32, caller: Caller, reply: CreateReply
     ) {
         guard let parentHandle = self.handle(parent, reply) else { return }
+        self.directoryAttributes?.changing(parent)
         if self.createDelegated(parent: parent, name: name, mode: mode, flags: flags, caller: caller, reply: reply) {
             return
         }

@@ -55,6 +55,7 @@ extension FileSystemOperations {
         let request = ReaddirRequest(directory: server, cookie: offset, maximumEntries: batch, plus: plus)
         let listings = self.leases?.listings != nil ? self.leases : nil
         let ticket = listings?.ticket()
+        let directoryTicket = plus ? self.directoryAttributes?.ticket() : nil
         self.openDirectories.reading(directory, from: offset, ticket: listings?.listingTicket())
         self.perform(request, caller: caller, reply: reply) { response in
             let fitting = DirectoryPacking.fittingCount(
@@ -65,6 +66,7 @@ extension FileSystemOperations {
                     name: entry.name, nextOffset: entry.cookie, inode: entry.inode, mode: UInt32(entry.type) << 12,
                     entry: plus ? self.directoryEntryParameters(entry, leased: ticket.map { ($0, open.node) }) : nil)
             }
+            for item in items { if let entry = item.entry { self.directoryAttributes?.learned(entry.node, entry.attributes, ticket: directoryTicket) } }
             let next = entries.last?.cookie ?? offset
             let end = fitting == response.entries.count && response.isEnd
             if end { self.openDirectories.reachedEnd(directory, at: next) }
@@ -103,6 +105,7 @@ extension FileSystemOperations {
         guard let handle = self.handle(node, reply) else { return }
         // Before and after: a GETXATTR answered in between must not be remembered.
         self.leases?.broke([node])
+        self.directoryAttributes?.changing(node)
         self.writeBehind?.changedOnServer(node)
         self.perform(SetxattrRequest(handle: handle, name: name, value: value, flags: flags), caller: caller, reply: reply) {
             _ in
@@ -144,6 +147,7 @@ extension FileSystemOperations {
     public func removexattr(_ node: NodeID, name: [UInt8], caller: Caller, reply: EmptyReply) {
         guard let handle = self.handle(node, reply) else { return }
         self.leases?.broke([node])
+        self.directoryAttributes?.changing(node)
         self.writeBehind?.changedOnServer(node)
         self.perform(RemovexattrRequest(handle: handle, name: name), caller: caller, reply: reply) { _ in
             self.leases?.broke([node])

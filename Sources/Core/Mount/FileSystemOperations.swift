@@ -64,6 +64,8 @@ public final class FileSystemOperations: Sendable {
     public let delegations: DelegatedDirectories?
     /// The log of operations answered in held directories (`DelegationLog`).
     let delegationLog = DelegationLog()
+    /// Directories' attributes known under a lease, for GETATTR; nil without leases.
+    let directoryAttributes: LeasedDirectoryAttributes?
 
     public init(
         client: RPCClient, root: ObjectHandle, options: MountOptions, notifier: (any KernelNotifier)?, logger: Logger
@@ -85,6 +87,7 @@ public final class FileSystemOperations: Sendable {
             options.leases && client.hello.capabilities.contains(.leases) && notifier is any EntryNotifier
             ? LeaseState(
                 duration: options.leaseTimeout, listings: client.hello.capabilities.contains(.listingLeases)) : nil
+        self.directoryAttributes = self.leases.map { LeasedDirectoryAttributes(leases: $0) }
     }
 
     /// Whether an open with `flags` keeps the file's pages in the kernel's cache. O_APPEND
@@ -213,11 +216,13 @@ public final class FileSystemOperations: Sendable {
     /// LOOKUP sent to the server.
     func lookupOnServer(parent: NodeID, parentHandle: ObjectHandle, name: FileName, caller: Caller, reply: EntryReply) {
         let ticket = self.leases?.ticket()
+        let directoryTicket = self.directoryAttributes?.ticket()
         self.client.send(LookupRequest(parent: parentHandle, name: name), caller: caller) { result in
             let leased = ticket.map { ($0, parent, name) }
             switch result {
             case .success(let entry):
                 let parameters = self.entryParameters(entry, leased: leased)
+                self.directoryAttributes?.learned(parameters.node, entry.attributes, ticket: directoryTicket)
                 self.recentLookups.looked(up: parameters.node, by: caller.pid)
                 reply.entry(parameters)
             case .failure(let error as Errno) where error == .noEntry && self.timeouts(leased).negative > 0:
@@ -238,6 +243,7 @@ public final class FileSystemOperations: Sendable {
             self.lockingOwners.forget(node)
             self.writeBehind?.forget(node)
             self.delegations?.forget(node)
+            self.directoryAttributes?.forget(node)
         }
     }
 
@@ -246,6 +252,9 @@ public final class FileSystemOperations: Sendable {
         if let attributes = self.writeBehind?.localAttributes(node) {
             return reply.attributes(attributes, timeout: self.options.attributeTimeout)
         }
+        if let leases = self.leases, let attributes = self.directoryAttributes?.attributes(of: node) {
+            return reply.attributes(attributes, timeout: leases.duration)
+        }
         // The size and times of a file with buffered writes are the server's once they are there;
         // a file created here is asked about once the server has made it.
         self.afterDelegatedCreate(of: node) { self.afterWriteback(of: node) {
@@ -253,8 +262,10 @@ public final class FileSystemOperations: Sendable {
             // Learned only from a reply to a request sent under the grant, too.
             let granted = self.writeback?.isGranted(node) ?? false
             let known = self.writeBehind?.ticket()
+            let directoryTicket = self.directoryAttributes?.ticket()
             self.perform(GetattrRequest(handle: handle), caller: caller, reply: reply) {
                 if granted { self.writeBehind?.learned(node, $0, underGrant: true, ticket: known) }
+                self.directoryAttributes?.learned(node, $0, ticket: directoryTicket)
                 reply.attributes($0, timeout: self.attributeTimeout(ticket))
             }
         } }
@@ -262,6 +273,7 @@ public final class FileSystemOperations: Sendable {
 
     public func setattr(_ node: NodeID, changes: AttributeChanges, caller: Caller, reply: AttributesReply) {
         guard let handle = self.handle(node, reply) else { return }
+        self.directoryAttributes?.changing(node)
         // The server's create sets mode, owner and times: a change of them comes after it.
         if self.pendingCreate(node) != nil {
             return self.afterDelegatedCreate(of: node) { self.setattr(node, changes: changes, caller: caller, reply: reply) }
@@ -295,6 +307,7 @@ public final class FileSystemOperations: Sendable {
 
     public func mknod(parent: NodeID, name: FileName, mode: UInt32, rdev: UInt64, caller: Caller, reply: EntryReply) {
         guard let parentHandle = self.handle(parent, reply) else { return }
+        self.directoryAttributes?.changing(parent)
         self.replyEntry(
             MknodRequest(parent: parentHandle, name: name, mode: mode, rdev: rdev), parent: parent, name: name,
             caller: caller, reply: reply)
@@ -302,6 +315,7 @@ public final class FileSystemOperations: Sendable {
 
     public func mkdir(parent: NodeID, name: FileName, mode: UInt32, caller: Caller, reply: EntryReply) {
         guard let parentHandle = self.handle(parent, reply) else { return }
+        self.directoryAttributes?.changing(parent)
         self.replyEntry(
             MkdirRequest(parent: parentHandle, name: name, mode: mode), parent: parent, name: name, caller: caller,
             reply: reply)
@@ -309,6 +323,7 @@ public final class FileSystemOperations: Sendable {
 
     public func symlink(parent: NodeID, name: FileName, target: [UInt8], caller: Caller, reply: EntryReply) {
         guard let parentHandle = self.handle(parent, reply) else { return }
+        self.directoryAttributes?.changing(parent)
         self.replyEntry(
             SymlinkRequest(parent: parentHandle, name: name, target: target), parent: parent, name: name,
             caller: caller, reply: reply)
@@ -316,6 +331,7 @@ public final class FileSystemOperations: Sendable {
 
     public func link(_ node: NodeID, newParent: NodeID, name: FileName, caller: Caller, reply: EntryReply) {
         guard let target = self.handle(node, reply), let parentHandle = self.handle(newParent, reply) else { return }
+        self.directoryAttributes?.changing(newParent)
         // Its link count changes on the server.
         self.writeBehind?.changedOnServer(node)
         self.replyEntry(
@@ -325,6 +341,7 @@ public final class FileSystemOperations: Sendable {
 
     public func unlink(parent: NodeID, name: FileName, caller: Caller, reply: EmptyReply) {
         guard let parentHandle = self.handle(parent, reply) else { return }
+        self.directoryAttributes?.changing(parent)
         if self.unlinkDelegated(parent: parent, name: name, caller: caller, reply: reply) { return }
         if self.delegationLog.isBusy {
             return self.afterDelegatedLog { self.unlink(parent: parent, name: name, caller: caller, reply: reply) }
@@ -338,6 +355,7 @@ public final class FileSystemOperations: Sendable {
 
     public func rmdir(parent: NodeID, name: FileName, caller: Caller, reply: EmptyReply) {
         guard let parentHandle = self.handle(parent, reply) else { return }
+        self.directoryAttributes?.changing(parent)
         if self.delegationLog.isBusy {
             return self.afterDelegatedLog { self.rmdir(parent: parent, name: name, caller: caller, reply: reply) }
         }
@@ -352,6 +370,7 @@ public final class FileSystemOperations: Sendable {
         reply: EmptyReply
     ) {
         guard let oldHandle = self.handle(parent, reply), let newHandle = self.handle(newParent, reply) else { return }
+        self.directoryAttributes?.changingAny()
         let flags = RenameRequest.Flags(rawValue: flags)
         guard RenameRequest.Flags.known.isSuperset(of: flags) else { return reply.error(.invalid) }
         if self.delegationLog.isBusy {

@@ -1,0 +1,71 @@
+"""Directory attributes under a lease (ConsistencyContract "Directory attributes"): the GETATTR
+the kernel sends for a directory after listing it (it forgets the directory's access time) is
+answered by the client from what the server said under the lease, so a tree walked twice costs
+nothing the second time; a change to a directory, made on another mount or on this one, is seen
+by the next `stat` at once all the same."""
+
+import os
+import time
+
+import pytest
+
+from test_leases import moved, opcode_counts
+from test_listing_leases import make_tree, walk
+
+TIMEOUT = 60
+QUIET = ("STATFS", "PING", "INVALIDATE_DONE")
+
+
+def sent_during(server, action) -> dict:
+    before = opcode_counts(server)
+    action()
+    return {k: v for k, v in moved(before, opcode_counts(server)).items() if k not in QUIET}
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_tree_walked_again_sends_no_getattr_for_its_directories(metrics_server, mount_factory):
+    a, b = mount_factory(metrics_server), mount_factory(metrics_server)
+    make_tree(a.mountpoint)
+    first = walk(b.mountpoint)
+    time.sleep(1.5)  # past the ordinary 1 s timeouts: only leases keep the kernel from asking
+    second = sent_during(metrics_server, lambda: walk(b.mountpoint))
+    assert second == {}, second
+    assert walk(b.mountpoint) == first
+
+
+def stat_after_walk(mount, path):
+    walk(mount.mountpoint)  # lists every directory: the kernel forgets their access times
+    return os.stat(path)
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_change_to_a_walked_directory_is_seen_at_once_on_both_mounts(server, mount_factory):
+    a, b = mount_factory(server), mount_factory(server)
+    make_tree(a.mountpoint)
+    target = "d1"
+    before = stat_after_walk(b, b.mountpoint / target)
+    # Another mount changes the directory's mode and adds a name in it.
+    os.chmod(a.mountpoint / target, 0o700)
+    assert stat_after_walk(b, b.mountpoint / target).st_mode & 0o777 == 0o700
+    time.sleep(0.05)
+    (a.mountpoint / target / "new-from-a").write_bytes(b"a")
+    after_a = stat_after_walk(b, b.mountpoint / target)
+    assert after_a.st_mtime_ns != before.st_mtime_ns
+    # This mount's own changes: a name made, a subdirectory removed, its mode set back.
+    time.sleep(0.05)
+    (b.mountpoint / target / "new-from-b").write_bytes(b"b")
+    after_b = stat_after_walk(b, b.mountpoint / target)
+    assert after_b.st_mtime_ns != after_a.st_mtime_ns
+    links = after_b.st_nlink
+    for name in os.listdir(b.mountpoint / target / "sub"):
+        os.unlink(b.mountpoint / target / "sub" / name)
+    os.rmdir(b.mountpoint / target / "sub")
+    assert stat_after_walk(b, b.mountpoint / target).st_nlink == links - 1
+    os.chmod(b.mountpoint / target, 0o755)
+    assert stat_after_walk(b, b.mountpoint / target).st_mode & 0o777 == 0o755
+    # A directory moved into another: the new parent's link count, on the other mount too.
+    parent_links = stat_after_walk(a, a.mountpoint / "d2").st_nlink
+    os.rename(b.mountpoint / "d3", b.mountpoint / "d2" / "d3")
+    assert stat_after_walk(b, b.mountpoint / "d2").st_nlink == parent_links + 1
+    assert stat_after_walk(a, a.mountpoint / "d2").st_nlink == parent_links + 1
+    assert os.stat(a.mountpoint / "d2" / "d3").st_ino == os.stat(b.mountpoint / "d2" / "d3").st_ino
