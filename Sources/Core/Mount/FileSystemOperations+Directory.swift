@@ -12,28 +12,63 @@ extension FileSystemOperations {
         // The listing shows what this client answered locally.
         if self.delegationLog.isBusy { return self.afterDelegatedLog { self.opendir(node, caller: caller, reply: reply) } }
         let ticket = self.leases?.ticket()
-        self.perform(OpendirRequest(handle: handle), caller: caller, reply: reply) { response in
-            // Under the lease on its names (OPENDIR grants it) the kernel keeps the listing across
-            // opens: a change by another client breaks the directory's attributes with it, and
-            // the kernel drops a cached listing whose directory's mtime moved.
+        // Under the lease on its names (OPENDIR grants it) the kernel keeps the listing across
+        // opens: a change by another client breaks the directory's attributes with it, and the
+        // kernel drops a cached listing whose directory's mtime moved.
+        @Sendable func opened(_ file: FileHandleID, firstBatch: OpenDirectories.FirstBatch?) {
             let leased = ticket.map { self.leases?.holds($0) ?? false } ?? false
             if let ticket { self.leases?.listings?.leased(node, for: caller) { self.leases?.holds(ticket) ?? false } }
-            let id = self.openDirectories.opened(node, server: response.file)
+            let id = self.openDirectories.opened(node, server: file)
+            if let firstBatch { self.openDirectories.keep(firstBatch, for: id) }
             self.delegations?.openedDirectory(id, node: node)
             reply.opened(OpenParameters(file: id, directIO: false, keepCache: leased, cacheListing: leased))
         }
+        guard let request = self.openAndList(handle) else {
+            return self.perform(OpendirRequest(handle: handle), caller: caller, reply: reply) {
+                opened($0.file, firstBatch: nil)
+            }
+        }
+        let tickets = self.listingTickets(plus: request.plus)
+        self.perform(request, caller: caller, reply: reply) { response in
+            opened(
+                response.file,
+                firstBatch: OpenDirectories.FirstBatch(listing: response.listing, plus: request.plus, tickets: tickets))
+        }
+    }
+
+    /// OPENDIR_LIST of `handle` with a first batch the size of the kernel's usual READDIR buffer
+    /// (a page), when the server answers it (capability `openAndList`).
+    private func openAndList(_ handle: ObjectHandle) -> OpendirListRequest? {
+        guard self.client.hello.capabilities.contains(.openAndList) else { return nil }
+        let plus = self.client.hello.capabilities.contains(.readdirPlus)
+        let batch = 4096 / DirectoryPacking.entrySize(nameLength: 8, plus: plus) + 1
+        return OpendirListRequest(handle: handle, maximumEntries: UInt32(batch), plus: plus)
+    }
+
+    /// The lease counters a listing's reply is judged by, taken just before it is asked for.
+    private func listingTickets(plus: Bool) -> OpenDirectories.ListingTickets {
+        let listings = self.leases?.listings != nil ? self.leases : nil
+        return OpenDirectories.ListingTickets(
+            lease: listings?.ticket(), listing: listings?.listingTicket(),
+            directories: plus ? self.directoryAttributes?.ticket() : nil)
     }
 
     /// Lists from `offset` (0, or the `nextOffset` of an entry already returned), answering with
     /// as many entries as fit in `size` bytes. For readdirplus, only entries that really reach the
     /// kernel get their lookup count incremented, and they are leased as lookups are when the
     /// server leases listings (`listingLeases`). A directory opened here alone is opened on the
-    /// server first.
+    /// server first. The first READDIR of an open is answered from the batch that came with it
+    /// (OPENDIR_LIST) unless a break arrived since.
     public func readdir(directory: FileHandleID, offset: UInt64, size: Int, plus: Bool, caller: Caller, reply: DirectoryReply) {
         guard let open = self.openDirectories[directory] else { return reply.error(.badFileHandle) }
         // The kernel asks once more after the last entry; the server said there was none. From
         // 0 (rewinddir) the server is asked again.
         if offset != 0, open.end == offset { return reply.items([], plus: plus, size: size) }
+        if offset == 0, let first = self.openDirectories.takeFirstBatch(directory), self.isCurrent(first) {
+            return self.answer(
+                first.listing, of: directory, node: open.node, offset: 0, size: size, plus: plus && first.plus,
+                tickets: first.tickets, reply: reply)
+        }
         // The listing shows what this client answered locally (delegated creates and removes).
         if self.delegationLog.isBusy {
             return self.afterDelegatedLog {
@@ -42,6 +77,18 @@ extension FileSystemOperations {
         }
         guard let server = open.server else {
             guard let handle = self.handle(open.node, reply) else { return }
+            if offset == 0, let request = self.openAndList(handle) {
+                let tickets = self.listingTickets(plus: request.plus)
+                return self.perform(request, caller: caller, reply: reply) { response in
+                    guard self.openDirectories.openedOnServer(directory, as: response.file) else {
+                        self.client.send(ReleasedirRequest(directory: response.file), caller: caller) { _ in }
+                        return reply.error(.badFileHandle)
+                    }
+                    self.answer(
+                        response.listing, of: directory, node: open.node, offset: 0, size: size,
+                        plus: plus && request.plus, tickets: tickets, reply: reply)
+                }
+            }
             return self.perform(OpendirRequest(handle: handle), caller: caller, reply: reply) { response in
                 guard self.openDirectories.openedOnServer(directory, as: response.file) else {
                     self.client.send(ReleasedirRequest(directory: response.file), caller: caller) { _ in }
@@ -53,30 +100,51 @@ extension FileSystemOperations {
         let perEntry = DirectoryPacking.entrySize(nameLength: 8, plus: plus)
         let batch = UInt32(max(1, min(size / perEntry + 1, Int(ReaddirRequest.maximumBatch))))
         let request = ReaddirRequest(directory: server, cookie: offset, maximumEntries: batch, plus: plus)
-        let listings = self.leases?.listings != nil ? self.leases : nil
-        let ticket = listings?.ticket()
-        let directoryTicket = plus ? self.directoryAttributes?.ticket() : nil
-        self.openDirectories.reading(directory, from: offset, ticket: listings?.listingTicket())
+        let tickets = self.listingTickets(plus: plus)
         self.perform(request, caller: caller, reply: reply) { response in
-            let fitting = DirectoryPacking.fittingCount(
-                nameLengths: response.entries.map(\.name.bytes.count), plus: plus, size: size)
-            let entries = response.entries.prefix(fitting)
-            let items = entries.map { entry in
-                DirectoryItem(
-                    name: entry.name, nextOffset: entry.cookie, inode: entry.inode, mode: UInt32(entry.type) << 12,
-                    entry: plus ? self.directoryEntryParameters(entry, leased: ticket.map { ($0, open.node) }) : nil)
-            }
-            for item in items { if let entry = item.entry { self.directoryAttributes?.learned(entry.node, entry.attributes, ticket: directoryTicket) } }
-            let next = entries.last?.cookie ?? offset
-            let end = fitting == response.entries.count && response.isEnd
-            if end { self.openDirectories.reachedEnd(directory, at: next) }
-            if let listings, let whole = self.openDirectories.read(
-                directory, names: entries.map(\.name), next: next, end: end)
-            {
-                listings.listedWhole(whole.node, names: whole.listing.names, ticket: whole.listing.ticket)
-            }
-            reply.items(items, plus: plus, size: size)
+            self.answer(
+                response, of: directory, node: open.node, offset: offset, size: size, plus: plus, tickets: tickets,
+                reply: reply)
         }
+    }
+
+    /// Whether the batch that came with the open is still the listing: no break since it was
+    /// asked for, or, without leases, it is younger than the attribute timeout (the staleness
+    /// the mount accepts everywhere else).
+    private func isCurrent(_ batch: OpenDirectories.FirstBatch) -> Bool {
+        if let lease = batch.tickets.lease, let leases = self.leases { return leases.holds(lease) }
+        return ContinuousClock.now - batch.received < .milliseconds(Int64(self.options.attributeTimeout * 1000))
+    }
+
+    /// Hands the kernel what fits of `response`, the listing of open directory `directory` (of
+    /// `node`) from `offset`, asked for at `tickets`.
+    private func answer(
+        _ response: ReaddirResponse, of directory: FileHandleID, node: NodeID, offset: UInt64, size: Int, plus: Bool,
+        tickets: OpenDirectories.ListingTickets, reply: DirectoryReply
+    ) {
+        self.openDirectories.reading(directory, from: offset, ticket: tickets.listing)
+        let fitting = DirectoryPacking.fittingCount(
+            nameLengths: response.entries.map(\.name.bytes.count), plus: plus, size: size)
+        let entries = response.entries.prefix(fitting)
+        let items = entries.map { entry in
+            DirectoryItem(
+                name: entry.name, nextOffset: entry.cookie, inode: entry.inode, mode: UInt32(entry.type) << 12,
+                entry: plus ? self.directoryEntryParameters(entry, leased: tickets.lease.map { ($0, node) }) : nil)
+        }
+        for item in items {
+            if let entry = item.entry {
+                self.directoryAttributes?.learned(entry.node, entry.attributes, ticket: tickets.directories)
+            }
+        }
+        let next = entries.last?.cookie ?? offset
+        let end = fitting == response.entries.count && response.isEnd
+        if end { self.openDirectories.reachedEnd(directory, at: next) }
+        if let listings = self.leases, tickets.listing != nil,
+            let whole = self.openDirectories.read(directory, names: entries.map(\.name), next: next, end: end)
+        {
+            listings.listedWhole(whole.node, names: whole.listing.names, ticket: whole.listing.ticket)
+        }
+        reply.items(items, plus: plus, size: size)
     }
 
     private func directoryEntryParameters(_ entry: DirectoryEntry, leased: (ticket: UInt64, parent: NodeID)?) -> EntryParameters {

@@ -25,6 +25,26 @@ final class OpenDirectories: Sendable {
         /// The offset after the last entry of the listing, once a READDIR of this open reached
         /// the end (`ReaddirResponse.isEnd`, every entry passed on to the kernel).
         var end: UInt64?
+        /// The first batch, read with the open (OPENDIR_LIST), until the kernel's first READDIR.
+        var firstBatch: FirstBatch?
+    }
+
+    /// A listing's first batch that came with the open, and what the client knew when it asked.
+    struct FirstBatch: Sendable {
+        var listing: ReaddirResponse
+        var plus: Bool
+        var tickets: ListingTickets
+        var received = ContinuousClock.now
+    }
+
+    /// What a READDIR's (or OPENDIR_LIST's) reply is judged by: the lease counters taken just
+    /// before it was sent.
+    struct ListingTickets: Sendable {
+        /// `LeaseState.ticket`; nil without leases.
+        var lease: UInt64?
+        /// `LeaseState.listingTicket`; nil without listing leases.
+        var listing: (breaks: UInt64, additions: UInt64)?
+        var directories: LeasedDirectoryAttributes.Ticket?
     }
 
     /// The largest listing followed to learn a directory's every name.
@@ -59,6 +79,23 @@ final class OpenDirectories: Sendable {
         self.table.withLock { table in
             guard table.open[id] != nil else { return }
             table.open[id]!.end = offset
+        }
+    }
+
+    /// Keeps the first batch of `id`'s listing for its first READDIR.
+    func keep(_ batch: FirstBatch, for id: FileHandleID) {
+        self.table.withLock { table in
+            guard table.open[id] != nil else { return }
+            table.open[id]!.firstBatch = batch
+        }
+    }
+
+    /// The first batch of `id`'s listing, once: a later READDIR from 0 (rewinddir) asks the server.
+    func takeFirstBatch(_ id: FileHandleID) -> FirstBatch? {
+        self.table.withLock { table in
+            guard let batch = table.open[id]?.firstBatch else { return nil }
+            table.open[id]!.firstBatch = nil
+            return batch
         }
     }
 

@@ -309,20 +309,43 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
             } objects: { _ in [request.handle] }
             return OpenResponse(file: context.session.register(.directory(directory)))
         }
-        self.on(ReaddirRequest.self) { request, context in
-            guard request.maximumEntries > 0, request.maximumEntries <= ReaddirRequest.maximumBatch else {
-                throw Errno.invalid
-            }
-            let directory = try context.session.directory(request.directory)
-            var reply = try Self.leasingListing(coherence, context, store, directory, plus: request.plus) {
+        @Sendable func list(
+            _ directory: Store.Directory, cookie: UInt64, maximumEntries: UInt32, plus: Bool,
+            _ context: RequestContext<Store>
+        ) throws -> ReaddirResponse {
+            guard maximumEntries > 0, maximumEntries <= ReaddirRequest.maximumBatch else { throw Errno.invalid }
+            var reply = try Self.leasingListing(coherence, context, store, directory, plus: plus) {
                 try store.readdir(
-                    directory, cookie: request.cookie, maximumEntries: Int(request.maximumEntries), plus: request.plus,
-                    caller: context.caller)
+                    directory, cookie: cookie, maximumEntries: Int(maximumEntries), plus: plus, caller: context.caller)
             }
             // A full batch of long names with attributes can outgrow what a client accepts in
             // one frame (its transaction size, at least 1 MiB, plus 64 KiB): send a shorter batch.
             reply.truncate(toEncodedSize: Int(ProtocolVersion.minimumTransactionSize))
             return reply
+        }
+        self.on(ReaddirRequest.self) { request, context in
+            let directory = try context.session.directory(request.directory)
+            return try list(
+                directory, cookie: request.cookie, maximumEntries: request.maximumEntries, plus: request.plus, context)
+        }
+        // OPENDIR then READDIR from the start, in one round trip; a failed listing leaves
+        // nothing open.
+        self.on(OpendirListRequest.self) { request, context in
+            guard request.maximumEntries > 0, request.maximumEntries <= ReaddirRequest.maximumBatch else {
+                throw Errno.invalid
+            }
+            let directory = try Self.leasing(coherence, context, directories: [request.handle]) {
+                try store.opendir(OpendirRequest(handle: request.handle), caller: context.caller)
+            } objects: { _ in [request.handle] }
+            let file = context.session.register(.directory(directory))
+            do {
+                let listing = try list(
+                    directory, cookie: 0, maximumEntries: request.maximumEntries, plus: request.plus, context)
+                return OpendirListResponse(file: file, listing: listing)
+            } catch {
+                try? context.session.release(file)
+                throw error
+            }
         }
         self.on(ReleasedirRequest.self) { request, context in
             _ = try context.session.directory(request.directory)

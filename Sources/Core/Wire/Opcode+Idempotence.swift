@@ -13,7 +13,7 @@ extension Opcode {
         switch self {
         case .setattr, .symlink, .mknod, .mkdir, .unlink, .rmdir, .rename, .link, .open, .write, .release,
             .opendir, .releasedir, .setxattr, .removexattr, .create, .fallocate, .copyFileRange, .setlk, .flush, .append,
-            .prealloc, .delegatedCreate, .delegatedUnlink:
+            .prealloc, .delegatedCreate, .delegatedUnlink, .opendirList:
             true
         case .hello, .lookup, .getattr, .readlink, .read, .fsync, .readdir, .statfs, .getxattr, .listxattr,
             .access, .getlk, .cancel, .lockTable, .invalidateDone, .ping, .reopen, .writebackGrant, .grantRelease,

@@ -47,6 +47,7 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case delegatedCreate = 43
     case delegatedUnlink = 44
     case delegationReturn = 45
+    case opendirList = 46
 
     /// Server-to-client notices live above 0x8000.
     case invalidate = 0x8001
@@ -128,6 +129,7 @@ public enum Opcode: UInt16, CaseIterable, Sendable, CustomStringConvertible {
         case .delegatedCreate: Self.request("DELEG_CREATE", DelegatedCreateRequest.self)
         case .delegatedUnlink: Self.request("DELEG_UNLINK", DelegatedUnlinkRequest.self)
         case .delegationReturn: Self.request("DELEG_RETURN", DelegationReturnRequest.self)
+        case .opendirList: Self.request("OPENDIR_LIST", OpendirListRequest.self)
         case .invalidate: Self.notice("INVALIDATE", InvalidateNotice.self)
         case .lockGranted: Self.notice("LOCK_GRANTED", LockGrantedNotice.self)
         case .recall: Self.notice("RECALL", RecallNotice.self)

@@ -56,5 +56,8 @@ public enum ProtocolVersion {
         /// leases and the client caches no data, attributes or names (ConsistencyContract,
         /// "Several servers over one CephFS").
         public static let sharedStore = Capabilities(rawValue: 1 << 11)
+        /// Offered by a client that sends OPENDIR_LIST, echoed by a server that answers it
+        /// (`OpendirListRequest`): a directory opened and its first batch read in one round trip.
+        public static let openAndList = Capabilities(rawValue: 1 << 12)
     }
 }

@@ -118,6 +118,7 @@ enum WireSamples {
                 seq: 0x0102_0304_0506, parent: otherHandle, name: "made.c", staged: handle, mode: 0o100644),
             .delegatedUnlink: DelegatedUnlinkRequest(seq: 7, parent: otherHandle, name: "gone.c", expected: handle),
             .delegationReturn: DelegationReturnRequest(directory: otherHandle, lastSeq: 99),
+            .opendirList: OpendirListRequest(handle: otherHandle, maximumEntries: 64, plus: true),
             .delegationRecall: DelegationRecallNotice(directory: otherHandle),
             .invalidate: InvalidateNotice(handle: handle, offset: 4096, length: 0),
             .lockGranted: LockGrantedNotice(transaction: TransactionID(0x0102_0304)),
@@ -176,6 +177,8 @@ enum WireSamples {
         .delegatedCreate: entry,
         .delegatedUnlink: EmptyResponse(),
         .delegationReturn: EmptyResponse(),
+        .opendirList: OpendirListResponse(
+            file: FileHandleID(3), listing: readdirReply),
         .lockTable: LockTableResponse(
             entries: [
                 LockTableEntry(

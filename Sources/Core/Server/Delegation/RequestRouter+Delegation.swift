@@ -130,6 +130,7 @@ extension RequestRouter {
             .open: { p, _ in [try OpenRequest.decode(payload: p).handle] },
             .create: { p, _ in [try CreateRequest.decode(payload: p).parent] },
             .opendir: { p, _ in [try OpendirRequest.decode(payload: p).handle] },
+            .opendirList: { p, _ in [try OpendirListRequest.decode(payload: p).handle] },
             .setxattr: { p, _ in [try SetxattrRequest.decode(payload: p).handle] },
             .getxattr: { p, _ in [try GetxattrRequest.decode(payload: p).handle] },
             .listxattr: { p, _ in [try ListxattrRequest.decode(payload: p).handle] },

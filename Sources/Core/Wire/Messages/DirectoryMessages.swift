@@ -139,3 +139,49 @@ public struct ReleasedirRequest: WireRequest {
         self.directory = try buffer.readWireFileHandle(field: "directory")
     }
 }
+
+/// OPENDIR_LIST (capability `openAndList`): OPENDIR of `handle` and its first READDIR, from cookie
+/// 0, in one round trip (Messages). The kernel's first READDIR of the open is then answered by
+/// the client.
+public struct OpendirListRequest: WireRequest {
+    public typealias Response = OpendirListResponse
+    public static let opcode = Opcode.opendirList
+    public var handle: ObjectHandle
+    public var maximumEntries: UInt32
+    public var plus: Bool
+
+    public init(handle: ObjectHandle, maximumEntries: UInt32, plus: Bool) {
+        self.handle = handle
+        self.maximumEntries = maximumEntries
+        self.plus = plus
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.handle)
+        buffer.writeWire(self.maximumEntries)
+        buffer.writeWire(self.plus)
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.handle = try buffer.readWireHandle(field: "handle")
+        self.maximumEntries = try buffer.readWire(field: "maximumEntries")
+        self.plus = try buffer.readWireBool(field: "plus")
+    }
+}
+
+/// The directory opened (as OPENDIR's reply) and its first batch (as READDIR's).
+public struct OpendirListResponse: WireMessage {
+    public var file: FileHandleID
+    public var listing: ReaddirResponse
+
+    public init(file: FileHandleID, listing: ReaddirResponse) {
+        self.file = file
+        self.listing = listing
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.file)
+        self.listing.encode(into: &buffer)
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.file = try buffer.readWireFileHandle(field: "file")
+        self.listing = try ReaddirResponse(from: &buffer)
+    }
+}
