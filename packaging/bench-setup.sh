@@ -19,7 +19,9 @@
 # packaging/bench_targets.py prints the table. POHMELFS_BENCH_OUT=DIR keeps the raw JSON and the
 # RSS samples there. POHMELFS_MOUNT_OPTIONS=OPTS mounts pohmelfs with -o OPTS (e.g. leases=off, to
 # measure without leases in the same run of the others). POHMELFS_BENCH_BEFORE_OPTIONS=OPTS adds
-# a second pohmelfs (its own server) mounted with -o OPTS, reported as "pohmelfs-before".
+# a second pohmelfs (its own server) mounted with -o OPTS, reported as "pohmelfs-before";
+# POHMELFS_BENCH_BEFORE_BIN=FILE runs that second one from another build (an earlier commit's
+# release binary: before and after a change in one run).
 #
 # Builds only passthrough_ll (packaging/bench-passthrough.sh) and the tarball, once each, into
 # .build/bench (or $POHMELFS_BENCH_CACHE). Everything else lives in one temporary directory (under
@@ -192,18 +194,22 @@ say "pohmelfs: $work/export served on 127.0.0.1:$port, mounted at $work/pohmelfs
 
 # A second pohmelfs, its own server and mount, with other -o options, measured in the same run
 # as "pohmelfs-before" (POHMELFS_BENCH_BEFORE_OPTIONS=leases=off: before and after side by side).
-if [ -n "${POHMELFS_BENCH_BEFORE_OPTIONS:-}" ]; then
+if [ -n "${POHMELFS_BENCH_BEFORE_OPTIONS:-}" ] || [ -n "${POHMELFS_BENCH_BEFORE_BIN:-}" ]; then
+    before_bin=${POHMELFS_BENCH_BEFORE_BIN:-$bin}
+    [ -x "$before_bin" ] || { say "POHMELFS_BENCH_BEFORE_BIN: $before_bin is not an executable"; exit 1; }
+    before_options=()
+    [ -n "${POHMELFS_BENCH_BEFORE_OPTIONS:-}" ] && before_options=(-o "$POHMELFS_BENCH_BEFORE_OPTIONS")
     mkdir -p "$work/export-before" "$work/state-before" "$work/pohmelfs-before"
     before_port=$(free_port)
-    "$bin" serve --export "$work/export-before" --listen "127.0.0.1:$before_port" \
+    "$before_bin" serve --export "$work/export-before" --listen "127.0.0.1:$before_port" \
         --state-dir "$work/state-before" >"$work/serve-before.log" 2>&1 &
     before_serve_pid=$!
     for _ in $(seq 100); do grep -q "listening" "$work/serve-before.log" && break; sleep 0.1; done
-    "$bin" mount "127.0.0.1:$before_port" "$work/pohmelfs-before" -o "$POHMELFS_BENCH_BEFORE_OPTIONS"
+    "$before_bin" mount "127.0.0.1:$before_port" "$work/pohmelfs-before" "${before_options[@]}"
     grep -qs " $work/pohmelfs-before fuse.pohmelfs " /proc/mounts || { say "the second pohmelfs mount is not there"; exit 1; }
     targets+=("$work/pohmelfs-before")
     names+=(pohmelfs-before)
-    say "pohmelfs-before: -o $POHMELFS_BENCH_BEFORE_OPTIONS, mounted at $work/pohmelfs-before"
+    say "pohmelfs-before: $before_bin ${before_options[*]}, mounted at $work/pohmelfs-before"
 fi
 
 # --- sshfs over loopback ----------------------------------------------------------------------

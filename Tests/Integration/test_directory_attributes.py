@@ -9,17 +9,9 @@ import time
 
 import pytest
 
-from test_leases import moved, opcode_counts
-from test_listing_leases import make_tree, walk
+from test_listing_leases import make_tree, sent_during, walk
 
 TIMEOUT = 60
-QUIET = ("STATFS", "PING", "INVALIDATE_DONE")
-
-
-def sent_during(server, action) -> dict:
-    before = opcode_counts(server)
-    action()
-    return {k: v for k, v in moved(before, opcode_counts(server)).items() if k not in QUIET}
 
 
 @pytest.mark.timeout_seconds(TIMEOUT)
