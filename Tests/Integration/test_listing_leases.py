@@ -109,6 +109,27 @@ def test_a_name_not_in_a_wholly_listed_directory_is_absent_without_a_request(met
 
 
 @pytest.mark.timeout_seconds(TIMEOUT)
+def test_another_user_is_refused_a_lookup_in_a_private_wholly_listed_directory(metrics_server, mount_factory):
+    """The listing tells the client every name, not who may look: a user the server refuses
+    (EACCES, no search permission) is not told "absent" by the client; the owner still is,
+    without a request."""
+    from posix_helpers import run_as
+
+    a = mount_factory(metrics_server, "allow_other")  # other users reach the client at all
+    os.mkdir(a.mountpoint / "private", 0o700)
+    (a.mountpoint / "private" / "present").write_bytes(b"x")
+    assert os.listdir(a.mountpoint / "private") == ["present"]
+    os.chdir(a.mountpoint)
+    try:
+        with pytest.raises(PermissionError):
+            run_as(65534, 65534, os.lstat, "private/missing")
+    finally:
+        os.chdir("/")
+    sent = sent_during(metrics_server, lambda: pytest.raises(FileNotFoundError, os.lstat, a.mountpoint / "private" / "gone"))
+    assert sent.get("LOOKUP", 0) == 0, sent
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
 def test_a_directory_opened_locally_then_changed_elsewhere_lists_the_change(metrics_server, mount_factory):
     """B opens a directory whose listing it holds under a lease without asking the server;
     A changes the directory before B reads it: B's read lists A's change (its kernel's cached

@@ -173,7 +173,7 @@ extension FileSystemOperations {
         guard let handle = self.handle(node, reply) else { return }
         // Before and after: a GETXATTR answered in between must not be remembered.
         self.leases?.broke([node])
-        self.directoryAttributes?.changing(node)
+        self.directoryAttributes?.changingPermissions(node)
         self.writeBehind?.changedOnServer(node)
         self.perform(SetxattrRequest(handle: handle, name: name, value: value, flags: flags), caller: caller, reply: reply) {
             _ in
@@ -215,7 +215,7 @@ extension FileSystemOperations {
     public func removexattr(_ node: NodeID, name: [UInt8], caller: Caller, reply: EmptyReply) {
         guard let handle = self.handle(node, reply) else { return }
         self.leases?.broke([node])
-        self.directoryAttributes?.changing(node)
+        self.directoryAttributes?.changingPermissions(node)
         self.writeBehind?.changedOnServer(node)
         self.perform(RemovexattrRequest(handle: handle, name: name), caller: caller, reply: reply) { _ in
             self.leases?.broke([node])

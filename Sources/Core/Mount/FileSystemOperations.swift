@@ -176,8 +176,10 @@ public final class FileSystemOperations: Sendable {
         self.delegations?.asking(name, in: parent)
         self.leases?.adding(name, in: parent)
         let ticket = self.leases?.ticket()
+        let directoryTicket = self.directoryAttributes?.ticket()
         self.perform(request, caller: caller, reply: reply) { entry in
             let parameters = self.entryParameters(entry, leased: ticket.map { ($0, parent, name) })
+            self.directoryAttributes?.learned(parameters.node, entry.attributes, ticket: directoryTicket)
             if R.self == MkdirRequest.self, let ticket { self.leases?.bornEmpty(parameters.node, ticket: ticket) }
             if R.self == MkdirRequest.self, let delegations = self.delegations {
                 delegations.born(parameters.node, entry)
@@ -200,9 +202,12 @@ public final class FileSystemOperations: Sendable {
         if self.lookupDelegated(parent: parent, parentHandle: parentHandle, name: name, caller: caller, reply: reply) {
             return
         }
-        if let leases = self.leases, leases.isKnownAbsent(name, in: parent) {
+        if let leases = self.leases, leases.isKnownAbsent(name, in: parent),
+            self.directoryAttributes?.maySearch(parent, caller) ?? false
+        {
             // A directory this client made and alone changed: the name is not there (tar's
-            // lookup before each create).
+            // lookup before each create). Only for a caller the server would let search it (its
+            // owner, with the search bit); anyone else may be refused EACCES there.
             let timeouts = self.timeouts((leases.ticket(), parent, name))
             if timeouts.negative > 0 {
                 return reply.entry(
@@ -273,7 +278,7 @@ public final class FileSystemOperations: Sendable {
 
     public func setattr(_ node: NodeID, changes: AttributeChanges, caller: Caller, reply: AttributesReply) {
         guard let handle = self.handle(node, reply) else { return }
-        self.directoryAttributes?.changing(node)
+        self.directoryAttributes?.changingPermissions(node)
         // The server's create sets mode, owner and times: a change of them comes after it.
         if self.pendingCreate(node) != nil {
             return self.afterDelegatedCreate(of: node) { self.setattr(node, changes: changes, caller: caller, reply: reply) }

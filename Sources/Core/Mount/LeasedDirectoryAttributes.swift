@@ -15,18 +15,27 @@ import Synchronization
 /// (`changing`) before it is sent or answered locally, which forgets them and keeps replies
 /// already on their way from being learned.
 ///
+/// A directory's owner and mode are kept apart (`maySearch`): a name made in the directory
+/// changes its times and link count, not who may search it, so they outlive `changing` and are
+/// forgotten only by a break, by this client's own setattr or extended-attribute change of the
+/// directory (`changingPermissions`), or when the kernel forgets the directory.
+///
 /// Thread-safe: one mutex.
 final class LeasedDirectoryAttributes: Sendable {
     /// Taken just before a request whose reply may describe a directory is sent.
     struct Ticket: Sendable {
         fileprivate let breaks: UInt64
         fileprivate let changes: UInt64
+        fileprivate let permissionChanges: UInt64
     }
 
     private struct State {
         var table: [NodeID: (attributes: FileAttributes, breaks: UInt64)] = [:]
+        var permissions: [NodeID: (uid: UInt32, mode: UInt32, breaks: UInt64)] = [:]
         /// Bumped by every `changing`.
         var changes: UInt64 = 0
+        /// Bumped by every `changingPermissions`.
+        var permissionChanges: UInt64 = 0
     }
 
     /// Beyond this many directories the table starts again empty.
@@ -36,7 +45,10 @@ final class LeasedDirectoryAttributes: Sendable {
 
     init(leases: LeaseState) { self.leases = leases }
 
-    func ticket() -> Ticket { Ticket(breaks: self.leases.ticket(), changes: self.state.withLock { $0.changes }) }
+    func ticket() -> Ticket {
+        let breaks = self.leases.ticket()
+        return self.state.withLock { Ticket(breaks: breaks, changes: $0.changes, permissionChanges: $0.permissionChanges) }
+    }
 
     /// The server described `node` with `attributes` in reply to a request sent at `ticket`:
     /// kept when it is a directory and neither a break nor a change of this client came since.
@@ -45,9 +57,36 @@ final class LeasedDirectoryAttributes: Sendable {
             self.leases.holds(ticket.breaks)
         else { return }
         self.state.withLock { state in
+            if state.permissionChanges == ticket.permissionChanges {
+                if state.permissions.count >= Self.capacity { state.permissions.removeAll(keepingCapacity: true) }
+                state.permissions[node] = (attributes.uid, attributes.mode, ticket.breaks)
+            }
             guard state.changes == ticket.changes else { return }
             if state.table.count >= Self.capacity { state.table.removeAll(keepingCapacity: true) }
             state.table[node] = (attributes, ticket.breaks)
+        }
+    }
+
+    /// Whether `caller` may search directory `node` as its owner (the owner's search bit; ACLs
+    /// keep the owner's entry in those bits), by what the server last said under the lease.
+    /// False when that is not known: the caller is then the server's to judge.
+    func maySearch(_ node: NodeID, _ caller: Caller) -> Bool {
+        let breaks = self.leases.ticket()
+        return self.state.withLock { state in
+            guard let known = state.permissions[node], known.breaks == breaks else { return false }
+            return known.uid == caller.uid && known.mode & 0o100 != 0
+        }
+    }
+
+    /// This client is about to change `node`'s mode, owner or ACL (a setattr, an extended
+    /// attribute): its permissions are forgotten with its attributes, and no reply already on
+    /// its way is learned.
+    func changingPermissions(_ node: NodeID) {
+        self.state.withLock { state in
+            state.changes &+= 1
+            state.permissionChanges &+= 1
+            state.table[node] = nil
+            state.permissions[node] = nil
         }
     }
 
@@ -83,5 +122,10 @@ final class LeasedDirectoryAttributes: Sendable {
     }
 
     /// The kernel forgot `node`.
-    func forget(_ node: NodeID) { _ = self.state.withLock { $0.table.removeValue(forKey: node) } }
+    func forget(_ node: NodeID) {
+        self.state.withLock { state in
+            state.table[node] = nil
+            state.permissions[node] = nil
+        }
+    }
 }
