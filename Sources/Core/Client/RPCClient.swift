@@ -27,6 +27,8 @@ public final class RPCClient: Sendable {
     private let connectedAt: Date
     /// Requests in flight and answered, for STATUS= lines.
     public let statistics = ClientStatistics()
+    /// Changes to file data sent or heard of (`DataChanges`).
+    public let dataChanges = DataChanges()
     private let transactions: TransactionCounter
     /// Set when connected with a `ResiliencePolicy`: requests go through it and survive
     /// reconnects; nil: they go straight to `channel` and fail with it.
@@ -244,7 +246,22 @@ public final class RPCClient: Sendable {
         // Locks first: a RELEASE must be seen while its file is still in the open-file ledger.
         if let heldLocks = self.heldLocks { completion = heldLocks.tracking(request, completion) }
         if let openFiles = self.openFiles { completion = openFiles.tracking(request, caller: caller, completion) }
+        if let open = request as? OpenRequest, open.flags & 0o1000 != 0 {  // O_TRUNC
+            completion = self.trackingChange(completion)
+        }
         return self.send(R.self, caller: caller, encode: { request.encode(into: &$0) }, completion: completion)
+    }
+
+    /// `completion`, after the change it answers is counted as answered (`DataChanges`).
+    private func trackingChange<T>(
+        _ completion: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) -> @Sendable (Result<T, any Error>) -> Void {
+        let changes = self.dataChanges
+        changes.sending()
+        return { result in
+            changes.answered()
+            completion(result)
+        }
     }
 
     /// Sends a request of type `R` whose body `encode` writes straight into the frame, for
@@ -254,6 +271,7 @@ public final class RPCClient: Sendable {
         _ type: R.Type, caller: Caller, sizeHint: Int = 256, encode: (inout ByteBuffer) -> Void,
         completion: @escaping @Sendable (Result<R.Response, any Error>) -> Void
     ) -> TransactionID {
+        let completion = DataChanges.changesData(R.opcode) ? self.trackingChange(completion) : completion
         let transaction = self.transactions.next()
         let frame = FrameEncoding.frame(
             header: MessageHeader(opcode: R.opcode, transaction: transaction),

@@ -26,6 +26,8 @@ extension FileSystemOperations {
         let node = self.inodes.node(for: notice.handle)
         // Replies still in flight no longer carry a lease: the attributes changed.
         self.leases?.broke(node.map { [$0] } ?? [])
+        // A first read kept from an OPEN may be older than this change.
+        self.client.dataChanges.heard()
         if let node { self.writeBehind?.unknown([node]) }
         guard let node, let notifier = self.notifier else {
             return acknowledge()
@@ -62,6 +64,7 @@ extension FileSystemOperations {
         // Counted first, on the network thread: a reply that follows this notice was read
         // before the change and must not be cached under the lease.
         self.leases?.broke(forgetting.nodes)
+        self.client.dataChanges.heard()
         self.writeBehind?.unknown(forgetting.nodes)
         guard !forgetting.isEmpty, let notifier = self.notifier as? any EntryNotifier else { return acknowledge() }
         notifier.forget(forgetting, done: acknowledge)

@@ -13,12 +13,26 @@ extension FileSystemOperations {
     }
 
     private func sendOpen(_ request: OpenRequest, node: NodeID, flags: UInt32, caller: Caller, reply: OpenReply) {
+        var request = request
+        // The file's first bytes with the open, for a read the kernel caches (not O_WRONLY,
+        // O_TRUNC or O_DIRECT), when nothing this client changed is still on its way.
+        let moment = self.client.dataChanges.now()
+        let reconnects = self.client.reconnects
+        if moment != nil, self.client.hello.capabilities.contains(.firstRead), self.caches(flags: flags),
+            flags & 0o3 != 0o1, Int32(bitPattern: flags) & 0o1000 == 0
+        {
+            request.flags |= OpenRequest.wantsFirstRead
+        }
         self.client.send(request, caller: caller) { result in
             switch result {
             case .success(let response):
                 // The server truncated the file.
                 if Int32(bitPattern: flags) & 0o1000 != 0 { self.writeBehind?.changedOnServer(node) }  // O_TRUNC
                 self.registerOpen(response.file, node: node, flags: flags)
+                if case .bytes(let bytes) = response.firstRead, let moment {
+                    self.firstReads.keep(
+                        FirstReads.FirstRead(bytes: bytes, moment: moment, reconnects: reconnects), for: response.file)
+                }
                 reply.opened(self.openParameters(response.file, flags: flags, cacheValid: response.cacheValid))
             case .failure(let error):
                 if let errno = error as? Errno, errno == .stale { self.recentLookups.openWasStale(by: caller.pid) }
@@ -66,6 +80,11 @@ extension FileSystemOperations {
         if let node, let bytes = self.writeback?.cachedBytes(node, offset: offset, size: size) {
             return reply.data(ByteBuffer(bytes: bytes))
         }
+        if offset == 0, let node, let first = self.firstReads.take(file), self.isCurrent(first, of: node),
+            let bytes = first.answer(size)
+        {
+            return reply.data(bytes)
+        }
         // Any dirty byte, not only those in the range: buffered writes past the server's end of
         // file would make its reply short, and the kernel takes a short read for the file's end.
         self.afterWriteback(of: node) {
@@ -73,6 +92,16 @@ extension FileSystemOperations {
                 reply.data($0.data)
             }
         }
+    }
+
+    /// Whether nothing can have changed the bytes `first` holds since its OPEN was sent: the OPEN
+    /// was the only change sent since (it counts when it truncates; here it does not), nothing
+    /// was heard, no reconnect, and no byte or metadata of the node waits here to be sent.
+    private func isCurrent(_ first: FirstReads.FirstRead, of node: NodeID) -> Bool {
+        self.client.dataChanges.unchanged(since: first.moment, besides: 0)
+            && self.client.reconnects == first.reconnects
+            && !(self.writeBehind?.isPending(node) ?? false)
+            && !(self.writeback?.hasDirtyPages(of: node) ?? false)
     }
 
     /// `bytes` is the kernel's buffer, valid only during this call: it is copied once, into the
@@ -127,6 +156,7 @@ extension FileSystemOperations {
     /// owner's flock locks to be dropped with it.
     public func release(file: FileHandleID, flockOwner: LockOwner?, caller: Caller, reply: EmptyReply) {
         let node = self.openFiles[file]?.node
+        _ = self.firstReads.take(file)
         if flockOwner == nil, let node, let writeBehind = self.writeBehind,
             writeBehind.release(node, file: file, caller: caller)
         {

@@ -66,6 +66,8 @@ public final class FileSystemOperations: Sendable {
     let delegationLog = DelegationLog()
     /// Directories' attributes known under a lease, for GETATTR; nil without leases.
     let directoryAttributes: LeasedDirectoryAttributes?
+    /// Bytes OPENs brought, for the first READ of each (`FirstReads`).
+    let firstReads = FirstReads()
 
     public init(
         client: RPCClient, root: ObjectHandle, options: MountOptions, notifier: (any KernelNotifier)?, logger: Logger

@@ -384,7 +384,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                     .union(leases ? request.capabilities.intersection(.listingLeases) : [])
                     .union(delegation ? .delegation : [])
                     .union(request.capabilities.contains(.grantOnCreate) && shared.coherence.enabled ? .grantOnCreate : [])
-                    .union(request.capabilities.intersection([.sessionSecret, .openAndList])),
+                    .union(request.capabilities.intersection([.sessionSecret, .openAndList, .firstRead])),
                 maximumTransaction: maximumTransaction,
                 session: session.id, root: try shared.store.rootEntry(), resumed: resumed != nil)
             response.sessionSecret = session.secret

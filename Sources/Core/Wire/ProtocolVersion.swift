@@ -59,5 +59,8 @@ public enum ProtocolVersion {
         /// Offered by a client that sends OPENDIR_LIST, echoed by a server that answers it
         /// (`OpendirListRequest`): a directory opened and its first batch read in one round trip.
         public static let openAndList = Capabilities(rawValue: 1 << 12)
+        /// Offered by a client that asks OPEN for the file's first bytes, echoed by a server that
+        /// reads them (`OpenRequest.wantsFirstRead`, `OpenResponse.firstRead`).
+        public static let firstRead = Capabilities(rawValue: 1 << 13)
     }
 }

@@ -16,11 +16,11 @@ struct MountRunner {
     var statusInterval: Duration = .seconds(5)
     let notifier = SystemdNotifier()
 
-    /// What this mount offers the server at HELLO: OPENDIR_LIST, leases, and the grant with
-    /// CREATE when it buffers writes.
+    /// What this mount offers the server at HELLO: OPENDIR_LIST, OPEN's first read, leases, and
+    /// the grant with CREATE when it buffers writes.
     private var capabilities: ProtocolVersion.Capabilities {
         var capabilities: ProtocolVersion.Capabilities = self.options.leases ? [.leases, .listingLeases] : []
-        capabilities.insert(.openAndList)
+        capabilities.formUnion([.openAndList, .firstRead])
         if self.options.cache == .strict && self.options.writeback { capabilities.insert(.grantOnCreate) }
         if self.options.delegation && capabilities.contains(.grantOnCreate) { capabilities.insert(.delegation) }
         return capabilities

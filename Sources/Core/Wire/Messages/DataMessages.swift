@@ -13,6 +13,11 @@ public struct OpenRequest: WireRequest {
     /// this very open just before (its kernel's path walk), so the object may be opened even if
     /// it has been removed or renamed over since. Without it, opening a removed object is ESTALE.
     public static let resolvedJustNow: UInt32 = 1 << 31
+    /// A bit of `flags` (capability `firstRead`): the reply is to bring the file's first
+    /// `firstReadSize` bytes (`OpenResponse.firstRead`).
+    public static let wantsFirstRead: UInt32 = 1 << 29
+    /// How much an OPEN with `wantsFirstRead` reads: the kernel's usual first read-ahead.
+    public static let firstReadSize = 128 * 1024
     public var handle: ObjectHandle
     public var flags: UInt32
     public var caching: Bool
@@ -38,20 +43,45 @@ public struct OpenRequest: WireRequest {
 /// has tracked this client as a cacher of the file ever since and invalidated every change), so
 /// the kernel may keep them.
 public struct OpenResponse: WireMessage {
+    /// What an OPEN with `OpenRequest.wantsFirstRead` brought: a trailing field, present only
+    /// in the reply to such an OPEN.
+    public enum FirstRead: Equatable, Sendable {
+        /// The server did not read (the client's pages are valid, the open truncates or writes
+        /// only, another session holds the grant).
+        case notRead
+        /// The bytes from offset 0: `OpenRequest.firstReadSize` of them, fewer only at end of file.
+        case bytes(ByteBuffer)
+    }
+
     public var file: FileHandleID
     public var cacheValid: Bool
+    public var firstRead: FirstRead?
 
-    public init(file: FileHandleID, cacheValid: Bool = false) {
+    public init(file: FileHandleID, cacheValid: Bool = false, firstRead: FirstRead? = nil) {
         self.file = file
         self.cacheValid = cacheValid
+        self.firstRead = firstRead
     }
     public func encode(into buffer: inout ByteBuffer) {
         buffer.writeWire(self.file)
         buffer.writeWire(self.cacheValid)
+        switch self.firstRead {
+        case nil: break
+        case .notRead: buffer.writeWire(false)
+        case .bytes(let bytes):
+            buffer.writeWire(true)
+            buffer.writeWireSlice(bytes)
+        }
     }
     public init(from buffer: inout ByteBuffer) throws {
         self.file = try buffer.readWireFileHandle(field: "file")
         self.cacheValid = try buffer.readWireBool(field: "cacheValid")
+        guard buffer.readableBytes > 0 else { return }
+        guard try buffer.readWireBool(field: "firstRead") else {
+            self.firstRead = .notRead
+            return
+        }
+        self.firstRead = .bytes(try buffer.readWireSlice(maximum: OpenRequest.firstReadSize, field: "firstRead"))
     }
 }
 
