@@ -15,11 +15,12 @@ extension FileSystemOperations {
     private func sendOpen(_ request: OpenRequest, node: NodeID, flags: UInt32, caller: Caller, reply: OpenReply) {
         var request = request
         // The file's first bytes with the open, for a read the kernel caches (not O_WRONLY,
-        // O_TRUNC or O_DIRECT), when nothing this client changed is still on its way.
+        // O_TRUNC or O_DIRECT), when nothing this client changed is still on its way, at the
+        // node's first open since the kernel learned it (`FirstReads`).
         let moment = self.client.dataChanges.now()
         let reconnects = self.client.reconnects
         if moment != nil, self.client.hello.capabilities.contains(.firstRead), self.caches(flags: flags),
-            flags & 0o3 != 0o1, Int32(bitPattern: flags) & 0o1000 == 0
+            flags & 0o3 != 0o1, Int32(bitPattern: flags) & 0o1000 == 0, self.firstReads.isFirstOpen(node)
         {
             request.flags |= OpenRequest.wantsFirstRead
         }

@@ -251,6 +251,7 @@ public final class FileSystemOperations: Sendable {
             self.writeBehind?.forget(node)
             self.delegations?.forget(node)
             self.directoryAttributes?.forget(node)
+            self.firstReads.forget(node)
         }
     }
 

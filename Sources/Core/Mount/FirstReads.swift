@@ -7,6 +7,11 @@ import Synchronization
 /// write-back of the file), else the READ goes to the server. Taken once: a later READ from 0
 /// asks the server.
 ///
+/// Asked for only at a node's first open since the kernel learned it (`isFirstOpen`): the kernel
+/// has no pages of it yet (a node the kernel forgot, with `drop_caches` or under memory
+/// pressure, took its pages with it); a later open usually finds its pages cached, and the bytes
+/// would be read for nothing.
+///
 /// Thread-safe: one mutex.
 final class FirstReads: Sendable {
     struct FirstRead: Sendable {
@@ -26,9 +31,15 @@ final class FirstReads: Sendable {
         }
     }
 
-    private let table = Mutex<[FileHandleID: FirstRead]>([:])
+    private let table = Mutex<(reads: [FileHandleID: FirstRead], opened: Set<NodeID>)>(([:], []))
 
-    func keep(_ read: FirstRead, for file: FileHandleID) { self.table.withLock { $0[file] = read } }
+    func keep(_ read: FirstRead, for file: FileHandleID) { self.table.withLock { $0.reads[file] = read } }
 
-    func take(_ file: FileHandleID) -> FirstRead? { self.table.withLock { $0.removeValue(forKey: file) } }
+    func take(_ file: FileHandleID) -> FirstRead? { self.table.withLock { $0.reads.removeValue(forKey: file) } }
+
+    /// Whether this is `node`'s first open since the kernel learned it (and notes the open).
+    func isFirstOpen(_ node: NodeID) -> Bool { self.table.withLock { $0.opened.insert(node).inserted } }
+
+    /// The kernel forgot `node`, and its pages with it.
+    func forget(_ node: NodeID) { _ = self.table.withLock { $0.opened.remove(node) } }
 }

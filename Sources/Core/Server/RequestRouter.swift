@@ -218,7 +218,7 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
                 // Read as a READ right after the open would be: the client is a cacher by now,
                 // so a later change by another session invalidates what it keeps.
                 let readable = request.flags & 0o3 != 0o1 && request.caching
-                let skip = valid || truncates || !readable || coherence.grantHeld(handle, byOtherThan: context.session.id)
+                let skip = truncates || !readable || coherence.grantHeld(handle, byOtherThan: context.session.id)
                 let size = min(OpenRequest.firstReadSize, Int(maximumTransaction))
                 response.firstRead = skip ? .notRead : (try? locks.withTransactionLock(
                     file: handle, session: context.session.id, transaction: context.transaction, mode: .shared,

@@ -46,8 +46,8 @@ public struct OpenResponse: WireMessage {
     /// What an OPEN with `OpenRequest.wantsFirstRead` brought: a trailing field, present only
     /// in the reply to such an OPEN.
     public enum FirstRead: Equatable, Sendable {
-        /// The server did not read (the client's pages are valid, the open truncates or writes
-        /// only, another session holds the grant).
+        /// The server did not read (the open truncates or writes only, another session holds the
+        /// grant).
         case notRead
         /// The bytes from offset 0: `OpenRequest.firstReadSize` of them, fewer only at end of file.
         case bytes(ByteBuffer)
