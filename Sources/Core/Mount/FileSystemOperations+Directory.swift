@@ -80,20 +80,14 @@ extension FileSystemOperations {
             if offset == 0, let request = self.openAndList(handle) {
                 let tickets = self.listingTickets(plus: request.plus)
                 return self.perform(request, caller: caller, reply: reply) { response in
-                    guard self.openDirectories.openedOnServer(directory, as: response.file) else {
-                        self.client.send(ReleasedirRequest(directory: response.file), caller: caller) { _ in }
-                        return reply.error(.badFileHandle)
-                    }
+                    guard self.openedOnServer(directory, as: response.file, caller: caller, reply: reply) else { return }
                     self.answer(
                         response.listing, of: directory, node: open.node, offset: 0, size: size,
                         plus: plus && request.plus, tickets: tickets, reply: reply)
                 }
             }
             return self.perform(OpendirRequest(handle: handle), caller: caller, reply: reply) { response in
-                guard self.openDirectories.openedOnServer(directory, as: response.file) else {
-                    self.client.send(ReleasedirRequest(directory: response.file), caller: caller) { _ in }
-                    return reply.error(.badFileHandle)
-                }
+                guard self.openedOnServer(directory, as: response.file, caller: caller, reply: reply) else { return }
                 self.readdir(directory: directory, offset: offset, size: size, plus: plus, caller: caller, reply: reply)
             }
         }
@@ -106,6 +100,19 @@ extension FileSystemOperations {
                 response, of: directory, node: open.node, offset: offset, size: size, plus: plus, tickets: tickets,
                 reply: reply)
         }
+    }
+
+    /// Records that the kernel's `directory` is now open on the server as `file`; false (the
+    /// server's handle released, `reply` answered EBADF) when the kernel closed it meanwhile.
+    private func openedOnServer(
+        _ directory: FileHandleID, as file: FileHandleID, caller: Caller, reply: DirectoryReply
+    ) -> Bool {
+        guard self.openDirectories.openedOnServer(directory, as: file) else {
+            self.client.send(ReleasedirRequest(directory: file), caller: caller) { _ in }
+            reply.error(.badFileHandle)
+            return false
+        }
+        return true
     }
 
     /// Whether the batch that came with the open is still the listing: no break since it was
