@@ -2,8 +2,8 @@ import Synchronization
 
 /// What may have changed file data on the server since a moment this client can name: every
 /// request it sends that can change a file's bytes or size (WRITE, APPEND, SETATTR, FALLOCATE,
-/// COPY_FILE_RANGE, CREATE, and OPEN with O_TRUNC), every INVALIDATE it receives, and every
-/// reconnect. The first read an OPEN brought (`OpenResponse.firstRead`) answers the kernel only
+/// COPY_FILE_RANGE, CREATE, and OPEN with O_TRUNC) and every INVALIDATE or LEASE_BREAK it
+/// receives (reconnects are `RPCClient.reconnects`, which `FirstReads` compares too). The first read an OPEN brought (`OpenResponse.firstRead`) answers the kernel only
 /// while none of these happened since just before that OPEN was sent, and none was unanswered
 /// then (ConsistencyContract "The first read of a file").
 ///
@@ -27,10 +27,8 @@ public final class DataChanges: Sendable {
         return before == after ? after : nil
     }
 
-    /// Whether exactly `count` changes (the caller's own requests) happened since `moment`.
-    public func unchanged(since moment: UInt64, besides count: UInt64) -> Bool {
-        self.generation.load(ordering: .acquiring) == moment &+ count
-    }
+    /// Whether no change happened since `moment`.
+    public func unchanged(since moment: UInt64) -> Bool { self.generation.load(ordering: .acquiring) == moment }
 
     /// A change is being sent; `answered` must follow once its reply (or failure) arrived.
     func sending() {
@@ -40,7 +38,7 @@ public final class DataChanges: Sendable {
 
     func answered() { self.unanswered.subtract(1, ordering: .acquiringAndReleasing) }
 
-    /// An INVALIDATE arrived, or the connection was replaced.
+    /// An INVALIDATE or LEASE_BREAK arrived.
     public func heard() { self.generation.add(1, ordering: .acquiringAndReleasing) }
 
     /// Whether a request with `opcode` can change file data (OPEN only with O_TRUNC: see the

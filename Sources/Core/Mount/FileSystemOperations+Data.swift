@@ -95,11 +95,11 @@ extension FileSystemOperations {
         }
     }
 
-    /// Whether nothing can have changed the bytes `first` holds since its OPEN was sent: the OPEN
-    /// was the only change sent since (it counts when it truncates; here it does not), nothing
-    /// was heard, no reconnect, and no byte or metadata of the node waits here to be sent.
+    /// Whether nothing can have changed the bytes `first` holds since its OPEN was sent: no
+    /// change sent or heard since (the OPEN itself is none: it did not truncate), no reconnect,
+    /// and no byte or metadata of the node waits here to be sent.
     private func isCurrent(_ first: FirstReads.FirstRead, of node: NodeID) -> Bool {
-        self.client.dataChanges.unchanged(since: first.moment, besides: 0)
+        self.client.dataChanges.unchanged(since: first.moment)
             && self.client.reconnects == first.reconnects
             && !(self.writeBehind?.isPending(node) ?? false)
             && !(self.writeback?.hasDirtyPages(of: node) ?? false)

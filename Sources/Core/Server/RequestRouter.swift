@@ -320,13 +320,17 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
     private mutating func registerDirectories() {
         let store = self.store
         let coherence = self.coherence
-        self.on(OpendirRequest.self) { request, context in
-            // The listing is leased with the names (the client may let the kernel cache it).
+        /// Opens `request`'s directory for the session, its listing leased with the names (the
+        /// client may let the kernel cache it): the directory and the session's handle for it.
+        @Sendable func open(
+            _ request: OpendirRequest, _ context: RequestContext<Store>
+        ) throws -> (Store.Directory, FileHandleID) {
             let directory = try Self.leasing(coherence, context, directories: [request.handle]) {
                 try store.opendir(request, caller: context.caller)
             } objects: { _ in [request.handle] }
-            return OpenResponse(file: context.session.register(.directory(directory)))
+            return (directory, context.session.register(.directory(directory)))
         }
+        self.on(OpendirRequest.self) { request, context in OpenResponse(file: try open(request, context).1) }
         @Sendable func list(
             _ directory: Store.Directory, cookie: UInt64, maximumEntries: UInt32, plus: Bool,
             _ context: RequestContext<Store>
@@ -352,10 +356,7 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
             guard request.maximumEntries > 0, request.maximumEntries <= ReaddirRequest.maximumBatch else {
                 throw Errno.invalid
             }
-            let directory = try Self.leasing(coherence, context, directories: [request.handle]) {
-                try store.opendir(OpendirRequest(handle: request.handle), caller: context.caller)
-            } objects: { _ in [request.handle] }
-            let file = context.session.register(.directory(directory))
+            let (directory, file) = try open(OpendirRequest(handle: request.handle), context)
             do {
                 let listing = try list(
                     directory, cookie: 0, maximumEntries: request.maximumEntries, plus: request.plus, context)

@@ -45,12 +45,12 @@ final class FirstReadTests: XCTestCase {
         XCTAssertNotNil(moment)
         changes.sending()
         XCTAssertNil(changes.now(), "a change is unanswered")
-        XCTAssertFalse(changes.unchanged(since: moment!, besides: 0))
+        XCTAssertFalse(changes.unchanged(since: moment!))
         changes.answered()
         let later = changes.now()
         XCTAssertNotNil(later)
-        XCTAssertTrue(changes.unchanged(since: later!, besides: 0))
+        XCTAssertTrue(changes.unchanged(since: later!))
         changes.heard()
-        XCTAssertFalse(changes.unchanged(since: later!, besides: 0), "an INVALIDATE came")
+        XCTAssertFalse(changes.unchanged(since: later!), "an INVALIDATE came")
     }
 }
