@@ -92,6 +92,11 @@ public protocol BackingStore: Sendable {
     /// orders its own clients' appends; the default just runs `body`.
     func excludingOtherServersAppends<T>(to file: File, _ body: () throws -> T) throws -> T
 
+    /// Whether the store answers namespace and attribute operations with a few short system
+    /// calls on local objects, never waiting on a network or another server: then those requests
+    /// run on the connection's event loop (`EventLoopRequests`). The default: false (the pool).
+    var answersMetadataOnEventLoop: Bool { get }
+
     /// Whether the store makes staged objects for delegated creates (ConsistencyContract
     /// "Delegated directories"). The default: false, and the methods below throw ENOSYS.
     var stagesObjects: Bool { get }
@@ -113,6 +118,7 @@ extension BackingStore {
     public var sharesLocks: Bool { false }
     public func storeLock(_ file: File, owner: UInt64, type: FileLockType, start: UInt64, end: UInt64) throws {}
     public func excludingOtherServersAppends<T>(to file: File, _ body: () throws -> T) throws -> T { try body() }
+    public var answersMetadataOnEventLoop: Bool { false }
     public var stagesObjects: Bool { false }
     public func stage(count: Int) throws -> [(Entry, File)] { throw Errno(ENOSYS) }
     public func applyStaged(

@@ -8,6 +8,8 @@ final class ServerShared<Store: BackingStore>: Sendable {
     let store: Store
     let router: RequestRouter<Store>
     let threadPool: NIOThreadPool
+    /// The store's `answersMetadataOnEventLoop`: namespace requests skip the pool.
+    let metadataOnEventLoop: Bool
     let logger: Logger
     let maximumTransaction: UInt32
     let statistics: ServerStatistics
@@ -48,6 +50,7 @@ final class ServerShared<Store: BackingStore>: Sendable {
             store: store, locks: locks, coherence: coherence, maximumTransaction: maximumTransaction,
             policy: configuration.policy)
         self.threadPool = threadPool
+        self.metadataOnEventLoop = store.answersMetadataOnEventLoop
         self.logger = logger
         self.maximumTransaction = maximumTransaction
         self.statistics = statistics
@@ -56,7 +59,7 @@ final class ServerShared<Store: BackingStore>: Sendable {
 }
 
 /// Serves one client connection: HELLO first, then any number of pipelined requests, each
-/// performed on the thread pool and answered, in completion order, with its transaction id.
+/// performed on the thread pool (or this event loop: `EventLoopRequests`) and answered, in completion order, with its transaction id.
 ///
 /// A frame that breaks the protocol (bad header, oversized, malformed payload, a reply or
 /// notice from a client, anything before HELLO) closes this connection only, with the reason
@@ -518,7 +521,8 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         self.perform(context, route, body, requestContext, opcode: opcode, started: started, bytes: bytes, deliver: deliver, session: session)
     }
 
-    /// Runs one request on the thread pool and answers it.
+    /// Runs one request and answers it: on the thread pool, or on this event loop when the store
+    /// answers it with a few short system calls (`EventLoopRequests`).
     private func perform(
         _ context: ChannelHandlerContext, _ route: @escaping RequestRouter<Store>.Route, _ body: ByteBuffer,
         _ requestContext: RequestContext<Store>, opcode: Opcode, started: UInt64, bytes: Int,
@@ -527,9 +531,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         let metrics = self.shared.metrics
         let statistics = self.shared.statistics
         let transaction = requestContext.transaction
-        self.shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
-            try route(body, requestContext)
-        }.assumeIsolated().whenComplete { result in
+        let finish: (Result<ByteBuffer?, any Error>) -> Void = { result in
             statistics.inFlight.subtract(1, ordering: .relaxed)
             self.inFlight -= 1
             self.inFlightBytes -= bytes
@@ -571,6 +573,13 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                 }
             }
         }
+        if self.shared.metadataOnEventLoop, EventLoopRequests.runsOnEventLoop(opcode, payload: body) {
+            statistics.requestsOnEventLoop.add(1, ordering: .relaxed)
+            return finish(EventLoopRequests.run(route, body, requestContext))
+        }
+        self.shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
+            try route(body, requestContext)
+        }.assumeIsolated().whenComplete(finish)
     }
 
     /// What sends the reply to one request, from any thread. An idempotent request is answered
@@ -611,3 +620,4 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         }
     }
 }
+

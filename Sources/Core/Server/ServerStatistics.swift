@@ -12,6 +12,8 @@ public final class ServerStatistics: Sendable {
     public let writes = Atomic<UInt64>(0)
     /// READs answered on the event loop from the page cache (`RequestRouter+FastRead`), of `reads`.
     public let readsOnEventLoop = Atomic<UInt64>(0)
+    /// Namespace and attribute requests performed on the event loop (`EventLoopRequests`).
+    public let requestsOnEventLoop = Atomic<UInt64>(0)
 
     public init() {}
 
@@ -22,6 +24,7 @@ public final class ServerStatistics: Sendable {
             + "\(self.inFlight.load(ordering: .relaxed)) in flight, "
             + "\(self.reads.load(ordering: .relaxed)) reads, "
             + "\(self.writes.load(ordering: .relaxed)) writes, "
-            + "\(self.readsOnEventLoop.load(ordering: .relaxed)) reads on the event loop"
+            + "\(self.readsOnEventLoop.load(ordering: .relaxed)) reads on the event loop, "
+            + "\(self.requestsOnEventLoop.load(ordering: .relaxed)) other requests on the event loop"
     }
 }

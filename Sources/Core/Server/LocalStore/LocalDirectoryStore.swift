@@ -50,6 +50,10 @@ public final class LocalDirectoryStore: BackingStore {
     /// Files made in advance for delegated creates (`LocalDirectoryStore+Staging`).
     let staging = StagingArea()
 
+    /// Namespace and attribute operations are a few system calls on this machine's filesystem:
+    /// they run on the event loop (`EventLoopRequests`).
+    public var answersMetadataOnEventLoop: Bool { true }
+
     public var capabilities: ProtocolVersion.Capabilities {
         var capabilities: ProtocolVersion.Capabilities = [.readdirPlus]
         if ThreadIdentity.canSwitch { capabilities.formUnion([.callerIdentity, .persistentHandles]) }
