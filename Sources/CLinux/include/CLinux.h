@@ -71,4 +71,17 @@ int64_t pohmelfs_tcp_socket_owner(int family, const uint8_t *source, uint16_t so
 #define POHMELFS_FALLOC_FL_PUNCH_HOLE 0x02
 #define POHMELFS_FALLOC_FL_ZERO_RANGE 0x10
 
+/* Readiness of a descriptor as a queued signal to one thread, read through a signalfd
+ * (the client's /dev/fuse reader on its event loop: ReadinessSignal.c). */
+/* The real-time signal used for it. */
+int pohmelfs_readiness_signal(void);
+/* The calling thread's id. */
+pid_t pohmelfs_gettid(void);
+/* On the calling thread: blocks `signo` and SIGIO (what the kernel sends instead when the queue
+ * of real-time signals is full) and returns a non-blocking, close-on-exec signalfd for both. */
+int pohmelfs_block_into_signalfd(int signo);
+/* Makes `fd` non-blocking and asks the kernel to queue `signo` to thread `tid` whenever `fd`
+ * becomes readable (O_ASYNC, F_SETSIG, F_SETOWN_EX with F_OWNER_TID). */
+int pohmelfs_signal_readiness(int fd, int signo, pid_t tid);
+
 #endif

@@ -1,3 +1,4 @@
+import CLinux
 import NIOCore
 import NIOPosix
 import PohmelfsCore
@@ -14,64 +15,124 @@ import Glibc
 /// this machine: FIELD-NOTES) is gone, and at queue depth 1 the client wakes twice per request
 /// (the kernel's request, the server's reply) instead of three or four times.
 ///
-/// The channel reads a duplicate of the session's descriptor (non-blocking, polled by the loop)
-/// into buffers big enough for the largest request, and hands each to libfuse
-/// (`fuse_session_process_buf`), which calls the operations on this thread. Nothing the
-/// operations do on the request path blocks (they send and return; kernel notifications have
-/// their own queue: `KernelNotifier`), so the loop is never held.
+/// How the loop learns that /dev/fuse has a request: NIO cannot watch a descriptor it does not
+/// read, and a channel reading /dev/fuse itself is wrong, because /dev/fuse can poll readable and
+/// then have nothing (a signal withdraws a request, or the reply to a request withdraws its
+/// queued INTERRUPT, between the poll and the read) and NIO takes a read that finds nothing
+/// after readiness for a broken invariant (an assertion in debug builds). So the kernel reports
+/// readiness as a queued real-time signal to the event loop's thread (`O_ASYNC`, `F_SETSIG`,
+/// `F_SETOWN_EX`: the kernel queues one each time it adds a request, an interrupt or a forget),
+/// blocked there and read through a signalfd, which is readable exactly while such a signal is
+/// pending for that thread. Each time it is, the handler reads /dev/fuse itself, non-blocking,
+/// until it is empty (`EAGAIN` is then just the end), handing each request to libfuse
+/// (`fuse_session_process_buf`), which calls the operations on this thread. A request that
+/// arrives while the handler reads is read in the same pass; its signal then finds /dev/fuse
+/// empty, which costs one read. Nothing the operations do on the request path blocks (they
+/// send and return; kernel notifications have their own queue: `KernelNotifier`), so the loop
+/// is never held.
 ///
-/// Experimental, off unless POHMELFS_FUSE_EVENT_LOOP=1: a request the kernel withdraws after
-/// /dev/fuse polled readable (a signal interrupting a request not yet read) makes the read
-/// return EAGAIN, which NIO's pipe channel asserts never happens after POLLIN. Release builds
-/// (NIO's asserts compiled out) read again later, as they should; debug builds stop on the
-/// assertion (test_interrupts.py's storm of signals shows it). Making it the default needs a
-/// reader that tolerates spurious readiness (a channel of our own on the loop's selector, which
-/// NIO does not offer publicly).
-///
-/// The channel closes when the kernel ends the session (read fails with ENODEV: unmounted), when
-/// a request ends it (`fuse_session_exited`), or when `FUSESession.exit()` stops it.
-final class FUSEEventLoopChannel: ChannelInboundHandler, Sendable {
+/// The default; POHMELFS_FUSE_EVENT_LOOP=0 runs libfuse's loop on a thread instead. The channel
+/// closes when the kernel ends the session (the read fails with ENODEV: unmounted), when a
+/// request ends it (`fuse_session_exited`), or when `FUSESession.exit()` stops it.
+final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
 
     private let session: FUSESession
+    /// The duplicate of the session's descriptor this channel reads (non-blocking); `serve`
+    /// closes it once the channel is closed.
+    private let device: Int32
+    /// One request at a time, reused: libfuse's operations copy what they keep before returning.
+    private let buffer: UnsafeMutableRawBufferPointer
+    /// Requests read in one pass before the loop turns to its other channels (the pass goes on
+    /// in a task queued behind them).
+    private static let requestsPerPass = 64
 
-    private init(session: FUSESession) { self.session = session }
+    private init(session: FUSESession, device: Int32, requestSize: Int) {
+        self.session = session
+        self.device = device
+        self.buffer = .allocate(byteCount: requestSize, alignment: 4096)
+    }
+
+    deinit { self.buffer.deallocate() }
+
+    func channelActive(context: ChannelHandlerContext) {
+        // Requests queued before readiness was signalled have no signal of their own.
+        self.readRequests(context: context)
+        context.fireChannelActive()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let request = Self.unwrapInboundIn(data)
-        request.withUnsafeReadableBytes { self.session.process($0) }
-        if self.session.hasExited { context.close(promise: nil) }
+        // The signals' content does not matter: each says "/dev/fuse had something".
+        self.readRequests(context: context)
+    }
+
+    private func readRequests(context: ChannelHandlerContext) {
+        for _ in 0..<Self.requestsPerPass {
+            let count = read(self.device, self.buffer.baseAddress, self.buffer.count)
+            if count > 0 {
+                self.session.process(UnsafeRawBufferPointer(rebasing: self.buffer[0..<count]))
+                if self.session.hasExited { return context.close(promise: nil) }
+                continue
+            }
+            switch count < 0 ? errno : ENODEV {
+            case EAGAIN: return
+            case EINTR, ENOENT: continue  // ENOENT: the request was interrupted as it was read
+            default: return context.close(promise: nil)  // ENODEV once unmounted; anything else ends it too
+            }
+        }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (handler, context) = loopBound.value
+            if context.channel.isActive { handler.readRequests(context: context) }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // ENODEV once unmounted; anything else also ends the session (libfuse's loop does the same).
         context.close(promise: nil)
     }
 
     /// Serves `session` on `eventLoop` until it ends; nil, having served nothing, when the
     /// channel cannot be set up (the caller then runs libfuse's own loop).
     static func serve(_ session: FUSESession, on eventLoop: any EventLoop, requestSize: Int) async -> Int32? {
-        let descriptor = session.duplicateDeviceDescriptor()
-        guard descriptor >= 0 else { return nil }
+        let device = session.duplicateDeviceDescriptor()
+        guard device >= 0 else { return nil }
+        // On the loop's own thread: the signal is blocked and directed there.
+        let signals: Int32? = try? await eventLoop.submit { () -> Int32? in
+            let signal = pohmelfs_readiness_signal()
+            let descriptor = pohmelfs_block_into_signalfd(signal)
+            guard descriptor >= 0 else { return nil }
+            guard pohmelfs_signal_readiness(device, signal, pohmelfs_gettid()) == 0 else {
+                close(descriptor)
+                return nil
+            }
+            return descriptor
+        }.get()
+        guard let signals = signals ?? nil else {
+            close(device)
+            return nil
+        }
         let channel: any Channel
         do {
             channel = try await NIOPipeBootstrap(group: eventLoop)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: requestSize))
                 .channelOption(.autoRead, value: true)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(FUSEEventLoopChannel(session: session))
+                        try channel.pipeline.syncOperations.addHandler(
+                            FUSEEventLoopChannel(session: session, device: device, requestSize: requestSize))
                     }
                 }
-                .takingOwnershipOfDescriptor(input: descriptor)
+                .takingOwnershipOfDescriptor(input: signals)
                 .get()
         } catch {
-            close(descriptor)
+            close(signals)
+            close(device)
             return nil
         }
-        return await session.run(stop: { channel.close(promise: nil) }) {
+        let status = await session.run(stop: { channel.close(promise: nil) }) {
             try? await channel.closeFuture.get()
-            return 0
+            return Int32(0)
         }
+        close(device)
+        return status
     }
 }

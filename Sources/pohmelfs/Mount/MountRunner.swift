@@ -147,11 +147,11 @@ struct MountRunner {
             }
         }
 
-        // libfuse's loop on a thread of its own; with POHMELFS_FUSE_EVENT_LOOP=1 (experimental,
-        // see `FUSEEventLoopChannel` for why it is not the default) requests are read and
-        // answered on the connection's event loop instead.
+        // Requests are read and answered on the connection's event loop (`FUSEEventLoopChannel`);
+        // with POHMELFS_FUSE_EVENT_LOOP=0, or when that cannot be set up, by libfuse's loop on a
+        // thread of its own.
         let served: Int32? =
-            ProcessInfo.processInfo.environment["POHMELFS_FUSE_EVENT_LOOP"] == "1"
+            ProcessInfo.processInfo.environment["POHMELFS_FUSE_EVENT_LOOP"] != "0"
             ? await FUSEEventLoopChannel.serve(
                 session, on: client.channel.eventLoop, requestSize: Int(maximumIO) + 64 * 1024)
             : nil
