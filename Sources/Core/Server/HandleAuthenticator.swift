@@ -20,6 +20,12 @@ public struct HandleAuthenticator: Sendable {
             self.type = type
             self.bytes = bytes
         }
+
+        /// The bytes in one call (`ObjectHandle.hash(into:)` says why).
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(self.type)
+            self.bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
     }
 
     static let format: UInt8 = 1

@@ -12,6 +12,12 @@ public struct FileName: Hashable, Sendable, CustomStringConvertible, Expressible
     public init(_ string: String) { self.bytes = Array(string.utf8) }
     public init(stringLiteral value: String) { self.init(value) }
 
+    /// The bytes in one call: the synthesized hash feeds the hasher one byte at a time, which was
+    /// a twentieth of the server's CPU (tables keyed by handles and names on every request).
+    public func hash(into hasher: inout Hasher) {
+        self.bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     /// Why a name cannot name a child of a directory, or nil when it can.
     ///
     /// Rejects the empty name, `.` and `..`, names containing `/` or NUL (EINVAL) and names
