@@ -139,6 +139,26 @@ class NotifyListener:
                     return any(line == l for m in self.messages for l in m.split("\n"))
                 self._cond.wait(min(remaining, 0.05))
 
+    def status_numbers(self, *patterns: str) -> tuple[int, ...]:
+        """The numbers `patterns` (regular expressions with one group each, e.g. r"(\\d+) reads,")
+        find in the latest STATUS= line that has all of them."""
+        for line in reversed(self.assignments()):
+            found = [re.search(pattern, line) for pattern in patterns]
+            if line.startswith("STATUS=") and all(found):
+                return tuple(int(match.group(1)) for match in found)
+        raise AssertionError(f"no STATUS= line with {patterns}")
+
+    def settled_status_numbers(self, *patterns: str) -> tuple[int, ...]:
+        """`status_numbers` once two STATUS= updates a quarter of a second apart agree."""
+        previous = None
+        for _ in range(50):
+            time.sleep(0.25)
+            current = self.status_numbers(*patterns)
+            if current == previous:
+                return current
+            previous = current
+        raise AssertionError(f"the STATUS= figures {patterns} never settled")
+
     def close(self) -> None:
         self._closed = True
         self.sock.close()

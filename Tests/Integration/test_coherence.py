@@ -4,7 +4,6 @@ cached; and the same checker fails against a server that skips invalidation, so 
 
 import os
 import random
-import re
 import threading
 import time
 
@@ -57,25 +56,9 @@ def test_the_checker_fails_without_invalidation(server_factory, mount_factory):
     assert stale > 0, "the read-after-write checker cannot detect stale caches"
 
 
-def served_reads(server) -> int:
-    """The server's READ count from its latest STATUS= line."""
-    for line in reversed(server.notify.assignments()):
-        match = re.search(r"(\d+) reads", line)
-        if line.startswith("STATUS=") and match:
-            return int(match.group(1))
-    raise AssertionError("no STATUS= line with a read count")
-
-
 def settled_reads(server) -> int:
-    """The READ count once two consecutive STATUS= updates agree."""
-    previous = -1
-    for _ in range(50):
-        time.sleep(0.25)
-        current = served_reads(server)
-        if current == previous:
-            return current
-        previous = current
-    raise AssertionError("the server's read count never settled")
+    """The server's READ count once two consecutive STATUS= updates agree."""
+    return server.notify.settled_status_numbers(r"(\d+) reads")[0]
 
 
 @pytest.mark.timeout_seconds(180)
@@ -102,24 +85,9 @@ def test_a_cached_reread_causes_no_reads_on_the_server(server_factory, mount_fac
     assert after == before
 
 
-def served_writes(server) -> int:
-    """The server's WRITE count from its latest STATUS= line."""
-    for line in reversed(server.notify.assignments()):
-        match = re.search(r"(\d+) writes", line)
-        if line.startswith("STATUS=") and match:
-            return int(match.group(1))
-    raise AssertionError("no STATUS= line with a write count")
-
-
 def settled_writes(server) -> int:
-    previous = -1
-    for _ in range(50):
-        time.sleep(0.25)
-        current = served_writes(server)
-        if current == previous:
-            return current
-        previous = current
-    raise AssertionError("the server's write count never settled")
+    """The server's WRITE count once two consecutive STATUS= updates agree."""
+    return server.notify.settled_status_numbers(r"(\d+) writes")[0]
 
 
 WRITEBACK_ROUNDS = 300

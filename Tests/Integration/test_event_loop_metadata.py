@@ -10,33 +10,16 @@ loop"."""
 from __future__ import annotations
 
 import os
-import re
 import stat
-import time
 
 import pytest
 
 from posix_helpers import run_as
 
 
-def on_event_loop(server) -> int:
-    """Requests other than READ answered on the event loop, from the latest STATUS= line."""
-    for line in reversed(server.notify.assignments()):
-        found = re.search(r"(\d+) other requests on the event loop", line)
-        if line.startswith("STATUS=") and found:
-            return int(found.group(1))
-    raise AssertionError("no STATUS= line with the event loop's requests")
-
-
 def settled(server) -> int:
-    previous = None
-    for _ in range(50):
-        time.sleep(0.25)
-        current = on_event_loop(server)
-        if current == previous:
-            return current
-        previous = current
-    raise AssertionError("the server's counts never settled")
+    """Requests other than READ answered on the event loop, once the count is stable."""
+    return server.notify.settled_status_numbers(r"(\d+) other requests on the event loop")[0]
 
 
 def make_files(directory: str, prefix: str, count: int) -> None:

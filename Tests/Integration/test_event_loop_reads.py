@@ -12,8 +12,6 @@ from __future__ import annotations
 import mmap
 import os
 import random
-import re
-import time
 
 import pytest
 
@@ -22,25 +20,9 @@ BLOCK = 4096
 SAMPLES = 64
 
 
-def status_counts(server) -> tuple[int, int]:
-    """(READs served, READs answered on the event loop) from the latest STATUS= line."""
-    for line in reversed(server.notify.assignments()):
-        total = re.search(r"(\d+) reads,", line)
-        fast = re.search(r"(\d+) reads on the event loop", line)
-        if line.startswith("STATUS=") and total and fast:
-            return int(total.group(1)), int(fast.group(1))
-    raise AssertionError("no STATUS= line with read counts")
-
-
 def settled_counts(server) -> tuple[int, int]:
-    previous = None
-    for _ in range(50):
-        time.sleep(0.25)
-        current = status_counts(server)
-        if current == previous:
-            return current
-        previous = current
-    raise AssertionError("the server's read counts never settled")
+    """(READs served, READs answered on the event loop), once both are stable."""
+    return server.notify.settled_status_numbers(r"(\d+) reads,", r"(\d+) reads on the event loop")
 
 
 def direct_reads(path, offsets) -> dict[int, bytes]:
