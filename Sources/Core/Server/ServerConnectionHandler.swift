@@ -59,7 +59,8 @@ final class ServerShared<Store: BackingStore>: Sendable {
 }
 
 /// Serves one client connection: HELLO first, then any number of pipelined requests, each
-/// performed on the thread pool (or this event loop: `EventLoopRequests`) and answered, in completion order, with its transaction id.
+/// performed on the thread pool (or on this event loop: `EventLoopRequests`) and answered, in
+/// completion order, with its transaction id.
 ///
 /// A frame that breaks the protocol (bad header, oversized, malformed payload, a reply or
 /// notice from a client, anything before HELLO) closes this connection only, with the reason
@@ -620,4 +621,3 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         }
     }
 }
-
