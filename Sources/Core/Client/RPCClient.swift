@@ -246,7 +246,7 @@ public final class RPCClient: Sendable {
         // Locks first: a RELEASE must be seen while its file is still in the open-file ledger.
         if let heldLocks = self.heldLocks { completion = heldLocks.tracking(request, completion) }
         if let openFiles = self.openFiles { completion = openFiles.tracking(request, caller: caller, completion) }
-        if let open = request as? OpenRequest, open.flags & 0o1000 != 0 {  // O_TRUNC
+        if let open = request as? OpenRequest, open.flags & OpenRequest.truncating != 0 {
             completion = self.trackingChange(completion)
         }
         return self.send(R.self, caller: caller, encode: { request.encode(into: &$0) }, completion: completion)

@@ -20,7 +20,7 @@ extension FileSystemOperations {
         let moment = self.client.dataChanges.now()
         let reconnects = self.client.reconnects
         if moment != nil, self.client.hello.capabilities.contains(.firstRead), self.caches(flags: flags),
-            flags & 0o3 != 0o1, Int32(bitPattern: flags) & 0o1000 == 0, self.firstReads.isFirstOpen(node)
+            flags & 0o3 != 0o1, flags & OpenRequest.truncating == 0, self.firstReads.isFirstOpen(node)
         {
             request.flags |= OpenRequest.wantsFirstRead
         }
@@ -28,7 +28,7 @@ extension FileSystemOperations {
             switch result {
             case .success(let response):
                 // The server truncated the file.
-                if Int32(bitPattern: flags) & 0o1000 != 0 { self.writeBehind?.changedOnServer(node) }  // O_TRUNC
+                if flags & OpenRequest.truncating != 0 { self.writeBehind?.changedOnServer(node) }
                 self.registerOpen(response.file, node: node, flags: flags)
                 if case .bytes(let bytes) = response.firstRead, let moment {
                     self.firstReads.keep(

@@ -21,9 +21,6 @@ extension CacheCoherence {
     /// The `offset` an `onChange` route returns when it changed nothing after all (an OPEN
     /// without O_TRUNC).
     static let nothingChanged = UInt64.max - 1
-    /// Linux `O_TRUNC`, as OPEN carries it.
-    static let openTruncates: UInt32 = 0o1000
-
     /// `session` speaks leases (HELLO capability), or no longer does.
     func setLeases(_ enabled: Bool, for session: SessionID) {
         guard self.enabled else { return }

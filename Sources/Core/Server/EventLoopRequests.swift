@@ -31,7 +31,7 @@ enum EventLoopRequests {
             return request.size == nil
         case .open:
             guard let request = try? OpenRequest.decode(payload: payload) else { return false }
-            return request.flags & (CacheCoherence.openTruncates | OpenRequest.wantsFirstRead) == 0
+            return request.flags & (OpenRequest.truncating | OpenRequest.wantsFirstRead) == 0
         default:
             return false
         }

@@ -212,7 +212,7 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
             coherence.fileOpened(handle, by: context.session.id)
             // O_TRUNC (opened with FUSE's atomic_o_trunc) changes the size: others forget the
             // pages and attributes before the open returns. Any other open changes nothing.
-            let truncates = request.flags & CacheCoherence.openTruncates != 0
+            let truncates = request.flags & OpenRequest.truncating != 0
             var response = OpenResponse(file: context.session.register(.file(file)), cacheValid: valid)
             if request.flags & OpenRequest.wantsFirstRead != 0 {
                 // Read as a READ right after the open would be: the client is a cacher by now,

@@ -68,8 +68,7 @@ public struct ExportPolicy: Hashable, Sendable {
     /// Whether an OPEN with `flags` could change the file: write access or O_TRUNC.
     public static func openChanges(flags: UInt32) -> Bool {
         let accessMode = flags & 0o3  // O_ACCMODE
-        let truncate: UInt32 = 0o1000  // O_TRUNC on Linux
-        return accessMode != 0 || flags & truncate != 0
+        return accessMode != 0 || flags & OpenRequest.truncating != 0
     }
 
     /// Throws EROFS when a read-only export receives a request that would change it.

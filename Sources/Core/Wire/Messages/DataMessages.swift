@@ -18,6 +18,8 @@ public struct OpenRequest: WireRequest {
     public static let wantsFirstRead: UInt32 = 1 << 29
     /// How much an OPEN with `wantsFirstRead` reads: the kernel's usual first read-ahead.
     public static let firstReadSize = 128 * 1024
+    /// Linux `O_TRUNC` in `flags` (FUSE's atomic_o_trunc: the open truncates the file).
+    public static let truncating: UInt32 = 0o1000
     public var handle: ObjectHandle
     public var flags: UInt32
     public var caching: Bool
