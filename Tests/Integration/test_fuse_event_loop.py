@@ -16,11 +16,8 @@ import stat
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-
-O_ASYNC = 0o20000
 
 
 def dev_fuse_flags(pid: int) -> list[int]:
@@ -49,7 +46,7 @@ def test_the_reader_is_the_event_loop_unless_told_otherwise(server, mount_factor
     assert (mount.mountpoint / "file").read_bytes() == content
     flags = dev_fuse_flags(mount.proc.pid)
     assert flags, "the client has no /dev/fuse descriptor"
-    signalled = any(f & O_ASYNC for f in flags)
+    signalled = any(f & os.O_ASYNC for f in flags)
     assert signalled == (event_loop == "1"), f"/dev/fuse flags {[oct(f) for f in flags]}"
 
 
