@@ -3,9 +3,10 @@ import NIOCore
 /// Writing dirty pages back: one round of coalesced WRITEs per node at a time, rounds repeated
 /// while callers keep asking, errors kept for the next fsync or close.
 extension WritebackBuffer {
-    /// Writes back every dirty page of `node`; `completion` runs (on the event loop, or at once)
-    /// when the pages dirty at the time of the call are on the server or failed. With
-    /// `reportsErrors` it receives the node's deferred write error (and clears it).
+    /// Writes back every dirty page of `node`, after its streamed writes; `completion` runs (on
+    /// the event loop, or at once) when the streams and the pages dirty at the time of the call
+    /// are on the server or failed. With `reportsErrors` it receives the node's deferred write
+    /// error (and clears it).
     public func writeBack(
         _ node: NodeID, reportsErrors: Bool, completion: @escaping @Sendable (Errno?) -> Void
     ) {
@@ -19,6 +20,12 @@ extension WritebackBuffer {
             guard state.nodes[node] != nil || state.cache.hasDirtyPages(of: node) else { return .done(nil) }
             var entry = state.nodes[node] ?? NodeState()
             defer { state.nodes[node] = entry }
+            if !entry.streams.isEmpty {
+                entry.afterStreams.append {
+                    self.writeBack(node, reportsErrors: reportsErrors, completion: completion)
+                }
+                return .joined
+            }
             if entry.flushing {
                 entry.waiters.append(waiter)
                 entry.again = true
@@ -43,7 +50,9 @@ extension WritebackBuffer {
     /// Writes back every node with dirty pages; `completion` runs when all are done. Errors stay
     /// with their nodes for fsync and close.
     public func writeBackAll(completion: @escaping @Sendable () -> Void) {
-        let nodes = self.state.withLock { $0.cache.dirtyNodes }
+        let nodes = self.state.withLock { state in
+            Set(state.cache.dirtyNodes).union(state.nodes.filter { !$0.value.streams.isEmpty }.keys)
+        }
         guard !nodes.isEmpty else { return completion() }
         let remaining = Countdown(nodes.count)
         for node in nodes {
@@ -100,13 +109,7 @@ extension WritebackBuffer {
                     }
                 }
             ) { result in
-                let error: Errno?
-                switch result {
-                case .success(let written) where written.count == UInt64(extent.bytes.count): error = nil
-                case .success: error = .io  // a short write: the rest did not land
-                case .failure(let failure as Errno): error = failure
-                case .failure: error = .io
-                }
+                let error = Self.writeError(result.map(\.count), expected: extent.bytes.count)
                 self.state.withLock { state in
                     state.cache.completeWriteback(extent)
                     if let error, state.nodes[node]!.error == nil { state.nodes[node]!.error = error }

@@ -6,13 +6,16 @@ import Synchronization
 ///
 /// - A write is absorbed (answered at once) only when the node holds the server's exclusive
 ///   grant, the handle is a plain cached one (not O_DIRECT, O_APPEND, O_SYNC or O_DSYNC) and the
-///   write is smaller than one transaction. Everything else is written through, after the node's
-///   dirty bytes, so the server sees writes in the order the application made them.
+///   write is smaller than one transaction. A write of a whole transaction is streamed under the
+///   same conditions (`WritebackBuffer+Stream`). Everything else is written through, after the
+///   node's dirty and streamed bytes, so the server sees writes in the order the application
+///   made them.
 /// - Writeback runs on fsync, flush (close), release, a timer, a RECALL, before the server is
 ///   asked about the node's data or size (read, getattr, setattr, fallocate, copy_file_range), and
 ///   when dirty bytes pass `dirtyLimit` (the writer whose write crossed it waits for the writeback:
 ///   the cache's bound is never exceeded).
-/// - At most one writeback per node is in flight: WRITEs of one node never overtake each other.
+/// - At most one writeback per node is in flight, and only when none of its streamed writes is:
+///   WRITEs of one node never overtake each other where they overlap.
 /// - A failed WRITE drops its pages (as Linux does) and its error is kept for the node, to be
 ///   answered to the next fsync or flush (close) of the node: never dropped silently.
 ///
@@ -49,11 +52,20 @@ public final class WritebackBuffer: Sendable {
         /// The round in flight left dirty pages unplanned (its budget was spent).
         var leftBehind = false
         var waiters: [Waiter] = []
-        /// The first error of a write-back WRITE not yet reported.
+        /// The first error of a write-back or streamed WRITE not yet reported.
         var error: Errno?
+        /// The ranges of the streamed WRITEs in flight, and what waits for them to be answered.
+        var streams: [Range<UInt64>] = []
+        var afterStreams: [@Sendable () -> Void] = []
 
         var isIdle: Bool {
             !self.granted && !self.grantRequested && self.handles.isEmpty && !self.flushing && self.error == nil
+                && self.streams.isEmpty && self.afterStreams.isEmpty
+        }
+
+        /// Bytes of the node not on the server yet: dirty pages in `cache`, or streams in flight.
+        func hasUnsentBytes(_ node: NodeID, in cache: PageCache) -> Bool {
+            !self.streams.isEmpty || cache.hasDirtyPages(of: node)
         }
     }
 
@@ -62,6 +74,8 @@ public final class WritebackBuffer: Sendable {
         var nodes: [NodeID: NodeState] = [:]
         /// Nodes by server handle, for RECALL.
         var handles: [ObjectHandle: NodeID] = [:]
+        /// Writes streamed since the mount (for the status line).
+        var streamedWrites: UInt64 = 0
     }
 
     let state: Mutex<State>
@@ -78,6 +92,9 @@ public final class WritebackBuffer: Sendable {
     public var usage: (used: Int, dirty: Int, capacity: Int) {
         self.state.withLock { ($0.cache.usedBytes, $0.cache.dirtyBytes, $0.cache.capacity) }
     }
+
+    /// Writes streamed since the mount (`stream`).
+    public var streamedWrites: UInt64 { self.state.withLock { $0.streamedWrites } }
 
     /// What `write` decided.
     public enum WriteDecision: Sendable {
@@ -128,7 +145,8 @@ public final class WritebackBuffer: Sendable {
     ) -> WriteDecision {
         let (decision, ask) = self.state.withLock { state -> (WriteDecision, Bool) in
             guard var entry = state.nodes[node], entry.handles[file] != nil else {
-                return (.writeThrough(writeBackFirst: state.cache.hasDirtyPages(of: node)), false)
+                let unsent = state.nodes[node]?.hasUnsentBytes(node, in: state.cache) ?? false
+                return (.writeThrough(writeBackFirst: unsent), false)
             }
             defer { state.nodes[node] = entry }
             if entry.granted, bytes.count < self.maximumTransaction,
@@ -138,7 +156,7 @@ public final class WritebackBuffer: Sendable {
                 return (.absorbed(mustWait: state.cache.dirtyBytes > self.dirtyLimit), false)
             }
             let ask = Self.shouldAskForGrant(&entry, force: false)
-            return (.writeThrough(writeBackFirst: state.cache.hasDirtyPages(of: node)), ask)
+            return (.writeThrough(writeBackFirst: entry.hasUnsentBytes(node, in: state.cache)), ask)
         }
         if ask { self.askForGrant(node, file: file) }
         return decision
@@ -149,9 +167,12 @@ public final class WritebackBuffer: Sendable {
         self.state.withLock { $0.cache.read(node, offset: offset, size: size) }
     }
 
+    /// Whether bytes of the range wait here to be sent: dirty pages, or any streamed write of the
+    /// node in flight (whatever its range).
     public func hasDirtyPages(of node: NodeID, offset: UInt64 = 0, length: Int = .max) -> Bool {
         self.state.withLock { state in
-            length == .max && offset == 0
+            guard state.nodes[node]?.streams.isEmpty ?? true else { return true }
+            return length == .max && offset == 0
                 ? state.cache.hasDirtyPages(of: node)
                 : state.cache.hasDirtyPages(of: node, offset: offset, length: length)
         }

@@ -40,9 +40,9 @@ extension FileSystemOperations {
         writeback.writeBack(node, reportsErrors: false) { _ in body() }
     }
 
-    /// Tries to answer a WRITE from the write-back buffer. Returns false when the caller must
-    /// send it (the buffer has then already written the node's earlier dirty bytes back, or
-    /// there were none); true when it is answered or will be.
+    /// Tries to answer a WRITE from the write-back buffer, or streams it. Returns false when the
+    /// caller must send it (the buffer has then already written the node's earlier dirty bytes
+    /// back, or there were none); true when it is answered or will be.
     func bufferWrite(
         file: FileHandleID, offset: UInt64, bytes: UnsafeRawBufferPointer, caller: Caller, reply: WriteReply,
         send: @escaping @Sendable (ByteBuffer) -> Void
@@ -55,6 +55,18 @@ extension FileSystemOperations {
             writeBehind.afterPending(node) { send(data) }
             return true
         }
+        // A streamed write's size and times are the server's, as for a write sent the ordinary
+        // way: what was known is forgotten when it is answered and again when it lands (what was
+        // learned meanwhile may predate it), and the next GETATTR waits for the streams.
+        let streamed = writeback.stream(
+            node, file: file, offset: offset, bytes: bytes, caller: caller,
+            answer: { error in
+                self.writeBehind?.changedOnServer(node)
+                if let error { return reply.error(error) }
+                reply.written(count)
+            },
+            landed: { self.writeBehind?.changedOnServer(node) })
+        if streamed { return true }
         switch writeback.write(node, file: file, offset: offset, bytes: bytes, caller: caller) {
         case .absorbed(mustWait: false):
             self.writeBehind?.wrote(node, offset: offset, count: count)

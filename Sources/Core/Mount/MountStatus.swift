@@ -11,7 +11,9 @@ import Foundation
 /// `softTimeoutSeconds`: NUMBER or null, `attrTimeoutSeconds`, `entryTimeoutSeconds`,
 /// `negativeTimeoutSeconds`: NUMBER, `cacheSizeBytes`: INT, `readOnly`: BOOL, `tls`: BOOL},
 /// `requests` {`inFlight`, `answered`, `reconnects`, `resent`: INT},
-/// `writeback` {`dirtyBytes`, `cachedBytes`, `capacityBytes`: INT} (all 0 without write-back).
+/// `writeback` {`dirtyBytes`, `cachedBytes`, `capacityBytes`, `streamedWrites`: INT} (all 0
+/// without write-back; `streamedWrites`, the whole-transaction writes streamed since the mount,
+/// is absent from an older client's answer).
 public struct MountStatus: Codable, Sendable, Equatable {
     public struct Connection: Codable, Sendable, Equatable {
         public var state: ConnectionSnapshot.State
@@ -83,6 +85,7 @@ public struct MountStatus: Codable, Sendable, Equatable {
         public var dirtyBytes: Int
         public var cachedBytes: Int
         public var capacityBytes: Int
+        public var streamedWrites: UInt64?
     }
 
     public var mountpoint: String
@@ -110,7 +113,9 @@ public struct MountStatus: Codable, Sendable, Equatable {
             answered: client.statistics.completed.load(ordering: .relaxed), reconnects: client.reconnects,
             resent: client.resent)
         let usage = writeback?.usage ?? (used: 0, dirty: 0, capacity: 0)
-        self.writeback = Writeback(dirtyBytes: usage.dirty, cachedBytes: usage.used, capacityBytes: usage.capacity)
+        self.writeback = Writeback(
+            dirtyBytes: usage.dirty, cachedBytes: usage.used, capacityBytes: usage.capacity,
+            streamedWrites: writeback?.streamedWrites ?? 0)
     }
 
     public func json() -> String {

@@ -19,7 +19,7 @@ struct StatusCommand: ParsableCommand {
             "writeback" (bool), "recovery" (hard or soft), "softTimeoutSeconds" (or null), \
             "attrTimeoutSeconds", "entryTimeoutSeconds", "negativeTimeoutSeconds", "cacheSizeBytes", \
             "readOnly", "tls"}, "requests": {"inFlight", "answered", "reconnects", "resent"}, \
-            "writeback": {"dirtyBytes", "cachedBytes", "capacityBytes"}}.
+            "writeback": {"dirtyBytes", "cachedBytes", "capacityBytes", "streamedWrites"}}.
             """
     )
 
@@ -73,7 +73,7 @@ struct StatusCommand: ParsableCommand {
         ]
         if status.options.writeback {
             lines.append(
-                "  write-back: \(ByteCount(writeback.dirtyBytes)) waiting, \(ByteCount(writeback.cachedBytes)) cached of \(ByteCount(writeback.capacityBytes))")
+                "  write-back: \(ByteCount(writeback.dirtyBytes)) waiting, \(ByteCount(writeback.cachedBytes)) cached of \(ByteCount(writeback.capacityBytes)), \(writeback.streamedWrites ?? 0) writes streamed")
         } else {
             lines.append("  write-back: off")
         }

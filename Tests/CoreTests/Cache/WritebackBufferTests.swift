@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 @testable import PohmelfsCore
 import XCTest
 
@@ -113,6 +114,108 @@ final class WritebackBufferTests: XCTestCase {
                 }
             }
             XCTAssertTrue(waited, "past half the cache, a writer must wait")
+        }
+    }
+
+    // MARK: - Streamed writes
+
+    /// Streams `bytes` at `offset`; returns whether it was streamed and whether the answer came
+    /// before `stream` returned (answered early).
+    private func stream(_ buffer: WritebackBuffer, _ file: FileHandleID, at offset: UInt64, _ bytes: [UInt8])
+        -> (streamed: Bool, answeredEarly: Bool)
+    {
+        let answered = Mutex(false)
+        let streamed = bytes.withUnsafeBytes {
+            buffer.stream(self.node, file: file, offset: offset, bytes: $0, caller: .root) { error in
+                XCTAssertNil(error)
+                answered.withLock { $0 = true }
+            }
+        }
+        return (streamed, answered.withLock { $0 })
+    }
+
+    func testWholeTransactionWritesAreStreamedAndOnTheServerAfterTheWriteback() async throws {
+        try await LiveServer.with { server, client in
+            let transaction = Int(client.hello.maximumTransaction)
+            let created = try await client.createFile(FileName("f"))
+            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
+            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
+            let before = self.stream(buffer, created.file, at: 0, [UInt8](repeating: 1, count: transaction))
+            XCTAssertFalse(before.streamed, "streamed without the grant")
+            try await self.waitForGrant(buffer)
+            var expected: [UInt8] = []
+            for index in 0..<6 {
+                let block = [UInt8](repeating: UInt8(index), count: transaction)
+                let result = self.stream(buffer, created.file, at: UInt64(index * transaction), block)
+                XCTAssertTrue(result.streamed, "write \(index) was not streamed")
+                // The first four fit the budget; the later ones are answered early only if some
+                // are answered by then.
+                if index < 4 { XCTAssertTrue(result.answeredEarly, "write \(index) was not answered at once") }
+                expected += block
+            }
+            let small = self.stream(buffer, created.file, at: 0, [1, 2, 3])
+            XCTAssertFalse(small.streamed, "a write smaller than a transaction is buffered, not streamed")
+            XCTAssertEqual(buffer.usage.used, 0, "streamed bytes are not copied into the cache")
+            let error = await self.writeBack(buffer)
+            XCTAssertNil(error)
+            XCTAssertFalse(buffer.hasDirtyPages(of: self.node))
+            XCTAssertEqual(buffer.streamedWrites, 6)
+            for index in 0..<6 {
+                let offset = index * transaction
+                let onServer = try await client.readBytes(created.file, at: UInt64(offset), size: UInt32(transaction))
+                XCTAssertTrue(
+                    onServer[...] == expected[offset..<offset + transaction], "MiB \(index): other bytes than streamed")
+            }
+        }
+    }
+
+    /// A buffered write over a range whose stream is still in flight reaches the server after
+    /// the stream: the writeback waits for the node's streams.
+    func testABufferedWriteOverAStreamLandsAfterIt() async throws {
+        try await LiveServer.with { server, client in
+            let transaction = Int(client.hello.maximumTransaction)
+            let created = try await client.createFile(FileName("f"))
+            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
+            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
+            try await self.waitForGrant(buffer)
+            for round in 0..<8 {
+                let offset = UInt64(round * transaction)
+                XCTAssertTrue(self.stream(buffer, created.file, at: offset, [UInt8](repeating: 9, count: transaction)).streamed)
+                guard case .absorbed = self.write(buffer, created.file, at: offset, [UInt8](repeating: 5, count: 4096))
+                else { return XCTFail("not buffered") }
+                XCTAssertFalse(
+                    self.stream(buffer, created.file, at: offset, [UInt8](repeating: 7, count: transaction)).streamed,
+                    "streamed over dirty bytes")
+                let error = await self.writeBack(buffer)
+                XCTAssertNil(error)
+                let onServer = try await client.readBytes(created.file, at: offset, size: UInt32(transaction))
+                XCTAssertEqual(onServer.count, transaction)
+                XCTAssertTrue(
+                    onServer.prefix(4096).allSatisfy { $0 == 5 } && onServer.dropFirst(4096).allSatisfy { $0 == 9 },
+                    "round \(round): the stream overtook the later buffered write")
+            }
+        }
+    }
+
+    func testAFailedStreamIsReportedOnceAndStopsStreamingUntilThen() async throws {
+        try await LiveServer.with { server, client in
+            let transaction = Int(client.hello.maximumTransaction)
+            let created = try await client.createFile(FileName("f"))
+            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
+            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
+            try await self.waitForGrant(buffer)
+            // The handle goes away on the server under the buffer's feet: its WRITE fails.
+            _ = try await client.call(ReleaseRequest(file: created.file))
+            let first = self.stream(buffer, created.file, at: 0, [UInt8](repeating: 1, count: transaction))
+            XCTAssertTrue(first.streamed && first.answeredEarly)
+            let timerLike = await self.writeBack(buffer, reportsErrors: false)
+            XCTAssertNil(timerLike, "a writeback nobody waits on keeps the error")
+            let next = self.stream(buffer, created.file, at: UInt64(transaction), [UInt8](repeating: 2, count: transaction))
+            XCTAssertFalse(next.streamed, "streamed while an error waits to be reported")
+            let reported = await self.writeBack(buffer)
+            XCTAssertEqual(reported, .badFileHandle)
+            let again = await self.writeBack(buffer)
+            XCTAssertNil(again, "reported once")
         }
     }
 }
