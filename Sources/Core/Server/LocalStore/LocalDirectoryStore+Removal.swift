@@ -67,24 +67,28 @@ extension LocalDirectoryStore {
 
     /// Runs `body` (a write, create or fallocate); when it fails with ENOSPC or EDQUOT while
     /// removed objects are still in their grace, ends every grace (their space returns) and runs
-    /// it once more. Several writes of one file run at once (streamed writes): one that fails
-    /// while another is ending the graces runs once more too, instead of reporting a full disk
-    /// whose space is being given back.
+    /// it once more. Several writes of one file run at once (streamed writes, a writeback
+    /// round): the graces are ended under `spaceReclaims`' lock, so a write that fails while
+    /// another is giving the space back waits until it is back, then runs once more, instead of
+    /// reporting a full disk whose space is being given back (it found the graces already taken
+    /// but the space not yet free).
     func reclaimingSpace<T>(_ body: () throws -> T) throws -> T {
-        let reclaimsBefore = self.spaceReclaims.load(ordering: .acquiring)
+        let reclaimsBefore = self.spaceReclaims.withLock { $0 }
         do {
             return try body()
         } catch let error as Errno where error == .noSpace || error == Errno(EDQUOT) {
-            let graced = self.removalsInGrace.withLock { graced in
-                defer { graced = [] }
-                return graced
+            let reclaimed = self.spaceReclaims.withLock { reclaims -> Bool in
+                let graced = self.removalsInGrace.withLock { graced in
+                    defer { graced = [] }
+                    return graced
+                }
+                if !graced.isEmpty {
+                    for handle in graced { self.forgetIfUnused(handle) }
+                    reclaims += 1
+                }
+                return reclaims != reclaimsBefore
             }
-            if graced.isEmpty {
-                guard self.spaceReclaims.load(ordering: .acquiring) != reclaimsBefore else { throw error }
-            } else {
-                for handle in graced { self.forgetIfUnused(handle) }
-                self.spaceReclaims.add(1, ordering: .releasing)
-            }
+            guard reclaimed else { throw error }
             return try body()
         }
     }

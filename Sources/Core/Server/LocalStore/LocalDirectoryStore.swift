@@ -44,9 +44,10 @@ public final class LocalDirectoryStore: BackingStore {
     let removedObjects = Mutex<[ObjectHandle]>([])
     /// Objects whose last link went, kept reachable for `removalGrace` (`LocalDirectoryStore+Removal`).
     let removalsInGrace = Mutex<Set<ObjectHandle>>([])
-    /// How many times a full disk ended the graces (`reclaimingSpace`): a write that found the
-    /// disk full while another write was ending them tries again too.
-    let spaceReclaims = Atomic<UInt64>(0)
+    /// How many times a full disk ended the graces (`reclaimingSpace`), under the lock that lets
+    /// one write at a time end them: a write that found the disk full while another write was
+    /// ending them waits for it, then tries again too.
+    let spaceReclaims = Mutex<UInt64>(0)
     /// Files made in advance for delegated creates (`LocalDirectoryStore+Staging`).
     let staging = StagingArea()
 
