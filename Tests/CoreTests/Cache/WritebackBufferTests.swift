@@ -119,6 +119,15 @@ final class WritebackBufferTests: XCTestCase {
 
     // MARK: - Streamed writes
 
+    /// A new file "f" and a write-back buffer (1 MiB) that holds its grant.
+    private func grantedBuffer(_ client: RPCClient) async throws -> (CreateResponse, WritebackBuffer) {
+        let created = try await client.createFile(FileName("f"))
+        let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
+        buffer.opened(created.file, node: self.node, handle: created.entry.handle)
+        try await self.waitForGrant(buffer)
+        return (created, buffer)
+    }
+
     /// Streams `bytes` at `offset`; returns whether it was streamed and whether the answer came
     /// before `stream` returned (answered early).
     private func stream(_ buffer: WritebackBuffer, _ file: FileHandleID, at offset: UInt64, _ bytes: [UInt8])
@@ -174,10 +183,7 @@ final class WritebackBufferTests: XCTestCase {
     func testABufferedWriteOverAStreamLandsAfterIt() async throws {
         try await LiveServer.with { server, client in
             let transaction = Int(client.hello.maximumTransaction)
-            let created = try await client.createFile(FileName("f"))
-            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
-            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
-            try await self.waitForGrant(buffer)
+            let (created, buffer) = try await self.grantedBuffer(client)
             for round in 0..<8 {
                 let offset = UInt64(round * transaction)
                 XCTAssertTrue(self.stream(buffer, created.file, at: offset, [UInt8](repeating: 9, count: transaction)).streamed)
@@ -200,10 +206,7 @@ final class WritebackBufferTests: XCTestCase {
     func testAFailedStreamIsReportedOnceAndStopsStreamingUntilThen() async throws {
         try await LiveServer.with { server, client in
             let transaction = Int(client.hello.maximumTransaction)
-            let created = try await client.createFile(FileName("f"))
-            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
-            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
-            try await self.waitForGrant(buffer)
+            let (created, buffer) = try await self.grantedBuffer(client)
             // The handle goes away on the server under the buffer's feet: its WRITE fails.
             _ = try await client.call(ReleaseRequest(file: created.file))
             let first = self.stream(buffer, created.file, at: 0, [UInt8](repeating: 1, count: transaction))
