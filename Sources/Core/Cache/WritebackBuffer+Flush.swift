@@ -51,7 +51,7 @@ extension WritebackBuffer {
     /// with their nodes for fsync and close.
     public func writeBackAll(completion: @escaping @Sendable () -> Void) {
         let nodes = self.state.withLock { state in
-            Set(state.cache.dirtyNodes).union(state.nodes.filter { !$0.value.streams.isEmpty }.keys)
+            Set(state.cache.dirtyNodes).union(state.nodes.keys.filter(state.isStreaming))
         }
         guard !nodes.isEmpty else { return completion() }
         let remaining = Countdown(nodes.count)

@@ -62,11 +62,6 @@ public final class WritebackBuffer: Sendable {
             !self.granted && !self.grantRequested && self.handles.isEmpty && !self.flushing && self.error == nil
                 && self.streams.isEmpty && self.afterStreams.isEmpty
         }
-
-        /// Bytes of the node not on the server yet: dirty pages in `cache`, or streams in flight.
-        func hasUnsentBytes(_ node: NodeID, in cache: PageCache) -> Bool {
-            !self.streams.isEmpty || cache.hasDirtyPages(of: node)
-        }
     }
 
     struct State {
@@ -76,6 +71,12 @@ public final class WritebackBuffer: Sendable {
         var handles: [ObjectHandle: NodeID] = [:]
         /// Writes streamed since the mount (for the status line).
         var streamedWrites: UInt64 = 0
+
+        /// Whether a streamed write of `node` is in flight.
+        func isStreaming(_ node: NodeID) -> Bool { !(self.nodes[node]?.streams.isEmpty ?? true) }
+
+        /// Bytes of `node` not on the server yet: dirty pages, or streams in flight.
+        func hasUnsentBytes(_ node: NodeID) -> Bool { self.isStreaming(node) || self.cache.hasDirtyPages(of: node) }
     }
 
     let state: Mutex<State>
@@ -145,8 +146,7 @@ public final class WritebackBuffer: Sendable {
     ) -> WriteDecision {
         let (decision, ask) = self.state.withLock { state -> (WriteDecision, Bool) in
             guard var entry = state.nodes[node], entry.handles[file] != nil else {
-                let unsent = state.nodes[node]?.hasUnsentBytes(node, in: state.cache) ?? false
-                return (.writeThrough(writeBackFirst: unsent), false)
+                return (.writeThrough(writeBackFirst: state.hasUnsentBytes(node)), false)
             }
             defer { state.nodes[node] = entry }
             if entry.granted, bytes.count < self.maximumTransaction,
@@ -156,7 +156,7 @@ public final class WritebackBuffer: Sendable {
                 return (.absorbed(mustWait: state.cache.dirtyBytes > self.dirtyLimit), false)
             }
             let ask = Self.shouldAskForGrant(&entry, force: false)
-            return (.writeThrough(writeBackFirst: entry.hasUnsentBytes(node, in: state.cache)), ask)
+            return (.writeThrough(writeBackFirst: state.hasUnsentBytes(node)), ask)
         }
         if ask { self.askForGrant(node, file: file) }
         return decision
@@ -171,10 +171,9 @@ public final class WritebackBuffer: Sendable {
     /// node in flight (whatever its range).
     public func hasDirtyPages(of node: NodeID, offset: UInt64 = 0, length: Int = .max) -> Bool {
         self.state.withLock { state in
-            guard state.nodes[node]?.streams.isEmpty ?? true else { return true }
-            return length == .max && offset == 0
-                ? state.cache.hasDirtyPages(of: node)
-                : state.cache.hasDirtyPages(of: node, offset: offset, length: length)
+            length == .max && offset == 0
+                ? state.hasUnsentBytes(node)
+                : state.isStreaming(node) || state.cache.hasDirtyPages(of: node, offset: offset, length: length)
         }
     }
 
