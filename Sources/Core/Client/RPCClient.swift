@@ -348,7 +348,7 @@ public final class RPCClient: Sendable {
             }
             if frame.header.status != 0 { return .failure(Errno(wire: frame.header.status)) }
             do {
-                return .success(try R.Response.decode(payload: frame.payload))
+                return .success(try R.Response.decode(frame: frame))
             } catch {
                 channel?.close(promise: nil)
                 return .failure(ClientError(.protocolViolation, "server sent a malformed \(R.opcode) reply: \(error)"))
@@ -400,7 +400,7 @@ private struct ClientPipeline: Sendable {
                         try channel.pipeline.syncOperations.addHandler(recorder)
                     }
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(FrameDecoder(maximumPayload: maximumPayload)))
+                        FrameAssemblyHandler(maximumPayload: maximumPayload))
                     try channel.pipeline.syncOperations.addHandler(RPCClientHandler(onNotice: onNotice))
                 }
             }

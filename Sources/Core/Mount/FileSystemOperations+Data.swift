@@ -73,7 +73,7 @@ extension FileSystemOperations {
         }
     }
 
-    /// Answers with the reply's payload slice: no copy between the socket buffer and the kernel.
+    /// Answers with the reply's payload slices: no copy between the socket's buffers and the kernel.
     /// Bytes written here and still buffered are answered from the buffer, or written back first.
     public func read(file: FileHandleID, offset: UInt64, size: Int, caller: Caller, reply: DataReply) {
         let size = min(size, Int(self.client.hello.maximumTransaction))
@@ -90,7 +90,7 @@ extension FileSystemOperations {
         // file would make its reply short, and the kernel takes a short read for the file's end.
         self.afterWriteback(of: node) {
             self.perform(ReadRequest(file: file, offset: offset, size: UInt32(size)), caller: caller, reply: reply) {
-                reply.data($0.data)
+                reply.data($0.slices)
             }
         }
     }

@@ -119,7 +119,8 @@ public final class OpenReply: Reply, @unchecked Sendable {
 
 /// READ: data (possibly short, at end of file) or an error.
 public final class DataReply: Reply, @unchecked Sendable {
-    public func data(_ data: ByteBuffer) { if self.claim() { self.sink.replyData(data) } }
+    public func data(_ data: ByteBuffer) { self.data(ByteSlices(data)) }
+    public func data(_ data: ByteSlices) { if self.claim() { self.sink.replyData(data) } }
 }
 
 /// WRITE, COPY_FILE_RANGE: a byte count or an error.

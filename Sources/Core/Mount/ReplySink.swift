@@ -65,7 +65,8 @@ public protocol ReplySink: Sendable {
     func replyCreate(_ entry: EntryParameters, _ open: OpenParameters)
     func replyAttributes(_ attributes: FileAttributes, timeout: Double)
     func replyOpen(_ open: OpenParameters)
-    func replyData(_ data: ByteBuffer)
+    /// Scattered data (a large READ reply that spanned socket reads) goes to the kernel as is.
+    func replyData(_ data: ByteSlices)
     func replyBytes(_ bytes: [UInt8])
     func replyWrite(_ count: UInt64)
     func replyXattrSize(_ size: UInt32)

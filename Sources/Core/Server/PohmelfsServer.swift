@@ -156,7 +156,7 @@ public final class PohmelfsServer<Store: BackingStore>: Sendable {
                         try channel.pipeline.syncOperations.addHandler(TLSFailureLogger(logger: logger))
                     }
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(StallWatchingDecoder(maximumPayload: maximumPayload)))
+                        FrameAssemblyHandler(maximumPayload: maximumPayload, reportsProgress: true))
                     try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(shared: shared, activity: activity))
                 }
             }

@@ -1,37 +1,30 @@
 import NIOCore
 
-/// Splits a byte stream into frames: a `MessageHeader` and a payload slice.
+/// Splits a buffered byte stream into frames: a `MessageHeader` and a payload slice. The
+/// connections' pipelines use it through `FrameAssembler`, which adds what arrives in pieces.
 ///
 /// Rejects, with a `WireError`, a bad magic, an unsupported version, unknown flags, an unknown
 /// opcode, and a payload longer than `maximumPayload` (checked before any of it is buffered, so
-/// a header announcing 4 GiB costs nothing). The pipeline's error handler closes the connection.
-public struct FrameDecoder: ByteToMessageDecoder {
-    public typealias InboundOut = Frame
-
+/// a header announcing 4 GiB costs nothing).
+public struct FrameDecoder: Sendable {
     public var maximumPayload: UInt32
 
     public init(maximumPayload: UInt32 = ProtocolVersion.defaultMaximumPayload) {
         self.maximumPayload = maximumPayload
     }
 
-    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let frame = try self.decodeFrame(from: &buffer) else { return .needMoreData }
-        context.fireChannelRead(Self.wrapInboundOut(frame))
-        return .continue
-    }
-
-    public mutating func decodeLast(
-        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
-    ) throws -> DecodingState {
-        while try self.decode(context: context, buffer: &buffer) == .continue {}
-        if buffer.readableBytes > 0 {
-            throw WireError(.truncated, "connection closed inside a frame (\(buffer.readableBytes) bytes pending)")
-        }
-        return .needMoreData
-    }
-
-    /// The decoding step without a channel: returns nil until a whole frame is buffered.
+    /// The next frame at the front of `buffer`, consumed; nil until a whole frame is buffered.
     public func decodeFrame(from buffer: inout ByteBuffer) throws -> Frame? {
+        guard let header = try self.header(at: buffer) else { return nil }
+        guard buffer.readableBytes >= MessageHeader.size + Int(header.payloadLength) else { return nil }
+        buffer.moveReaderIndex(forwardBy: MessageHeader.size)
+        let payload = buffer.readSlice(length: Int(header.payloadLength))!
+        return Frame(header: header, payload: payload)
+    }
+
+    /// The header at the front of `buffer`, checked, without consuming it; nil until all of it
+    /// is buffered.
+    public func header(at buffer: ByteBuffer) throws -> MessageHeader? {
         guard buffer.readableBytes >= MessageHeader.size else { return nil }
         var peek = buffer.getSlice(at: buffer.readerIndex, length: MessageHeader.size)!
         let header = try MessageHeader(from: &peek)
@@ -41,9 +34,6 @@ public struct FrameDecoder: ByteToMessageDecoder {
                 "\(header.opcode) frame announces \(header.payloadLength) payload bytes, cap is \(self.maximumPayload)"
             )
         }
-        guard buffer.readableBytes >= MessageHeader.size + Int(header.payloadLength) else { return nil }
-        buffer.moveReaderIndex(forwardBy: MessageHeader.size)
-        let payload = buffer.readSlice(length: Int(header.payloadLength))!
-        return Frame(header: header, payload: payload)
+        return header
     }
 }

@@ -7,6 +7,9 @@ public protocol WireMessage: Equatable, Sendable {
     func encode(into buffer: inout ByteBuffer)
     /// Decodes from the front of `buffer`; throws `WireError` on truncated or invalid input.
     init(from buffer: inout ByteBuffer) throws
+    /// Decodes a whole frame's payload. The default merges a scattered payload; a message that
+    /// carries bulk data (READ's reply) keeps the slices.
+    static func decode(frame: Frame) throws -> Self
 }
 
 /// A client-to-server request. The opcode table (`Opcode`) names the same pairing.
@@ -27,6 +30,10 @@ extension WireMessage {
         let value = try Self(from: &buffer)
         try buffer.expectFullyConsumed("\(Self.self)")
         return value
+    }
+
+    public static func decode(frame: Frame) throws -> Self {
+        try Self.decode(payload: frame.payload)
     }
 }
 

@@ -65,11 +65,17 @@ final class FUSEReplySink: ReplySink {
         _ = fuse_reply_open(self.req, &info)
     }
 
-    /// Straight from the receive buffer: the bytes are not copied before the kernel gets them.
-    func replyData(_ data: ByteBuffer) {
+    /// Straight from the receive buffers: the bytes are not copied before the kernel gets them
+    /// (scattered ones with one `fuse_reply_iov`, which the kernel gathers).
+    func replyData(_ data: ByteSlices) {
         self.answered()
-        data.withUnsafeReadableBytes { bytes in
-            _ = fuse_reply_buf(self.req, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+        guard data.isScattered else {
+            return data.first.withUnsafeReadableBytes { bytes in
+                _ = fuse_reply_buf(self.req, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+            }
+        }
+        data.withIOVecs { vectors in
+            _ = fuse_reply_iov(self.req, vectors.baseAddress, Int32(vectors.count))
         }
     }
 

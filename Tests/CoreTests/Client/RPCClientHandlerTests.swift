@@ -4,7 +4,7 @@ import NIOEmbedded
 import Synchronization
 import XCTest
 
-/// `RPCClientHandler` in an `EmbeddedChannel` behind the real `FrameDecoder`: replies are
+/// `RPCClientHandler` in an `EmbeddedChannel` behind the real `FrameAssemblyHandler`: replies are
 /// matched by id, and every way the connection can fail answers every request exactly once.
 final class RPCClientHandlerTests: XCTestCase {
     /// Collects what completions and notices receive (they are `@Sendable`; the embedded loop
@@ -31,7 +31,7 @@ final class RPCClientHandlerTests: XCTestCase {
         let recorder = Recorder()
         self.recorder = recorder
         self.channel = EmbeddedChannel()
-        try self.channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+        try self.channel.pipeline.syncOperations.addHandler(FrameAssemblyHandler())
         try self.channel.pipeline.syncOperations.addHandler(
             RPCClientHandler(onNotice: { frame in recorder.notices.withLock { $0.append(frame) } }))
         self.channel.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 1), promise: nil)

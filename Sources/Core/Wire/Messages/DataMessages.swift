@@ -176,12 +176,36 @@ public struct ReadRequest: WireRequest {
 
 /// The bytes read; `data` is a slice of the receive buffer (no copy).
 public struct ReadResponse: WireMessage {
-    public var data: ByteBuffer
+    /// The bytes read, as the client's socket reads delivered them (`ByteSlices`): handed to the
+    /// kernel without being merged.
+    public var slices: ByteSlices
+    /// The bytes read in one buffer (a copy when they arrived scattered).
+    public var data: ByteBuffer { self.slices.merged }
 
-    public init(data: ByteBuffer) { self.data = data }
-    public func encode(into buffer: inout ByteBuffer) { buffer.writeWireSlice(self.data) }
+    public init(data: ByteBuffer) { self.slices = ByteSlices(data) }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(UInt32(self.slices.readableBytes))
+        for var slice in self.slices.all { buffer.writeBuffer(&slice) }
+    }
     public init(from buffer: inout ByteBuffer) throws {
-        self.data = try buffer.readWireSlice(maximum: Int(UInt32.max), field: "data")
+        self.slices = ByteSlices(try buffer.readWireSlice(maximum: Int(UInt32.max), field: "data"))
+    }
+
+    /// Keeps a scattered reply's slices: the length field is in the first slice
+    /// (`FrameAssembler.contiguousPrefix`), the data is the rest of the payload.
+    public static func decode(frame: Frame) throws -> ReadResponse {
+        guard frame.body.isScattered else { return try Self.decode(payload: frame.body.first) }
+        var body = frame.body
+        let count: UInt32 = try body.first.readWire(field: "data length")
+        if Int(count) > body.readableBytes {
+            throw WireError(.truncated, "ReadResponse: data length \(count) but \(body.readableBytes) bytes follow")
+        }
+        if Int(count) < body.readableBytes {
+            throw WireError(.trailingBytes, "\(body.readableBytes - Int(count)) bytes left after ReadResponse")
+        }
+        var response = ReadResponse(data: ByteBuffer())
+        response.slices = body
+        return response
     }
 }
 

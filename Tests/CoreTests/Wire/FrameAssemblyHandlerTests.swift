@@ -1,11 +1,11 @@
 import NIOCore
 import NIOEmbedded
-import NIOTestUtils
 import PohmelfsCore
 import XCTest
 
-/// `FrameDecoder` in a pipeline: drip-fed, batched and garbage input.
-final class FrameDecoderTests: XCTestCase {
+/// `FrameAssemblyHandler` in a pipeline: drip-fed, batched and garbage input, and the progress
+/// events the server times stalled clients by.
+final class FrameAssemblyHandlerTests: XCTestCase {
     /// A request frame for `request` and the `Frame` the decoder must produce from it.
     private func pair<R: WireRequest>(_ request: R, transaction: UInt64) -> (ByteBuffer, [Frame]) {
         let bytes = FrameEncoding.request(
@@ -18,7 +18,7 @@ final class FrameDecoderTests: XCTestCase {
         return (bytes, [Frame(header: header, payload: payload)])
     }
 
-    func testVerifierAcceptsDecoderOnRequestsRepliesAndNotices() throws {
+    func testDripFedAndBatchedInputGivesTheSameFrames() throws {
         let allocator = ByteBufferAllocator()
         var pairs: [(ByteBuffer, [Frame])] = [
             self.pair(LookupRequest(parent: WireSamples.handle, name: "a"), transaction: 1),
@@ -56,12 +56,19 @@ final class FrameDecoderTests: XCTestCase {
                         payload: encoded(WriteResponse(count: 5))),
                 ]
             ))
-        XCTAssertNoThrow(
-            try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: pairs, decoderFactory: { FrameDecoder() }))
+        for (bytes, expected) in pairs {
+            // Whole, then one byte at a time, then all pairs' bytes in one buffer below.
+            XCTAssertEqual(try self.frames(fedAs: [bytes]), expected)
+            let drips = (0..<bytes.readableBytes).map { bytes.getSlice(at: bytes.readerIndex + $0, length: 1)! }
+            XCTAssertEqual(try self.frames(fedAs: drips), expected)
+        }
+        var all = ByteBuffer()
+        for (bytes, _) in pairs { all.writeImmutableBuffer(bytes) }
+        XCTAssertEqual(try self.frames(fedAs: [all]), pairs.flatMap(\.1))
     }
 
     func testGarbageInputErrorsTheChannel() throws {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder()))
+        let channel = EmbeddedChannel(handler: FrameAssemblyHandler())
         var garbage = ByteBuffer()
         garbage.writeBytes((0..<64).map { UInt8(truncatingIfNeeded: $0 &* 97 &+ 13) })
         XCTAssertThrowsError(try channel.writeInbound(garbage)) { error in
@@ -72,7 +79,7 @@ final class FrameDecoderTests: XCTestCase {
     }
 
     func testOversizedAnnouncementErrorsTheChannelBeforeThePayloadArrives() throws {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(maximumPayload: 64)))
+        let channel = EmbeddedChannel(handler: FrameAssemblyHandler(maximumPayload: 64))
         var header = ByteBuffer()
         MessageHeader(opcode: .write, transaction: TransactionID(1), payloadLength: 65).encode(into: &header)
         XCTAssertThrowsError(try channel.writeInbound(header)) { error in
@@ -82,7 +89,7 @@ final class FrameDecoderTests: XCTestCase {
     }
 
     func testCloseInsideAFrameThrowsTruncated() throws {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder()))
+        let channel = EmbeddedChannel(handler: FrameAssemblyHandler())
         var bytes = FrameEncoding.request(
             StatfsRequest(handle: WireSamples.handle), caller: .root, transaction: TransactionID(1),
             allocator: channel.allocator)
@@ -95,7 +102,7 @@ final class FrameDecoderTests: XCTestCase {
     }
 
     func testFramesAfterAGoodOneAreStillDeliveredInOrder() throws {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder()))
+        let channel = EmbeddedChannel(handler: FrameAssemblyHandler())
         var bytes = ByteBuffer()
         for id in 1...5 {
             var frame = FrameEncoding.request(
@@ -113,5 +120,46 @@ final class FrameDecoderTests: XCTestCase {
         }
         XCTAssertNil(try channel.readInbound(as: Frame.self))
         XCTAssertTrue(try channel.finish().isClean)
+    }
+
+    func testProgressEventsSayWhenAFrameIsLeftHalfReceived() throws {
+        let events = ProgressRecorder()
+        let channel = EmbeddedChannel(handlers: [FrameAssemblyHandler(reportsProgress: true), events])
+        let frame = FrameEncoding.request(
+            StatfsRequest(handle: WireSamples.handle), caller: .root, transaction: TransactionID(1),
+            allocator: channel.allocator)
+        let cut = frame.readableBytes / 2
+        try channel.writeInbound(frame.getSlice(at: 0, length: cut)!)
+        XCTAssertEqual(events.seen, [.partial])
+        // The rest, and half of the next frame: the finished frame restarts the clock.
+        var rest = frame.getSlice(at: cut, length: frame.readableBytes - cut)!
+        rest.writeImmutableBuffer(frame.getSlice(at: 0, length: cut)!)
+        try channel.writeInbound(rest)
+        XCTAssertEqual(events.seen, [.partial, .complete, .partial])
+        try channel.writeInbound(frame.getSlice(at: cut, length: frame.readableBytes - cut)!)
+        XCTAssertEqual(events.seen, [.partial, .complete, .partial, .complete])
+        XCTAssertNotNil(try channel.readInbound(as: Frame.self))
+        XCTAssertNotNil(try channel.readInbound(as: Frame.self))
+        XCTAssertTrue(try channel.finish().isClean)
+    }
+
+    /// Feeds `reads` to a fresh handler, one `channelRead` each, and returns the frames.
+    private func frames(fedAs reads: [ByteBuffer]) throws -> [Frame] {
+        let channel = EmbeddedChannel(handler: FrameAssemblyHandler())
+        for read in reads { try channel.writeInbound(read) }
+        var frames: [Frame] = []
+        while let frame = try channel.readInbound(as: Frame.self) { frames.append(frame) }
+        XCTAssertTrue(try channel.finish().isClean)
+        return frames
+    }
+}
+
+/// Records the `FrameProgress` events that reach it.
+private final class ProgressRecorder: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = Frame
+    var seen: [FrameProgress] = []
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let progress = event as? FrameProgress { self.seen.append(progress) }
     }
 }
