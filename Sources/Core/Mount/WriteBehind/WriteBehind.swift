@@ -1,4 +1,4 @@
-import Dispatch
+import NIOCore
 import Synchronization
 
 /// Write-behind of per-file metadata under the write-back grant (ConsistencyContract
@@ -68,7 +68,7 @@ public final class WriteBehind: Sendable {
     /// sooner (a RELEASE, FSYNC, RECALL or any request that waits for the node's chain), so the
     /// SETATTRs that usually follow it (tar: owner, mode, times, then close) travel as one. Like
     /// the write-back timer (2 s) for buffered bytes, it bounds how long they stay here.
-    static let holdOff = DispatchTimeInterval.seconds(1)
+    static let holdOff = TimeAmount.seconds(1)
     /// Requests answered here (SETATTR, GETATTR, FLUSH, RELEASE), and requests sent by chains,
     /// for `pohmelfs status` and tests.
     public let answeredLocally = Atomic<UInt64>(0)
@@ -182,7 +182,9 @@ public final class WriteBehind: Sendable {
         guard let answer else { return nil }
         self.answeredLocally.add(1, ordering: .relaxed)
         if start {
-            DispatchQueue.global().asyncAfter(deadline: .now() + Self.holdOff) { self.startHeld(node) }
+            // On the connection's event loop, where FUSE requests are read: arming it there is a
+            // heap insert, where a Dispatch timer cost several thread wake-ups per file (tar).
+            self.client.channel.eventLoop.scheduleTask(in: Self.holdOff) { self.startHeld(node) }
         }
         return answer
     }
