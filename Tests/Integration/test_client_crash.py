@@ -1,5 +1,5 @@
 """How a mount ends: a client killed with SIGKILL leaves a dead mountpoint that answers
-ENOTCONN (never hangs) and that `fusermount3 -u` clears; SIGTERM and SIGINT unmount cleanly
+ENOTCONN (never hangs) and that `fusermount3 -u` clears; SIGTERM, SIGINT and SIGHUP unmount cleanly
 with exit status 0; READY=1 means the mount answers at once."""
 
 import errno
@@ -85,7 +85,8 @@ def test_sigkill_during_io_fails_the_io_and_fusermount_still_clears(server, moun
     fusermount_u(registry, mount.mountpoint)
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    "signal_number", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"])
 def test_a_signal_unmounts_cleanly_and_exits_0(mount, signal_number):
     (mount.mountpoint / "file").write_bytes(b"kept")
     mount.proc.send_signal(signal_number)

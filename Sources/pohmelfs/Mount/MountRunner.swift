@@ -91,17 +91,15 @@ struct MountRunner {
         }
         self.logger.info("mounted", metadata: [LogKey.mountpoint: "\(mountpoint)", LogKey.address: "\(self.source)"])
 
-        let signals = [SIGTERM, SIGINT, SIGHUP].map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [logger] in
-                logger.info("signal \(number): unmounting")
-                session.exit()
-            }
-            source.resume()
-            return source
+        let signals = UnmountSignals { [logger] number in
+            logger.info("signal \(number): unmounting")
+            session.exit()
         }
-        defer { signals.forEach { $0.cancel() } }
+        if signals == nil {
+            UnmountSignals.numbers.forEach { signal($0, SIG_IGN) }
+            self.logger.warning("cannot watch SIGTERM, SIGINT and SIGHUP (no pipe): unmount with umount or fusermount3 -u")
+        }
+        defer { signals?.stop() }
 
         // Ready means FUSE INIT is done and the mount answers: only then READY=1 and detach.
         let reporter = self.reporter
