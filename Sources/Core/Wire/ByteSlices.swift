@@ -40,13 +40,6 @@ public struct ByteSlices: Sendable {
         for var slice in self.rest { buffer.writeBuffer(&slice) }
         return buffer
     }
-
-    /// Drops `count` bytes from the front, taken from `first`: `count` must not exceed
-    /// `first.readableBytes` (the part a message's fixed fields are decoded from).
-    public mutating func moveReaderIndex(forwardBy count: Int) {
-        precondition(count <= self.first.readableBytes, "ByteSlices: skipping past the first slice")
-        self.first.moveReaderIndex(forwardBy: count)
-    }
 }
 
 extension ByteSlices: Equatable {

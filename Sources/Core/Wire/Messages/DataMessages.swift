@@ -174,7 +174,7 @@ public struct ReadRequest: WireRequest {
     }
 }
 
-/// The bytes read; `data` is a slice of the receive buffer (no copy).
+/// The bytes read: slices of the receive buffers (no copy).
 public struct ReadResponse: WireMessage {
     /// The bytes read, as the client's socket reads delivered them (`ByteSlices`): handed to the
     /// kernel without being merged.
@@ -183,6 +183,7 @@ public struct ReadResponse: WireMessage {
     public var data: ByteBuffer { self.slices.merged }
 
     public init(data: ByteBuffer) { self.slices = ByteSlices(data) }
+    public init(slices: ByteSlices) { self.slices = slices }
     public func encode(into buffer: inout ByteBuffer) {
         buffer.writeWire(UInt32(self.slices.readableBytes))
         for var slice in self.slices.all { buffer.writeBuffer(&slice) }
@@ -203,9 +204,7 @@ public struct ReadResponse: WireMessage {
         if Int(count) < body.readableBytes {
             throw WireError(.trailingBytes, "\(body.readableBytes - Int(count)) bytes left after ReadResponse")
         }
-        var response = ReadResponse(data: ByteBuffer())
-        response.slices = body
-        return response
+        return ReadResponse(slices: body)
     }
 }
 
