@@ -79,10 +79,13 @@ def test_creates_are_answered_locally_and_another_mount_sees_a_prefix_in_order(m
     assert not thread.is_alive() and not failures, failures
     assert sorted(os.listdir(b.mountpoint / "d")) == order
     assert all((b.mountpoint / "d" / n).read_bytes() == content(i) for i, n in enumerate(order))
-    # The first 150 at least went through the log, not as CREATE requests.
+    # The first pool's worth at least (128 staged files: `DelegatedDirectories.refillCount`) went
+    # through the log, not as CREATE requests. Past that it depends on speed: a create that finds
+    # the pool empty while its refill is on the way goes to the server (ConsistencyContract), and
+    # a release build, or this client since its wake-ups were cut, drains the pool first.
     counts = test_leases.moved(before, test_leases.opcode_counts(server))
-    assert counts.get("DELEG_CREATE", 0) >= 150, counts
-    assert counts.get("CREATE", 0) <= 400 - 150, counts
+    assert counts.get("DELEG_CREATE", 0) >= 128, counts
+    assert counts.get("CREATE", 0) <= 400 - 128, counts
     # The staging directory is nobody's to see.
     assert ".pohmelfs-staging" not in os.listdir(b.mountpoint)
     with pytest.raises(FileNotFoundError):
