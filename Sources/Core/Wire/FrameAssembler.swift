@@ -28,7 +28,7 @@ public struct FrameAssembler {
     /// incomplete, or it is long and its prefix is incomplete.
     private var pending: ByteBuffer?
     /// The frame whose payload is being gathered scattered, and how many bytes it still needs.
-    private var scattered: (header: MessageHeader, first: ByteBuffer, rest: [ByteBuffer], missing: Int)?
+    private var scattered: (header: MessageHeader, body: ByteSlices, missing: Int)?
 
     public init(maximumPayload: UInt32 = ProtocolVersion.defaultMaximumPayload) {
         self.decoder = FrameDecoder(maximumPayload: maximumPayload)
@@ -41,7 +41,7 @@ public struct FrameAssembler {
 
     /// How many bytes of an unfinished frame are held (for the error when the stream ends).
     public var heldBytes: Int {
-        if let scattered { return scattered.rest.reduce(MessageHeader.size + scattered.first.readableBytes) { $0 + $1.readableBytes } }
+        if let scattered { return MessageHeader.size + scattered.body.readableBytes }
         return self.pending?.readableBytes ?? 0
     }
 
@@ -73,7 +73,7 @@ public struct FrameAssembler {
         {
             buffer.moveReaderIndex(forwardBy: MessageHeader.size)
             let first = buffer.readSlice(length: buffer.readableBytes)!
-            self.scattered = (header, first, [], Int(header.payloadLength) - first.readableBytes)
+            self.scattered = (header, ByteSlices(first), Int(header.payloadLength) - first.readableBytes)
         } else {
             self.pending = buffer.readSlice(length: buffer.readableBytes)!
         }
@@ -84,13 +84,13 @@ public struct FrameAssembler {
     private mutating func gather(_ input: inout ByteBuffer, _ emit: (Frame) throws -> Void) throws {
         guard var gathering = self.scattered.take() else { return }
         let slice = input.readSlice(length: min(gathering.missing, input.readableBytes))!
-        gathering.rest.append(slice)
+        gathering.body.rest.append(slice)
         gathering.missing -= slice.readableBytes
         guard gathering.missing == 0 else {
             self.scattered = gathering
             return
         }
-        try emit(Frame(header: gathering.header, body: ByteSlices(first: gathering.first, rest: gathering.rest)))
+        try emit(Frame(header: gathering.header, body: gathering.body))
     }
 
     /// How many bytes, header included, `pending` must hold before it is decidable: the header;

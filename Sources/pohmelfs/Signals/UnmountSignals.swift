@@ -18,7 +18,6 @@ final class UnmountSignals: Sendable {
     /// The pipe's write end, for the handler (an atomic load is async-signal-safe); -1 when
     /// no mount is listening.
     fileprivate static let writeEnd = Atomic<Int32>(-1)
-    private let readEnd: Int32
 
     /// Installs the handlers and starts the thread; nil (and the signals left as they were)
     /// when no pipe can be made.
@@ -27,7 +26,7 @@ final class UnmountSignals: Sendable {
         guard pipe(&ends) == 0 else { return nil }
         _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
-        self.readEnd = ends[0]
+        let readEnd = ends[0]
         Self.writeEnd.store(ends[1], ordering: .releasing)
         for number in Self.numbers {
             var action = sigaction()
@@ -43,7 +42,6 @@ final class UnmountSignals: Sendable {
             action.sa_flags = SA_RESTART
             sigaction(number, &action, nil)
         }
-        let readEnd = self.readEnd
         Thread.detachNewThread {
             var byte: UInt8 = 0
             while true {
