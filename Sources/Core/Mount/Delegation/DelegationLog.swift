@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 
 /// The session's one log of delegated operations (ConsistencyContract "Delegated directories"):
@@ -31,7 +32,9 @@ final class DelegationLog: Sendable {
 
     private struct State {
         var nextSeq: UInt64 = 1
-        var queue: [Item] = []
+        /// A ring: a backlog of thousands of entries (tar faster than the server) is taken from
+        /// the front one at a time.
+        var queue = CircularBuffer<Item>()
         /// Sending is under way (one drainer at a time: entries leave in seq order), or a
         /// barrier is being waited for.
         var draining = false

@@ -31,7 +31,9 @@ public final class WriteBehind: Sendable {
     struct NodeState {
         /// The attributes as this client knows them; nil when it does not (then the server is asked).
         var attributes: FileAttributes?
-        var queue: [Step] = []
+        /// A ring, not an array: a chain held off for a second can gather thousands of steps
+        /// (a program calling fchmod in a loop), and the chain takes them from the front.
+        var queue = CircularBuffer<Step>()
         /// A step is on its way (or the chain is about to send one).
         var running = false
         /// The chain is running but waits a moment before its first step, so the SETATTRs of a
