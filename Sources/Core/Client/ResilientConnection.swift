@@ -79,6 +79,8 @@ final class ResilientConnection: @unchecked Sendable {
     private var reconnectedAt: NIODeadline?
     /// REOPENs or reclaims not yet answered while restoring.
     private var restorePending = 0
+    /// The channel whose flush is queued behind this turn of the loop (`write`).
+    private var flushQueued: ObjectIdentifier?
 
     /// Reconnects so far, for statistics and tests.
     let reconnects = Atomic<Int>(0)
@@ -156,7 +158,23 @@ final class ResilientConnection: @unchecked Sendable {
         }
         // A failed write means the connection is gone: the request stays retained and goes out
         // again on the next one.
-        channel.writeAndFlush(outbound, promise: nil)
+        channel.write(outbound, promise: nil)
+        self.flushAfterThisTurn(channel)
+    }
+
+    /// Queues one flush of `channel` behind the events of this turn of the loop, so the requests
+    /// sent while handling them leave in one `write` (the replies of one read each start a
+    /// file's next write-behind step; a FUSE pass reads up to 64 requests): on loopback TCP each
+    /// `write` also runs the server's receive path and wakes it. A lone request waits only for
+    /// the events already read, as the server's replies do (`ServerConnectionHandler.sendReply`).
+    private func flushAfterThisTurn(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        guard self.flushQueued != id else { return }
+        self.flushQueued = id
+        self.loop.execute {
+            if self.flushQueued == id { self.flushQueued = nil }
+            channel.flush()
+        }
     }
 
     private func answered(_ transaction: TransactionID, _ result: Result<Frame, ClientError>) {
