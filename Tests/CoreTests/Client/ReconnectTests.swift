@@ -32,7 +32,7 @@ final class ReconnectTests: XCTestCase {
             $0.faults = FaultInjection(dropReplyOnce: [.create, .rename, .write])
         }
         let client = try await self.connect(live.port)
-        try await self.cleaningUp(live, client) {
+        try await live.cleaningUp(client) {
         let root = client.hello.root.handle
         // O_EXCL create: applied, reply dropped, resent; a second application would be EEXIST.
         let created = try await client.call(
@@ -57,23 +57,11 @@ final class ReconnectTests: XCTestCase {
         }
     }
 
-    /// Runs `body`, then closes the client and stops the server whether it threw or not.
-    private func cleaningUp(_ live: LiveServer, _ client: RPCClient, _ body: () async throws -> Void) async throws {
-        do {
-            try await body()
-        } catch {
-            await client.close()
-            await live.stop()
-            throw error
-        }
-        await client.close()
-        await live.stop()
-    }
 
     func testAClosedConnectionIsReplacedAndTheSessionResumed() async throws {
         let live = try await LiveServer.start()
         let client = try await self.connect(live.port)
-        try await self.cleaningUp(live, client) {
+        try await live.cleaningUp(client) {
         let created = try await client.createFile("f", contents: Array("abc".utf8))
         try await client.channel.close()
         // The next request waits for the new connection, on the same session and file handle.
@@ -180,7 +168,7 @@ extension ReconnectTests {
         let client = try await RPCClient.connect(
             servers: [ServerAddress(host: "127.0.0.1", port: live.port)], clientName: "cacher", group: MultiThreadedEventLoopGroup.singleton,
             resilience: self.policy(), onNotice: { notices.append($0) })
-        try await self.cleaningUp(live, client) {
+        try await live.cleaningUp(client) {
             let created = try await client.createFile("cached")
             _ = try await client.call(OpenRequest(handle: created.entry.handle, flags: UInt32(O_RDONLY), caching: true))
             XCTAssertTrue(notices.invalidated.isEmpty)

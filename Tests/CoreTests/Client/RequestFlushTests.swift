@@ -33,7 +33,7 @@ final class RequestFlushTests: XCTestCase {
         let client = try await RPCClient.connect(
             servers: [ServerAddress(host: "127.0.0.1", port: live.port)], clientName: "flushes",
             group: MultiThreadedEventLoopGroup.singleton, resilience: ResiliencePolicy(logger: logger))
-        do {
+        try await live.cleaningUp(client) {
             let counter = FlushCounter()
             try await client.channel.pipeline.addHandler(counter, position: .first).get()
             let root = client.hello.root.handle
@@ -54,12 +54,6 @@ final class RequestFlushTests: XCTestCase {
             // One for the batch; a heartbeat PING may add its own.
             XCTAssertGreaterThanOrEqual(flushes, 1)
             XCTAssertLessThanOrEqual(flushes, 2, "\(count) requests sent in one turn took \(flushes) flushes")
-        } catch {
-            await client.close()
-            await live.stop()
-            throw error
         }
-        await client.close()
-        await live.stop()
     }
 }

@@ -30,6 +30,19 @@ extension LiveServer {
         }
     }
 
+    /// Runs `body`, then closes `client` and stops this server whether it threw or not.
+    func cleaningUp(_ client: RPCClient, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            await client.close()
+            await self.stop()
+            throw error
+        }
+        await client.close()
+        await self.stop()
+    }
+
     /// The path of `name` inside the export, for checking results on disk.
     func path(_ components: String...) -> String {
         components.reduce(self.export.path) { $0 + "/" + $1 }
