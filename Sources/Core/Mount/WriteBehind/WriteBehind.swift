@@ -187,11 +187,6 @@ public final class WriteBehind: Sendable {
             // On the connection's event loop, where FUSE requests are read: arming it there is a
             // heap insert, where a Dispatch timer cost several thread wake-ups per file (tar).
             self.client.channel.eventLoop.scheduleTask(in: Self.holdOff) { self.startHeld(node) }
-            // The file's bytes start for the server now: a program that sets a file's metadata
-            // after writing it (tar, cp -p, rsync) closes it next, and that close waits for them.
-            // Only the bytes: the SETATTRs still wait for the hold-off (to travel as one), and
-            // after these bytes (the chain's first step writes back and joins this round).
-            self.writeback.writeBack(node, reportsErrors: false) { _ in }
         }
         return answer
     }
