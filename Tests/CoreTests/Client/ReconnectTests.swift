@@ -12,26 +12,11 @@ import Glibc
 /// A resilient `RPCClient` (the mount's) against a live server that drops replies, loses its
 /// connection or restarts: requests are kept, resent, and applied exactly once.
 final class ReconnectTests: XCTestCase {
-    private func policy(soft: Duration? = nil) -> ResiliencePolicy {
-        var logger = Logger(label: "test.client")
-        logger.logLevel = .critical
-        var policy = ResiliencePolicy(softTimeout: soft, logger: logger)
-        policy.initialBackoff = .milliseconds(10)
-        policy.maximumBackoff = .milliseconds(200)
-        return policy
-    }
-
-    private func connect(_ port: Int, soft: Duration? = nil) async throws -> RPCClient {
-        try await RPCClient.connect(
-            servers: [ServerAddress(host: "127.0.0.1", port: port)], clientName: "resilient", group: MultiThreadedEventLoopGroup.singleton,
-            resilience: self.policy(soft: soft))
-    }
-
     func testDroppedRepliesOfCreateRenameAndAppendAreAnsweredFromTheReplyCache() async throws {
         let live = try await LiveServer.start {
             $0.faults = FaultInjection(dropReplyOnce: [.create, .rename, .write])
         }
-        let client = try await self.connect(live.port)
+        let client = try await live.connectResilient()
         try await live.cleaningUp(client) {
         let root = client.hello.root.handle
         // O_EXCL create: applied, reply dropped, resent; a second application would be EEXIST.
@@ -57,10 +42,9 @@ final class ReconnectTests: XCTestCase {
         }
     }
 
-
     func testAClosedConnectionIsReplacedAndTheSessionResumed() async throws {
         let live = try await LiveServer.start()
-        let client = try await self.connect(live.port)
+        let client = try await live.connectResilient()
         try await live.cleaningUp(client) {
         let created = try await client.createFile("f", contents: Array("abc".utf8))
         try await client.channel.close()
@@ -75,7 +59,7 @@ final class ReconnectTests: XCTestCase {
     func testAfterAServerRestartOpenFilesAreReopenedUnderTheirOldHandles() async throws {
         let live = try await LiveServer.start()
         let port = live.port
-        let client = try await self.connect(port)
+        let client = try await live.connectResilient()
         let created = try await client.createFile("kept", contents: Array("before".utf8))
         // A new server over the same export and state directory (same handle key), same port.
         await live.server.shutdown(gracePeriod: .milliseconds(100))
@@ -100,7 +84,7 @@ final class ReconnectTests: XCTestCase {
 
     func testASoftClientFailsRequestsWithTimedOutWhenTheServerStaysAway() async throws {
         let live = try await LiveServer.start()
-        let client = try await self.connect(live.port, soft: .milliseconds(300))
+        let client = try await live.connectResilient(soft: .milliseconds(300))
         let root = client.hello.root.handle
         _ = try await client.call(GetattrRequest(handle: root))
         await live.stop()
@@ -123,7 +107,7 @@ extension ReconnectTests {
     func testABlockedLockRequestIsResentAfterTheConnectionDropsAndGrantedLater() async throws {
         let live = try await LiveServer.start()
         let holder = try await live.connect(name: "holder")
-        let client = try await self.connect(live.port)
+        let client = try await live.connectResilient()
         do {
             let created = try await holder.createFile("f")
             let mine = try await client.call(OpenRequest(handle: created.entry.handle, flags: UInt32(O_RDWR)))
@@ -167,7 +151,7 @@ extension ReconnectTests {
         let notices = NoticeLog()
         let client = try await RPCClient.connect(
             servers: [ServerAddress(host: "127.0.0.1", port: live.port)], clientName: "cacher", group: MultiThreadedEventLoopGroup.singleton,
-            resilience: self.policy(), onNotice: { notices.append($0) })
+            resilience: LiveServer.quietResilience(), onNotice: { notices.append($0) })
         try await live.cleaningUp(client) {
             let created = try await client.createFile("cached")
             _ = try await client.call(OpenRequest(handle: created.entry.handle, flags: UInt32(O_RDONLY), caching: true))
@@ -197,7 +181,7 @@ extension ReconnectTests {
     func testAServerThatAcceptsButNeverAnswersHelloIsGivenUpOn() async throws {
         let live = try await LiveServer.start()
         let port = live.port
-        var policy = self.policy()
+        var policy = LiveServer.quietResilience()
         policy.helloTimeout = .milliseconds(200)
         let client = try await RPCClient.connect(
             servers: [ServerAddress(host: "127.0.0.1", port: port)], clientName: "patient", group: MultiThreadedEventLoopGroup.singleton,

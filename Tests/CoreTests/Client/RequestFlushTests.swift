@@ -1,7 +1,5 @@
-import Logging
 import NIOCore
-import NIOPosix
-import PohmelfsCore
+@testable import PohmelfsCore
 import Synchronization
 import XCTest
 
@@ -20,25 +18,15 @@ final class RequestFlushTests: XCTestCase {
         }
     }
 
-    private final class Remaining: Sendable {
-        let count: Atomic<Int>
-        init(_ count: Int) { self.count = Atomic(count) }
-        func decrement() -> Bool { self.count.subtract(1, ordering: .relaxed).newValue == 0 }
-    }
-
     func testRequestsSentInOneTurnOfTheLoopLeaveInOneFlush() async throws {
         let live = try await LiveServer.start()
-        var logger = Logger(label: "test.client")
-        logger.logLevel = .critical
-        let client = try await RPCClient.connect(
-            servers: [ServerAddress(host: "127.0.0.1", port: live.port)], clientName: "flushes",
-            group: MultiThreadedEventLoopGroup.singleton, resilience: ResiliencePolicy(logger: logger))
+        let client = try await live.connectResilient(name: "flushes")
         try await live.cleaningUp(client) {
             let counter = FlushCounter()
             try await client.channel.pipeline.addHandler(counter, position: .first).get()
             let root = client.hello.root.handle
             let count = 50
-            let remaining = Remaining(count)
+            let remaining = Countdown(count)
             let answered = client.channel.eventLoop.makePromise(of: Void.self)
             let before = counter.flushes.load(ordering: .relaxed)
             client.channel.eventLoop.execute {

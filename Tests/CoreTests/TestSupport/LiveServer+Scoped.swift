@@ -1,4 +1,6 @@
+import Logging
 import NIOCore
+import NIOPosix
 import PohmelfsCore
 import XCTest
 
@@ -28,6 +30,24 @@ extension LiveServer {
             await live.stop()
             throw error
         }
+    }
+
+    /// The mount's kind of client policy, quiet and quick to retry: what the tests of a
+    /// resilient client connect with.
+    static func quietResilience(soft: Duration? = nil) -> ResiliencePolicy {
+        var logger = Logger(label: "test.client")
+        logger.logLevel = .critical
+        var policy = ResiliencePolicy(softTimeout: soft, logger: logger)
+        policy.initialBackoff = .milliseconds(10)
+        policy.maximumBackoff = .milliseconds(200)
+        return policy
+    }
+
+    /// Connects a resilient client (`quietResilience`), as the mount does.
+    func connectResilient(name: String = "resilient", soft: Duration? = nil) async throws -> RPCClient {
+        try await RPCClient.connect(
+            servers: [ServerAddress(host: "127.0.0.1", port: self.port)], clientName: name,
+            group: MultiThreadedEventLoopGroup.singleton, resilience: Self.quietResilience(soft: soft))
     }
 
     /// Runs `body`, then closes `client` and stops this server whether it threw or not.
