@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -135,4 +136,8 @@ int pohmelfs_linkat_empty_path(int fd, int newdirfd, const char *newname) {
 int64_t pohmelfs_pread_nowait(int fd, void *buffer, size_t length, int64_t offset) {
     struct iovec vector = {buffer, length};
     return preadv2(fd, &vector, 1, (off_t)offset, RWF_NOWAIT);
+}
+
+int pohmelfs_set_heap_thresholds(int mmap_threshold, int trim_threshold) {
+    return mallopt(M_MMAP_THRESHOLD, mmap_threshold) && mallopt(M_TRIM_THRESHOLD, trim_threshold);
 }

@@ -28,6 +28,7 @@ struct MountRunner {
 
     func run() async throws {
         let mountpoint = try Mountpoint.validated(self.mountpoint)
+        HeapTuning.keepLargeBuffers()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let notices = NoticeDispatcher()
         do {
