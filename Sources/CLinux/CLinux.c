@@ -13,8 +13,10 @@
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/openat2.h>
 
@@ -140,4 +142,10 @@ int64_t pohmelfs_pread_nowait(int fd, void *buffer, size_t length, int64_t offse
 
 int pohmelfs_set_heap_thresholds(int mmap_threshold, int trim_threshold) {
     return mallopt(M_MMAP_THRESHOLD, mmap_threshold) && mallopt(M_TRIM_THRESHOLD, trim_threshold);
+}
+
+int pohmelfs_is_memory_filesystem(int fd) {
+    struct statfs info;
+    if (fstatfs(fd, &info) != 0) return -1;
+    return info.f_type == TMPFS_MAGIC || info.f_type == RAMFS_MAGIC;
 }

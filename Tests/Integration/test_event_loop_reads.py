@@ -98,3 +98,46 @@ def test_cold_reads_fall_back_to_the_pool_and_warm_reads_stay_on_the_event_loop(
     assert direct_reads(second.mountpoint / "data", offsets[:1])[offsets[0]] == fresh
     content[offsets[0]:offsets[0] + BLOCK] = fresh
     assert direct_reads(second.mountpoint / "data", offsets) == {o: bytes(content[o:o + BLOCK]) for o in offsets}
+
+
+@pytest.fixture
+def tmpfs_export(tmp_path, registry):
+    """An export on its own tmpfs, unmounted whatever happens."""
+    path = tmp_path / "memory"
+    path.mkdir()
+    result = registry.run(["mount", "-t", "tmpfs", "-o", "size=64M", "tmpfs", str(path)], timeout=10)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        yield path / "export"
+    finally:
+        registry.run(["umount", "-l", str(path)], timeout=10)
+
+
+@pytest.mark.timeout_seconds(120)
+def test_reads_of_a_tmpfs_export_stay_on_the_event_loop(server_factory, mount_factory, tmpfs_export):
+    """tmpfs refuses RWF_NOWAIT (EOPNOTSUPP), yet its pages are memory: the server reads such a
+    file with a plain pread on the event loop instead of sending every READ to the pool."""
+    server = server_factory(export=tmpfs_export, args=["--status-interval", "0.1"])
+    first = mount_factory(server)
+    second = mount_factory(server)
+    content = bytearray(random.randbytes(SIZE))
+    (server.export / "data").write_bytes(content)
+    offsets = random.sample(range(0, SIZE, 32 * BLOCK), SAMPLES)
+
+    direct_reads(first.mountpoint / "data", offsets[:1])
+    total0, fast0 = settled_counts(server)
+    assert direct_reads(first.mountpoint / "data", offsets) == {o: bytes(content[o:o + BLOCK]) for o in offsets}
+    total1, fast1 = settled_counts(server)
+    print(f"tmpfs: {total1 - total0} READs, {fast1 - fast0} on the event loop")
+    assert total1 - total0 >= SAMPLES
+    assert fast1 - fast0 >= SAMPLES * 3 // 4, "reads of a tmpfs export went to the thread pool"
+
+    # A write through one mount, read back through the other on the event loop.
+    fresh = random.randbytes(BLOCK)
+    fd = os.open(first.mountpoint / "data", os.O_WRONLY)
+    try:
+        os.pwrite(fd, fresh, offsets[0])
+    finally:
+        os.close(fd)
+    assert direct_reads(second.mountpoint / "data", offsets[:1])[offsets[0]] == fresh

@@ -5,7 +5,8 @@ import NIOCore
 ///
 /// - the transaction lock of its range is free now (`LockService.withTransactionLockIfFree`);
 /// - no other session holds the file's write-back grant (that needs a recall first);
-/// - the store has every byte in memory (`BackingStore.readWithoutBlocking`, RWF_NOWAIT).
+/// - the store has every byte in memory (`BackingStore.readWithoutBlocking`: RWF_NOWAIT, or a
+///   plain read of a file on tmpfs or ramfs).
 ///
 /// Anything else, errors included, returns nil and the request takes the usual route on the
 /// pool, which performs it from the start: the fast path never answers what the pool would

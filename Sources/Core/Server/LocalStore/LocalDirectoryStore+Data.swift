@@ -1,5 +1,6 @@
 import CLinux
 import NIOCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -12,6 +13,9 @@ public final class LocalFile: Sendable {
     let descriptor: FileDescriptor
     let object: ObjectReference
     private let store: LocalDirectoryStore
+    /// Whether the file's filesystem keeps it in memory: 0 not asked yet, 1 yes, 2 no
+    /// (`isMemoryBacked`).
+    private let memoryBacked = Atomic<UInt8>(0)
 
     init(descriptor: FileDescriptor, object: ObjectReference, store: LocalDirectoryStore) {
         self.descriptor = descriptor
@@ -25,6 +29,20 @@ public final class LocalFile: Sendable {
     }
 
     var fd: Int32 { self.descriptor.rawValue }
+
+    /// True when the file lives on tmpfs or ramfs, asked of the kernel (`fstatfs`) at the first
+    /// call. Such a file cannot promise RWF_NOWAIT (tmpfs answers EOPNOTSUPP on this kernel),
+    /// but reading it never waits for a disk: only for swap, when its pages were swapped out.
+    var isMemoryBacked: Bool {
+        switch self.memoryBacked.load(ordering: .relaxed) {
+        case 1: return true
+        case 2: return false
+        default:
+            let inMemory = pohmelfs_is_memory_filesystem(self.fd) == 1
+            self.memoryBacked.store(inMemory ? 1 : 2, ordering: .relaxed)
+            return inMemory
+        }
+    }
 }
 
 /// Opening, reading, writing and syncing files.
