@@ -14,6 +14,8 @@ Contract, relied on by every test file here (details in each fixture's docstring
 - `mount_factory(server, options="", subdir="")` / `mount`: a `pohmelfs mount -f`, ready (READY=1
   after FUSE INIT, and mounted), always unmounted and stopped at teardown. Options in
   $POHMELFS_TEST_MOUNT_OPTIONS are added to every mount's (the test's own win).
+- `tmpfs_factory(name, size)`: a tmpfs mounted at `<tmp>/name`, unmounted at teardown (skips
+  where none can be mounted).
 - `ceph_cluster`: session-scoped single-node Ceph (packaging/ceph-cluster.sh), always stopped at
   the end of the session; where Ceph cannot start, every test using it is SKIPPED with the reason
   printed. `server_factory(cephfs=ceph_cluster)` serves a fresh CephFS directory, and
@@ -149,6 +151,29 @@ def registry(request, tmp_path) -> Registry:
                     f"processes killed", pytrace=False)
     if problems:
         pytest.fail("left behind by the test: " + "; ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def tmpfs_factory(tmp_path, registry):
+    """`tmpfs_factory(name, size)` mounts a tmpfs of `size` (e.g. "16M") at `<tmp>/name` and returns
+    that path; skips the test where no tmpfs can be mounted. Every one is unmounted at teardown,
+    whatever happened."""
+    mounted = []
+
+    def make(name: str, size: str) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        result = registry.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], timeout=10)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+        mounted.append(path)
+        return path
+
+    try:
+        yield make
+    finally:
+        for path in reversed(mounted):
+            registry.run(["umount", "-l", str(path)], timeout=10)
 
 
 # The server ------------------------------------------------------------------------------------

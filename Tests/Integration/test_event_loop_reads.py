@@ -40,6 +40,19 @@ def direct_reads(path, offsets) -> dict[int, bytes]:
         os.close(fd)
 
 
+def write_seen_by_other_mount(writer, reader, offset) -> bytes:
+    """Writes a fresh block at `offset` through `writer`, checks that `reader`'s next direct read
+    returns it, and returns the block."""
+    fresh = random.randbytes(BLOCK)
+    fd = os.open(writer.mountpoint / "data", os.O_WRONLY)
+    try:
+        os.pwrite(fd, fresh, offset)
+    finally:
+        os.close(fd)
+    assert direct_reads(reader.mountpoint / "data", [offset])[offset] == fresh
+    return fresh
+
+
 def evict(path) -> None:
     """Drops the file's pages from the server's page cache; skips the test where the export's
     filesystem keeps them (tmpfs) or cannot say (no RWF_NOWAIT), probing a block no read uses."""
@@ -89,29 +102,14 @@ def test_cold_reads_fall_back_to_the_pool_and_warm_reads_stay_on_the_event_loop(
     assert fast2 - fast1 >= SAMPLES * 3 // 4, "warm reads were not answered on the event loop"
 
     # A write through one mount, read back through the other on the event loop.
-    fresh = random.randbytes(BLOCK)
-    fd = os.open(first.mountpoint / "data", os.O_WRONLY)
-    try:
-        os.pwrite(fd, fresh, offsets[0])
-    finally:
-        os.close(fd)
-    assert direct_reads(second.mountpoint / "data", offsets[:1])[offsets[0]] == fresh
-    content[offsets[0]:offsets[0] + BLOCK] = fresh
+    content[offsets[0]:offsets[0] + BLOCK] = write_seen_by_other_mount(first, second, offsets[0])
     assert direct_reads(second.mountpoint / "data", offsets) == {o: bytes(content[o:o + BLOCK]) for o in offsets}
 
 
 @pytest.fixture
-def tmpfs_export(tmp_path, registry):
+def tmpfs_export(tmpfs_factory):
     """An export on its own tmpfs, unmounted whatever happens."""
-    path = tmp_path / "memory"
-    path.mkdir()
-    result = registry.run(["mount", "-t", "tmpfs", "-o", "size=64M", "tmpfs", str(path)], timeout=10)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
-    try:
-        yield path / "export"
-    finally:
-        registry.run(["umount", "-l", str(path)], timeout=10)
+    return tmpfs_factory("memory", "64M") / "export"
 
 
 @pytest.mark.timeout_seconds(120)
@@ -134,10 +132,4 @@ def test_reads_of_a_tmpfs_export_stay_on_the_event_loop(server_factory, mount_fa
     assert fast1 - fast0 >= SAMPLES * 3 // 4, "reads of a tmpfs export went to the thread pool"
 
     # A write through one mount, read back through the other on the event loop.
-    fresh = random.randbytes(BLOCK)
-    fd = os.open(first.mountpoint / "data", os.O_WRONLY)
-    try:
-        os.pwrite(fd, fresh, offsets[0])
-    finally:
-        os.close(fd)
-    assert direct_reads(second.mountpoint / "data", offsets[:1])[offsets[0]] == fresh
+    write_seen_by_other_mount(first, second, offsets[0])

@@ -170,17 +170,9 @@ def test_a_hard_mount_waits_and_a_signal_interrupts_the_waiting_call(server_fact
 
 
 @pytest.fixture
-def small_tmpfs(tmp_path, registry):
+def small_tmpfs(tmpfs_factory):
     """A 16 MiB tmpfs, unmounted whatever happens."""
-    path = tmp_path / "small"
-    path.mkdir()
-    result = registry.run(["mount", "-t", "tmpfs", "-o", "size=16M", "tmpfs", str(path)], timeout=10)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        registry.run(["umount", "-l", str(path)], timeout=10)
+    return tmpfs_factory("small", "16M")
 
 
 @pytest.mark.timeout_seconds(120)

@@ -20,7 +20,7 @@ final class ReplyFlushTests: XCTestCase {
     func testRepliesToReplayUnsafeRequestsReadTogetherLeaveTogether() async throws {
         let live = try await LiveServer.start()
         let raw = try await RawConnection.connect(port: live.port)
-        do {
+        try await live.cleaningUp(raw) {
             let reply = try await raw.hello()
             XCTAssertEqual(reply.header.status, 0)
             let root = try HelloResponse.decode(payload: reply.payload).root.handle
@@ -45,12 +45,6 @@ final class ReplyFlushTests: XCTestCase {
             // One for the request, a few for the replies (the server may read the 50 requests in
             // more than one pass) and event-loop wake-ups; a write per reply is 50 or more.
             XCTAssertLessThan(writes, count / 2, "\(count) replies took \(writes) write system calls")
-        } catch {
-            await raw.close()
-            await live.stop()
-            throw error
         }
-        await raw.close()
-        await live.stop()
     }
 }

@@ -52,14 +52,23 @@ extension LiveServer {
 
     /// Runs `body`, then closes `client` and stops this server whether it threw or not.
     func cleaningUp(_ client: RPCClient, _ body: () async throws -> Void) async throws {
+        try await self.cleaningUp(closing: { await client.close() }, body)
+    }
+
+    /// Runs `body`, then closes `raw` and stops this server whether it threw or not.
+    func cleaningUp(_ raw: RawConnection, _ body: () async throws -> Void) async throws {
+        try await self.cleaningUp(closing: { await raw.close() }, body)
+    }
+
+    private func cleaningUp(closing: () async -> Void, _ body: () async throws -> Void) async throws {
         do {
             try await body()
         } catch {
-            await client.close()
+            await closing()
             await self.stop()
             throw error
         }
-        await client.close()
+        await closing()
         await self.stop()
     }
 
