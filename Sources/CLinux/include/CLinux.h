@@ -41,11 +41,11 @@ int pohmelfs_umount2(const char *target, int flags);
 int pohmelfs_install_interrupt_handler(int signo);
 int pohmelfs_unblock_signal(int signo);
 int pohmelfs_syncfs(int fd);
-/* mallopt(3) M_MMAP_THRESHOLD and M_TRIM_THRESHOLD (<malloc.h>, which Glibc does not import):
- * fixed thresholds, which also turn off glibc's dynamic adjustment. 1 on success, 0 on failure. */
 /* 1 when `fd` is on tmpfs or ramfs (fstatfs f_type TMPFS_MAGIC or RAMFS_MAGIC), 0 when on anything
  * else, -1 with errno set when fstatfs fails. */
 int pohmelfs_is_memory_filesystem(int fd);
+/* mallopt(3) M_MMAP_THRESHOLD and M_TRIM_THRESHOLD (<malloc.h>, which Glibc does not import):
+ * fixed thresholds, which also turn off glibc's dynamic adjustment. 1 on success, 0 on failure. */
 int pohmelfs_set_heap_thresholds(int mmap_threshold, int trim_threshold);
 /* linkat(fd, "", newdirfd, newname, AT_EMPTY_PATH) with CAP_DAC_READ_SEARCH raised in the calling
  * thread's effective set for this call only (it must be in the permitted set: a root server),

@@ -11,8 +11,9 @@ import CLinux
 /// `ByteBuffer._setBytes` was 14 % of the mount's samples in `perf record` during a 1 GiB copy).
 /// Fixed thresholds keep buffers up to 4 MiB on the heap and let up to 32 MiB of it stay free:
 /// the mount's CPU per MiB written fell from about 850 to 490 µs for 5 MiB more resident memory
-/// (`/work/bin/pt.sh copy-in` in the data-path issue's note). The server is left at glibc's
-/// defaults: the same setting there cost 25 MiB of memory and saved no CPU.
+/// (`pohmelfs bench --workload copy-in --cpu …` on a tmpfs export; with 8 MiB kept free instead
+/// of 32 the gain was gone). The server is left at glibc's defaults: the same setting there cost
+/// 25 MiB of memory and saved no CPU.
 enum HeapTuning {
     /// Largest allocation kept on the heap rather than `mmap`ed on its own.
     static let largestHeapAllocation: Int32 = 4 << 20
