@@ -2,7 +2,8 @@
 cache holds are read with preadv2(RWF_NOWAIT) without leaving the event loop; bytes it does not
 hold make RWF_NOWAIT fail with EAGAIN and the READ goes to the thread pool. Both branches must
 return exactly the file's bytes, through two mounts of one server, and a write through one mount
-must be seen by the other's next read whichever branch serves it.
+must be seen by the other's next read whichever branch serves it. A tmpfs export refuses
+RWF_NOWAIT, but its pages are memory: its reads stay on the event loop too (a plain pread).
 
 Which branch served the reads is told by the server's STATUS= line: "N reads" counts every READ,
 "M reads on the event loop" those answered there."""
