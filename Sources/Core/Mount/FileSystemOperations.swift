@@ -249,6 +249,7 @@ public final class FileSystemOperations: Sendable {
             self.leases?.forgetDirectory(node)
             self.lockingOwners.forget(node)
             self.writeBehind?.forget(node)
+            self.writeback?.forget(node)
             self.delegations?.forget(node)
             self.directoryAttributes?.forget(node)
             self.firstReads.forget(node)

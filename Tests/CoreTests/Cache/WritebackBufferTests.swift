@@ -221,4 +221,38 @@ final class WritebackBufferTests: XCTestCase {
             XCTAssertNil(again, "reported once")
         }
     }
+
+    /// A node the kernel has forgotten leaves nothing behind although the grant is still held:
+    /// before, every file written under a grant kept its entry (and its server handle) for the
+    /// life of the mount. The kernel forgets a node only after its last release, and a release
+    /// comes after the node's last writeback.
+    func testAForgottenNodeLeavesNoStateWhileItsGrantIsHeld() async throws {
+        try await LiveServer.with { server, client in
+            let created = try await client.createFile(FileName("f"))
+            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
+            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
+            try await self.waitForGrant(buffer)
+            guard case .absorbed = self.write(buffer, created.file, at: 0, [7, 7, 7]) else {
+                return XCTFail("the write was not buffered")
+            }
+            let error = await self.writeBack(buffer)
+            XCTAssertNil(error)
+            buffer.released(created.file, node: self.node)
+            XCTAssertNotNil(buffer.state.withLock { $0.nodes[self.node] }, "closed, still granted: kept")
+
+            buffer.forget(self.node)
+            buffer.state.withLock { state in
+                XCTAssertNil(state.nodes[self.node], "the state of a forgotten node was kept")
+                XCTAssertTrue(state.handles.isEmpty, "the server handle of a forgotten node is still mapped")
+            }
+            XCTAssertEqual(buffer.usage.used, 0)
+            let onServer = try await client.readBytes(created.file)
+            XCTAssertEqual(onServer, [7, 7, 7])
+
+            // A RECALL of the forgotten file is answered at once.
+            let answered = Atomic(false)
+            buffer.recall(created.entry.handle) { answered.store(true, ordering: .relaxed) }
+            XCTAssertTrue(answered.load(ordering: .relaxed), "the RECALL of a forgotten file waited")
+        }
+    }
 }
