@@ -100,9 +100,9 @@ public final class CacheCoherence: Sendable {
         finished.forEach { $0() }
     }
 
-    /// `file` is gone for good (no link left): no one can open it again, so who cached it and
-    /// who held its grant is forgotten, now or at its last release if a session still has it
-    /// open. Without this the tables would grow by every file a long-lived session ever cached.
+    /// `file` is gone for good (no link left): no one can open it again, so who cached it, who
+    /// held its grant and who held a lease on it is forgotten, now or at its last release if a
+    /// session still has it open. Without this the tables would grow by every file a long-lived session ever cached.
     func forget(_ files: [ObjectHandle]) {
         guard !files.isEmpty else { return }
         self.state.withLock { state in
@@ -120,6 +120,7 @@ public final class CacheCoherence: Sendable {
         state.cachers[file] = nil
         if state.recalls[file] == nil { state.holders[file] = nil }
         state.removed.remove(file)
+        state.leases.forget(file)
     }
 
     /// The files `session` caches now: kept across a detach, to regrant on resume.

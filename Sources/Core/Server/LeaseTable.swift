@@ -106,6 +106,15 @@ struct LeaseTable {
         return holders
     }
 
+    /// `object` is gone for good (no link left, nobody has it open): no change can break a
+    /// lease on it any more, so who held one is forgotten. Without this both tables kept an
+    /// entry for every file and directory a session ever leased until the session ended (the
+    /// server's heap grew by about 0.6 MB per `tar -xf` and `rm -rf` of /usr/include).
+    mutating func forget(_ object: ObjectHandle) {
+        self.nameHolders[object] = nil
+        self.attributeHolders[object] = nil
+    }
+
     /// The session ended (or was detached): it holds nothing.
     mutating func drop(_ session: SessionID) {
         guard self.sessions.remove(session) != nil else { return }

@@ -1,3 +1,5 @@
+import Logging
+import NIOCore
 import XCTest
 
 @testable import PohmelfsCore
@@ -53,5 +55,30 @@ final class LeaseTableTests: XCTestCase {
         XCTAssertTrue(table.nameHolders.isEmpty)
         XCTAssertTrue(table.attributeHolders.isEmpty)
         XCTAssertFalse(table.grant(directories: [self.directory], objects: [], to: self.b, since: table.sequence))
+    }
+
+    /// A removed object's leases go with it: before, every file and directory a session ever
+    /// leased stayed in both tables until the session ended.
+    func testAForgottenObjectHoldsNoLease() {
+        var table = self.table()
+        XCTAssertTrue(table.grant(directories: [self.directory], objects: [self.file, self.other], to: self.b, since: 0))
+        table.forget(self.file)
+        table.forget(self.directory)
+        XCTAssertNil(table.attributeHolders[self.file])
+        XCTAssertNil(table.nameHolders[self.directory])
+        XCTAssertEqual(table.attributeHolders[self.other], [self.b], "a lease on another object went too")
+    }
+
+    /// Through the coherence layer: `CacheCoherence.forget` of a removed file (what the router
+    /// calls with the store's removed objects) drops its leases, at once when nobody has it open.
+    func testCoherenceForgetsTheLeasesOfARemovedFile() {
+        let coherence = CacheCoherence(logger: Logger(label: "test"))
+        coherence.sessionStarted(self.b, allocator: ByteBufferAllocator()) { _ in }
+        coherence.setLeases(true, for: self.b)
+        coherence.grantLeases(directories: [self.directory], objects: [self.file], to: self.b, since: coherence.leaseSequence())
+        XCTAssertEqual(coherence.state.withLock { $0.leases.attributeHolders[self.file] }, [self.b])
+        coherence.forget([self.file])
+        XCTAssertNil(coherence.state.withLock { $0.leases.attributeHolders[self.file] })
+        XCTAssertEqual(coherence.state.withLock { $0.leases.nameHolders[self.directory] }, [self.b])
     }
 }
