@@ -33,12 +33,18 @@ final class WritebackBufferTests: XCTestCase {
         XCTFail("no write-back grant")
     }
 
+    /// A new file "f" and a write-back buffer (1 MiB) that holds its grant.
+    private func grantedBuffer(_ client: RPCClient) async throws -> (CreateResponse, WritebackBuffer) {
+        let created = try await client.createFile(FileName("f"))
+        let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
+        buffer.opened(created.file, node: self.node, handle: created.entry.handle)
+        try await self.waitForGrant(buffer)
+        return (created, buffer)
+    }
+
     func testSmallWritesAreBufferedUnderTheGrantAndWrittenBackInOrder() async throws {
         try await LiveServer.with { server, client in
-            let created = try await client.createFile(FileName("f"))
-            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
-            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
-            try await self.waitForGrant(buffer)
+            let (created, buffer) = try await self.grantedBuffer(client)
             var expected: [UInt8] = []
             for index in 0..<64 {
                 let block = [UInt8](repeating: UInt8(index), count: 4096)
@@ -79,10 +85,7 @@ final class WritebackBufferTests: XCTestCase {
 
     func testAFailedWritebackIsReportedOnceToTheNextFsync() async throws {
         try await LiveServer.with { server, client in
-            let created = try await client.createFile(FileName("f"))
-            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
-            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
-            try await self.waitForGrant(buffer)
+            let (created, buffer) = try await self.grantedBuffer(client)
             guard case .absorbed = self.write(buffer, created.file, at: 0, [1, 2, 3]) else {
                 return XCTFail("not buffered")
             }
@@ -99,10 +102,7 @@ final class WritebackBufferTests: XCTestCase {
 
     func testMemoryPressureMakesTheWriterWait() async throws {
         try await LiveServer.with { server, client in
-            let created = try await client.createFile(FileName("f"))
-            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
-            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
-            try await self.waitForGrant(buffer)
+            let (created, buffer) = try await self.grantedBuffer(client)
             var waited = false
             for index in 0..<200 {
                 let decision = self.write(buffer, created.file, at: UInt64(index * 4096), [UInt8](repeating: 7, count: 4096))
@@ -118,15 +118,6 @@ final class WritebackBufferTests: XCTestCase {
     }
 
     // MARK: - Streamed writes
-
-    /// A new file "f" and a write-back buffer (1 MiB) that holds its grant.
-    private func grantedBuffer(_ client: RPCClient) async throws -> (CreateResponse, WritebackBuffer) {
-        let created = try await client.createFile(FileName("f"))
-        let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
-        buffer.opened(created.file, node: self.node, handle: created.entry.handle)
-        try await self.waitForGrant(buffer)
-        return (created, buffer)
-    }
 
     /// Streams `bytes` at `offset`; returns whether it was streamed and whether the answer came
     /// before `stream` returned (answered early).
@@ -228,10 +219,7 @@ final class WritebackBufferTests: XCTestCase {
     /// comes after the node's last writeback.
     func testAForgottenNodeLeavesNoStateWhileItsGrantIsHeld() async throws {
         try await LiveServer.with { server, client in
-            let created = try await client.createFile(FileName("f"))
-            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
-            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
-            try await self.waitForGrant(buffer)
+            let (created, buffer) = try await self.grantedBuffer(client)
             guard case .absorbed = self.write(buffer, created.file, at: 0, [7, 7, 7]) else {
                 return XCTFail("the write was not buffered")
             }
