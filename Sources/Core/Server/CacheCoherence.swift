@@ -102,7 +102,8 @@ public final class CacheCoherence: Sendable {
 
     /// `file` is gone for good (no link left): no one can open it again, so who cached it, who
     /// held its grant and who held a lease on it is forgotten, now or at its last release if a
-    /// session still has it open. Without this the tables would grow by every file a long-lived session ever cached.
+    /// session still has it open. Without this the tables would grow by every file a long-lived
+    /// session ever cached.
     func forget(_ files: [ObjectHandle]) {
         guard !files.isEmpty else { return }
         self.state.withLock { state in
