@@ -223,6 +223,8 @@ public final class WritebackBuffer: Sendable {
                 // server recalls it as usual.
                 state.nodes[node]!.granted = granted
                 state.nodes[node]!.deniedAt = granted ? nil : .now()
+                // Closed and forgotten while the request was on its way: nothing holds it now.
+                Self.forgetIfIdle(node, in: &state)
             }
         }
     }

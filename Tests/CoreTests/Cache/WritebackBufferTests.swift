@@ -243,4 +243,26 @@ final class WritebackBufferTests: XCTestCase {
             XCTAssertTrue(answered.load(ordering: .relaxed), "the RECALL of a forgotten file waited")
         }
     }
+
+    /// A file opened, closed and forgotten before the server answers the grant request that its
+    /// open sent: the answer finds nothing holding the node, and its state goes.
+    func testANodeForgottenWhileItsGrantIsAskedForLeavesNoState() async throws {
+        try await LiveServer.with { server, client in
+            let created = try await client.createFile(FileName("f"))
+            let buffer = WritebackBuffer(client: client, capacity: 1 << 20)
+            buffer.opened(created.file, node: self.node, handle: created.entry.handle)
+            // The answer takes a round trip; these take microseconds.
+            buffer.released(created.file, node: self.node)
+            buffer.forget(self.node)
+            let asking = buffer.state.withLock { $0.nodes[self.node]?.grantRequested == true }
+            XCTAssertTrue(asking, "the grant was answered before the file was forgotten: nothing to test")
+            for _ in 0..<200 where buffer.state.withLock({ $0.nodes[self.node] != nil }) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            buffer.state.withLock { state in
+                XCTAssertNil(state.nodes[self.node], "the state of a node forgotten while asking was kept")
+                XCTAssertTrue(state.handles.isEmpty, "the server handle of a forgotten node is still mapped")
+            }
+        }
+    }
 }
