@@ -144,6 +144,10 @@ int pohmelfs_set_heap_thresholds(int mmap_threshold, int trim_threshold) {
     return mallopt(M_MMAP_THRESHOLD, mmap_threshold) && mallopt(M_TRIM_THRESHOLD, trim_threshold);
 }
 
+int pohmelfs_trim_heap(void) {
+    return malloc_trim(0);
+}
+
 int pohmelfs_is_memory_filesystem(int fd) {
     struct statfs info;
     if (fstatfs(fd, &info) != 0) return -1;

@@ -47,6 +47,8 @@ int pohmelfs_is_memory_filesystem(int fd);
 /* mallopt(3) M_MMAP_THRESHOLD and M_TRIM_THRESHOLD (<malloc.h>, which Glibc does not import):
  * fixed thresholds, which also turn off glibc's dynamic adjustment. 1 on success, 0 on failure. */
 int pohmelfs_set_heap_thresholds(int mmap_threshold, int trim_threshold);
+/* malloc_trim(0): returns the free memory of every heap arena to the kernel; 1 when some was. */
+int pohmelfs_trim_heap(void);
 /* linkat(fd, "", newdirfd, newname, AT_EMPTY_PATH) with CAP_DAC_READ_SEARCH raised in the calling
  * thread's effective set for this call only (it must be in the permitted set: a root server),
  * then the thread's capabilities as they were. Links an O_PATH descriptor of a symbolic link,

@@ -146,6 +146,14 @@ struct MountRunner {
             }
         }
 
+        let heapTrimLoop = Task {
+            var trimmer = IdleHeapTrimmer()
+            while !Task.isCancelled {
+                try? await Task.sleep(for: IdleHeapTrimmer.period)
+                _ = trimmer.tick(answered: statistics.completed.load(ordering: .relaxed))
+            }
+        }
+
         // Requests are read and answered on the connection's event loop (`FUSEEventLoopChannel`);
         // with POHMELFS_FUSE_EVENT_LOOP=0, or when that cannot be set up, by libfuse's loop on a
         // thread of its own.
@@ -163,6 +171,7 @@ struct MountRunner {
             }
         }
         statusLoop.cancel()
+        heapTrimLoop.cancel()
         statusSocket.close()
         self.notifier.stopping()
         // Closing the connection answers every request still in flight (with ENOTCONN), on the
