@@ -15,7 +15,8 @@ import Glibc
 /// then kept for the server to take (`takeRemovedObjects`), so per-file state elsewhere (cache
 /// grants) goes too.
 ///
-/// The drop comes `removalGrace` after the last link or the last close, whichever is later: a
+/// The drop comes `removalGrace` (up to 50 ms more: one `GraceTimer` ends the graces of many
+/// objects together) after the last link or the last close, whichever is later: a
 /// client whose kernel looked the name up just before another client renamed a file over it or
 /// removed it may still open what it found (`OpenRequest.resolvedJustNow`, the same window), as
 /// an open on a local filesystem that resolved the name first does. A write, create or fallocate
@@ -60,7 +61,7 @@ extension LocalDirectoryStore {
         self.removeAfterGrace(self.authenticator.wrap(kernel))
     }
 
-    private func endGrace(of handle: ObjectHandle) {
+    func endGrace(of handle: ObjectHandle) {
         guard self.removalsInGrace.withLock({ $0.remove(handle) }) != nil else { return }
         self.forgetIfUnused(handle)
     }
@@ -105,9 +106,7 @@ extension LocalDirectoryStore {
     /// close starts another grace).
     private func removeAfterGrace(_ handle: ObjectHandle) {
         guard self.removalsInGrace.withLock({ $0.insert(handle).inserted }) else { return }
-        DispatchQueue.global().asyncAfter(deadline: .now() + Self.removalGrace) { [weak self] in
-            self?.endGrace(of: handle)
-        }
+        self.removalGraces.add(handle)
     }
 
     private func forgetIfUnused(_ handle: ObjectHandle) {

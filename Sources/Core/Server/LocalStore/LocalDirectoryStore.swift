@@ -44,6 +44,8 @@ public final class LocalDirectoryStore: BackingStore {
     let removedObjects = Mutex<[ObjectHandle]>([])
     /// Objects whose last link went, kept reachable for `removalGrace` (`LocalDirectoryStore+Removal`).
     let removalsInGrace = Mutex<Set<ObjectHandle>>([])
+    /// Ends those graces, one timer for all (`GraceTimer`).
+    let removalGraces = GraceTimer<ObjectHandle>(grace: LocalDirectoryStore.removalGrace)
     /// How many times a full disk ended the graces (`reclaimingSpace`), under the lock that lets
     /// one write at a time end them: a write that found the disk full while another write was
     /// ending them waits for it, then tries again too.
@@ -113,6 +115,7 @@ public final class LocalDirectoryStore: BackingStore {
             fileType: UInt32(st.st_mode) & 0o170000
         )
         self.objects.insert(self.root)
+        self.removalGraces.onExpiry { [weak self] handle in self?.endGrace(of: handle) }
         self.clearStaging()
     }
 
