@@ -51,6 +51,29 @@ final class SubtreeCheckTests: XCTestCase {
         }
     }
 
+    /// An object found in a directory inherits the directory's verdict, not a fresh second: a
+    /// file looked up half a second after its directory was moved out stops working when the
+    /// directory does.
+    func testAnObjectFoundInADirectoryMovedOutStopsWorkingWithIt() async throws {
+        try await LiveServer.with { live, client in
+            let directory = try await client.mkdir("moved-away")
+            _ = try await client.createFile("inside-file", in: directory.handle, contents: [1, 2, 3])
+            let outside = live.export.deletingLastPathComponent().appendingPathComponent("outside")
+            XCTAssertEqual(rename(live.path("moved-away"), outside.path), 0)
+            let moved = ContinuousClock.now
+            try await Task.sleep(for: .milliseconds(500))
+            // Within the directory's second: still answered, as before the move.
+            let found = try await client.lookup("inside-file", in: directory.handle)
+            try await Task.sleep(until: moved + .milliseconds(1100))
+            do {
+                _ = try await client.call(GetattrRequest(handle: found.handle))
+                XCTFail("a file found in a directory moved out of the export was usable after the directory's second")
+            } catch let error as Errno {
+                XCTAssertEqual(error, Errno.stale)
+            }
+        }
+    }
+
     func testAfterARestartAHandleOfADirectoryMovedOutIsStale() async throws {
         try XCTSkipUnless(geteuid() == 0, "reopening handles (open_by_handle_at) needs CAP_DAC_READ_SEARCH")
         try await LiveServer.with { live, client in

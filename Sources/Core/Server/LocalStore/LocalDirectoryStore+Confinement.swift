@@ -47,6 +47,19 @@ extension LocalDirectoryStore {
         return reference
     }
 
+    /// `child` was just opened or made beneath `parent` with a resolution that cannot leave it
+    /// (`confinedResolution`), after `parent` itself was checked: it is beneath the export for
+    /// as long as that verdict on `parent` holds, and no longer (a directory moved out still
+    /// stops working, with everything found in it, within a second). Without this every object
+    /// a LOOKUP or CREATE put in the table (a new reference each time) paid a `readlink` at its
+    /// next use: one per file of a `tar -xf` (8,895 of them).
+    func inheritsConfinement(_ child: ObjectReference, from parent: ObjectReference) {
+        let until =
+            parent === self.root
+            ? Self.monotonicNanoseconds() + Self.confinementRecheck : parent.confinedUntil.load(ordering: .relaxed)
+        child.confinedUntil.store(until, ordering: .relaxed)
+    }
+
     /// For objects whose path is too long for procfs: a directory is beneath the export when
     /// following ".." from it reaches the export root before the filesystem's root. A
     /// non-directory that deep is judged by the directories it is reached through (every

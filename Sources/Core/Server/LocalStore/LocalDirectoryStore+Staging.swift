@@ -29,7 +29,8 @@ extension LocalDirectoryStore {
                 }
                 let descriptor = FileDescriptor(fd)
                 let pathFD = try systemCall { Glibc.open(descriptor.procPath, POHMELFS_O_PATH | O_CLOEXEC) }
-                let entry = try self.entry(for: FileDescriptor(pathFD))
+                // The staging directory is a fixed directory right below the export root.
+                let entry = try self.entry(for: FileDescriptor(pathFD), beneath: self.root)
                 let object = try self.resolve(entry.handle)
                 return (entry, LocalFile(descriptor: descriptor, object: object, store: self))
             }

@@ -184,15 +184,19 @@ public final class LocalDirectoryStore: BackingStore {
         return reference
     }
 
-    /// Registers an O_PATH descriptor as an object and describes it.
-    func entry(for descriptor: FileDescriptor) throws -> Entry {
+    /// Registers an O_PATH descriptor as an object and describes it: an object just opened or
+    /// made beneath `parent` without leaving it (RESOLVE_BENEATH), so it is beneath the export
+    /// for as long as `parent` is known to be (`inheritsConfinement`).
+    func entry(for descriptor: FileDescriptor, beneath parent: ObjectReference) throws -> Entry {
         var mountID: Int32 = 0
         let kernel = try Self.kernelHandle(
             of: descriptor.rawValue, name: "", flags: POHMELFS_AT_EMPTY_PATH, mountID: &mountID)
         guard mountID == self.exportMountID else { throw Errno.crossDevice }
         let st = try statDescriptor(descriptor.rawValue)
         let handle = self.authenticator.wrap(kernel)
-        self.objects.insert(ObjectReference(descriptor: descriptor, handle: handle, fileType: UInt32(st.st_mode) & 0o170000))
+        let reference = ObjectReference(descriptor: descriptor, handle: handle, fileType: UInt32(st.st_mode) & 0o170000)
+        self.inheritsConfinement(reference, from: parent)
+        self.objects.insert(reference)
         return Entry(handle: handle, attributes: FileAttributes(st))
     }
 
@@ -204,7 +208,7 @@ public final class LocalDirectoryStore: BackingStore {
                     parent.fd, cName, UInt64(POHMELFS_O_PATH | O_NOFOLLOW | O_CLOEXEC), 0, Self.confinedResolution)
             }
         }
-        return try self.entry(for: FileDescriptor(fd))
+        return try self.entry(for: FileDescriptor(fd), beneath: parent)
     }
 
     static let confinedResolution = UInt64(
