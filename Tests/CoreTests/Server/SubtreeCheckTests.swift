@@ -34,12 +34,19 @@ final class SubtreeCheckTests: XCTestCase {
         }
     }
 
+    /// "moved-away", with "inside-file" in it, made through `client`, then moved out of the
+    /// export by an administrator (to "outside", beside the export).
+    private func directoryMovedOut(_ live: LiveServer, _ client: RPCClient) async throws -> (Entry, URL) {
+        let directory = try await client.mkdir("moved-away")
+        _ = try await client.createFile("inside-file", in: directory.handle, contents: [1, 2, 3])
+        let outside = live.export.deletingLastPathComponent().appendingPathComponent("outside")
+        XCTAssertEqual(rename(live.path("moved-away"), outside.path), 0)
+        return (directory, outside)
+    }
+
     func testADirectoryMovedOutOfTheExportCannotBeUsedThroughItsHandle() async throws {
         try await LiveServer.with { live, client in
-            let directory = try await client.mkdir("moved-away")
-            _ = try await client.createFile("inside-file", in: directory.handle, contents: [1, 2, 3])
-            let outside = live.export.deletingLastPathComponent().appendingPathComponent("outside")
-            XCTAssertEqual(rename(live.path("moved-away"), outside.path), 0)
+            let (directory, outside) = try await self.directoryMovedOut(live, client)
             // The server trusts a verdict for a second (LocalDirectoryStore+Confinement).
             try await Task.sleep(for: .milliseconds(1100))
             await self.assertUnusable(client, directory.handle, root: client.root)
@@ -56,10 +63,7 @@ final class SubtreeCheckTests: XCTestCase {
     /// directory does.
     func testAnObjectFoundInADirectoryMovedOutStopsWorkingWithIt() async throws {
         try await LiveServer.with { live, client in
-            let directory = try await client.mkdir("moved-away")
-            _ = try await client.createFile("inside-file", in: directory.handle, contents: [1, 2, 3])
-            let outside = live.export.deletingLastPathComponent().appendingPathComponent("outside")
-            XCTAssertEqual(rename(live.path("moved-away"), outside.path), 0)
+            let (directory, _) = try await self.directoryMovedOut(live, client)
             let moved = ContinuousClock.now
             try await Task.sleep(for: .milliseconds(500))
             // Within the directory's second: still answered, as before the move.
@@ -77,10 +81,7 @@ final class SubtreeCheckTests: XCTestCase {
     func testAfterARestartAHandleOfADirectoryMovedOutIsStale() async throws {
         try XCTSkipUnless(geteuid() == 0, "reopening handles (open_by_handle_at) needs CAP_DAC_READ_SEARCH")
         try await LiveServer.with { live, client in
-            let directory = try await client.mkdir("moved-away")
-            _ = try await client.createFile("inside-file", in: directory.handle, contents: [1, 2, 3])
-            let outside = live.export.deletingLastPathComponent().appendingPathComponent("outside")
-            XCTAssertEqual(rename(live.path("moved-away"), outside.path), 0)
+            let (directory, _) = try await self.directoryMovedOut(live, client)
             var logger = Logger(label: "test.restarted")
             logger.logLevel = .critical
             let server = try await PohmelfsServer.start(
