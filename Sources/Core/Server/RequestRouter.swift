@@ -220,14 +220,19 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
                 let readable = request.flags & 0o3 != 0o1 && request.caching
                 let skip = truncates || !readable || coherence.grantHeld(handle, byOtherThan: context.session.id)
                 let size = min(OpenRequest.firstReadSize, Int(maximumTransaction))
-                response.firstRead = skip ? .notRead : (try? locks.withTransactionLock(
-                    file: handle, session: context.session.id, transaction: context.transaction, mode: .shared,
-                    offset: 0, length: size
-                ) {
-                    var bytes = context.allocator.buffer(capacity: size)
-                    try store.read(file, offset: 0, size: size, into: &bytes)
-                    return OpenResponse.FirstRead.bytes(bytes)
-                }) ?? .notRead
+                response.firstRead =
+                    skip
+                    ? .notRead
+                    : context.eventLoop.inEventLoop
+                        ? Self.firstReadWithoutBlocking(store, locks, file, handle, size: size, context)
+                        : (try? locks.withTransactionLock(
+                            file: handle, session: context.session.id, transaction: context.transaction, mode: .shared,
+                            offset: 0, length: size
+                        ) {
+                            var bytes = context.allocator.buffer(capacity: size)
+                            try store.read(file, offset: 0, size: size, into: &bytes)
+                            return OpenResponse.FirstRead.bytes(bytes)
+                        }) ?? .notRead
             }
             return (response, handle, truncates ? 0 : CacheCoherence.nothingChanged, 0)
         }
