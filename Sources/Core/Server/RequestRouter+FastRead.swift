@@ -42,26 +42,4 @@ extension RequestRouter {
             return nil
         }
     }
-
-    /// The first read of an OPEN performed on the event loop (`EventLoopRequests`): the same read
-    /// under the same lock as on the pool, when the lock is free and the store has the bytes in
-    /// memory; otherwise `.notRead`, and the client reads them with a READ as it would from a
-    /// server without the `firstRead` capability. The OPEN then never waits for the disk or for
-    /// another transaction on the event loop, and a file whose first bytes are cached (the usual
-    /// case for a tree that was just written or read) is opened without the pool's two thread
-    /// hand-offs.
-    static func firstReadWithoutBlocking(
-        _ store: Store, _ locks: LockService, _ file: Store.File, _ handle: ObjectHandle, size: Int,
-        _ context: RequestContext<Store>
-    ) -> OpenResponse.FirstRead {
-        let bytes = try? locks.withTransactionLockIfFree(
-            file: handle, session: context.session.id, transaction: context.transaction, mode: .shared, offset: 0,
-            length: size
-        ) { () -> ByteBuffer? in
-            var bytes = context.allocator.buffer(capacity: size)
-            return try store.readWithoutBlocking(file, offset: 0, size: size, into: &bytes) ? bytes : nil
-        }
-        guard let bytes = bytes ?? nil else { return .notRead }
-        return .bytes(bytes)
-    }
 }

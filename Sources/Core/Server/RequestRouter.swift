@@ -203,39 +203,7 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
         let locks = self.locks
         let coherence = self.coherence
         let maximumTransaction = self.maximumTransaction
-        self.onChange(OpenRequest.self) { request, context in
-            var opening = request
-            opening.flags &= ~OpenRequest.wantsFirstRead
-            let file = try store.open(opening, caller: context.caller)
-            let handle = store.objectHandle(of: file)
-            let valid = coherence.opened(handle, by: context.session.id, caching: request.caching)
-            coherence.fileOpened(handle, by: context.session.id)
-            // O_TRUNC (opened with FUSE's atomic_o_trunc) changes the size: others forget the
-            // pages and attributes before the open returns. Any other open changes nothing.
-            let truncates = request.flags & OpenRequest.truncating != 0
-            var response = OpenResponse(file: context.session.register(.file(file)), cacheValid: valid)
-            if request.flags & OpenRequest.wantsFirstRead != 0 {
-                // Read as a READ right after the open would be: the client is a cacher by now,
-                // so a later change by another session invalidates what it keeps.
-                let readable = request.flags & 0o3 != 0o1 && request.caching
-                let skip = truncates || !readable || coherence.grantHeld(handle, byOtherThan: context.session.id)
-                let size = min(OpenRequest.firstReadSize, Int(maximumTransaction))
-                response.firstRead =
-                    skip
-                    ? .notRead
-                    : context.eventLoop.inEventLoop
-                        ? Self.firstReadWithoutBlocking(store, locks, file, handle, size: size, context)
-                        : (try? locks.withTransactionLock(
-                            file: handle, session: context.session.id, transaction: context.transaction, mode: .shared,
-                            offset: 0, length: size
-                        ) {
-                            var bytes = context.allocator.buffer(capacity: size)
-                            try store.read(file, offset: 0, size: size, into: &bytes)
-                            return OpenResponse.FirstRead.bytes(bytes)
-                        }) ?? .notRead
-            }
-            return (response, handle, truncates ? 0 : CacheCoherence.nothingChanged, 0)
-        }
+        self.registerOpen()
         self.onLeaseChange(CreateRequest.self) { request, context in
             var opening = request
             opening.flags &= ~CreateRequest.wantsGrant
