@@ -90,8 +90,7 @@ extension LocalDirectoryStore {
                 }
                 let descriptor = FileDescriptor(fd)
                 let pathFD = try systemCall { Glibc.open(descriptor.procPath, POHMELFS_O_PATH | O_CLOEXEC) }
-                let entry = try self.entry(for: FileDescriptor(pathFD), beneath: parent)
-                let object = try self.resolve(entry.handle)
+                let (entry, object) = try self.register(FileDescriptor(pathFD), beneath: parent)
                 return (entry, LocalFile(descriptor: descriptor, object: object, store: self))
             }
         }

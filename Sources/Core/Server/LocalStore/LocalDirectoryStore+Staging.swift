@@ -30,8 +30,7 @@ extension LocalDirectoryStore {
                 let descriptor = FileDescriptor(fd)
                 let pathFD = try systemCall { Glibc.open(descriptor.procPath, POHMELFS_O_PATH | O_CLOEXEC) }
                 // The staging directory is a fixed directory right below the export root.
-                let entry = try self.entry(for: FileDescriptor(pathFD), beneath: self.root)
-                let object = try self.resolve(entry.handle)
+                let (entry, object) = try self.register(FileDescriptor(pathFD), beneath: self.root)
                 return (entry, LocalFile(descriptor: descriptor, object: object, store: self))
             }
             self.staging.staged(file.0.handle, as: name)

@@ -186,8 +186,9 @@ public final class LocalDirectoryStore: BackingStore {
 
     /// Registers an O_PATH descriptor as an object and describes it: an object just opened or
     /// made beneath `parent` without leaving it (RESOLVE_BENEATH), so it is beneath the export
-    /// for as long as `parent` is known to be (`inheritsConfinement`).
-    func entry(for descriptor: FileDescriptor, beneath parent: ObjectReference) throws -> Entry {
+    /// for as long as `parent` is known to be (`inheritsConfinement`). Returns the registered
+    /// reference too, so a caller that uses the object at once need not look it up again.
+    func register(_ descriptor: FileDescriptor, beneath parent: ObjectReference) throws -> (Entry, ObjectReference) {
         var mountID: Int32 = 0
         let kernel = try Self.kernelHandle(
             of: descriptor.rawValue, name: "", flags: POHMELFS_AT_EMPTY_PATH, mountID: &mountID)
@@ -197,7 +198,7 @@ public final class LocalDirectoryStore: BackingStore {
         let reference = ObjectReference(descriptor: descriptor, handle: handle, fileType: UInt32(st.st_mode) & 0o170000)
         self.inheritsConfinement(reference, from: parent)
         self.objects.insert(reference)
-        return Entry(handle: handle, attributes: FileAttributes(st))
+        return (Entry(handle: handle, attributes: FileAttributes(st)), reference)
     }
 
     /// Opens `name` in `parent` (O_PATH, never following a link, never leaving the export).
@@ -208,7 +209,7 @@ public final class LocalDirectoryStore: BackingStore {
                     parent.fd, cName, UInt64(POHMELFS_O_PATH | O_NOFOLLOW | O_CLOEXEC), 0, Self.confinedResolution)
             }
         }
-        return try self.entry(for: FileDescriptor(fd), beneath: parent)
+        return try self.register(FileDescriptor(fd), beneath: parent).0
     }
 
     static let confinedResolution = UInt64(
