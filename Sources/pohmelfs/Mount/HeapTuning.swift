@@ -38,16 +38,14 @@ struct IdleHeapTrimmer {
     private var lastCount: UInt64 = 0
     private var trimmed = true
 
-    /// True when it trimmed now.
-    mutating func tick(answered count: UInt64) -> Bool {
+    mutating func tick(answered count: UInt64) {
         defer { self.lastCount = count }
         guard count == self.lastCount else {
             self.trimmed = false
-            return false
+            return
         }
-        guard !self.trimmed else { return false }
+        guard !self.trimmed else { return }
         self.trimmed = true
         _ = pohmelfs_trim_heap()
-        return true
     }
 }

@@ -150,7 +150,7 @@ struct MountRunner {
             var trimmer = IdleHeapTrimmer()
             while !Task.isCancelled {
                 try? await Task.sleep(for: IdleHeapTrimmer.period)
-                _ = trimmer.tick(answered: statistics.completed.load(ordering: .relaxed))
+                trimmer.tick(answered: statistics.completed.load(ordering: .relaxed))
             }
         }
 
