@@ -9,6 +9,7 @@ import errno
 import os
 import shutil
 import threading
+import time
 
 import pytest
 
@@ -162,6 +163,57 @@ def test_a_create_on_a_is_seen_on_b_at_once_after_b_found_the_name_missing(serve
         (a.mountpoint / "d" / name).write_bytes(b"late")
         assert (b.mountpoint / "d" / name).read_bytes() == b"late"
     assert (b.mountpoint / "d" / "early").read_bytes() == b"early"
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_files_created_under_a_delegation_are_found_without_a_lookup_after_the_entry_timeout(
+    metrics_server, mount_factory
+):
+    """A create answered locally is leased like a CREATE's reply: the kernel keeps the name past
+    the mount's 1 s entry timeout, so neither `stat` nor `unlink` needs a LOOKUP."""
+    server = metrics_server
+    a = mount_factory(server, DELEGATION)
+    os.mkdir(a.mountpoint / "d")
+    # Enough files that the mount no longer keeps each one's attributes (its write-behind
+    # forgets a file once it is closed and written back).
+    order = names(600)
+    for i, name in enumerate(order):
+        (a.mountpoint / "d" / name).write_bytes(content(i) if i % 2 else b"")
+
+    def applied():
+        counts = test_leases.opcode_counts(server)
+        return counts.get("DELEG_CREATE", 0) + counts.get("CREATE", 0) >= len(order)
+
+    harness.wait_until(applied, timeout=10, step=0.05)
+    time.sleep(1.5)  # past the mount's entry_timeout and attr_timeout (1 s)
+    before = test_leases.opcode_counts(server)
+    for i, name in enumerate(order):
+        assert os.stat(a.mountpoint / "d" / name).st_size == (len(content(i)) if i % 2 else 0)
+        os.unlink(a.mountpoint / "d" / name)
+    counts = test_leases.moved(before, test_leases.opcode_counts(server))
+    # (GETATTRs there are: the kernel itself drops a file's attributes after writing it.)
+    assert counts.get("LOOKUP", 0) == 0, counts
+    assert not os.listdir(a.mountpoint / "d")
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_file_a_created_locally_and_b_changed_is_seen_changed_on_a_at_once(server, mount_factory):
+    """The lease A's kernel relies on for a file it created under its delegation is real: B's
+    change (after the recall) breaks it, and A sees the new attributes and the name's removal
+    without waiting for any timeout."""
+    a, b = mount_factory(server, DELEGATION), mount_factory(server)
+    os.mkdir(a.mountpoint / "d")
+    for i in range(20):
+        (a.mountpoint / "d" / f"f{i}").write_bytes(content(i))
+        assert os.stat(a.mountpoint / "d" / f"f{i}").st_mode & 0o777 == 0o644
+    for i in range(20):
+        path = f"f{i}"
+        if i % 2 == 0:
+            os.chmod(b.mountpoint / "d" / path, 0o600)
+            assert os.stat(a.mountpoint / "d" / path).st_mode & 0o777 == 0o600
+        else:
+            os.unlink(b.mountpoint / "d" / path)
+            assert not os.path.exists(a.mountpoint / "d" / path)
 
 
 @pytest.mark.timeout_seconds(TIMEOUT)

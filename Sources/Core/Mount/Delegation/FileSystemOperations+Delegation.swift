@@ -64,6 +64,10 @@ extension FileSystemOperations {
         attributes.gid = directory.mode & 0o2000 != 0 ? directory.gid : caller.gid
         let node = self.inodes.remember(staged.entry.handle)
         let client = self.client
+        // Leased as a CREATE's reply would be: the server grants the lease when it applies the
+        // create; nobody else can see the name before then (the recall waits for the log).
+        let ticket = self.leases?.ticket()
+        let timeouts = self.timeouts(ticket.map { ($0, parent, name) })
         self.delegationLog.append { seq in
             // Known as created before the entry can be sent (and answered).
             delegations.createdLocally(name, in: parent, node: node, handle: staged.entry.handle, seq: seq)
@@ -74,6 +78,7 @@ extension FileSystemOperations {
                     switch result {
                     case .success:
                         delegations.createAnswered(node, name: name, in: parent, error: nil)
+                        self.forgetUnleasedCreate(node: node, name: name, in: parent, ticket: ticket)
                     case .failure(let error):
                         self.delegatedFailed(node: node, name: name, in: parent, error)
                     }
@@ -88,10 +93,19 @@ extension FileSystemOperations {
         writeBehind.learned(node, attributes, underGrant: true)
         reply.created(
             EntryParameters(
-                node: node, attributes: attributes, attributeTimeout: self.options.attributeTimeout,
-                entryTimeout: self.options.entryTimeout),
+                node: node, attributes: attributes, attributeTimeout: timeouts.attribute, entryTimeout: timeouts.entry),
             self.openParameters(staged.file, flags: flags, cacheValid: true))
         return true
+    }
+
+    /// A create answered here with a lease's timeouts was applied, but a break (the server's
+    /// refusal of the lease among them) arrived since it was answered: the kernel forgets the
+    /// name and the file's attributes, as for a CREATE's reply that a break crossed.
+    private func forgetUnleasedCreate(node: NodeID, name: FileName, in parent: NodeID, ticket: UInt64?) {
+        guard let ticket, let leases = self.leases, !leases.holds(ticket),
+            let notifier = self.notifier as? any EntryNotifier
+        else { return }
+        notifier.forget(KernelForgetting(entries: [(parent, name)], nodes: [node])) {}
     }
 
     /// UNLINK in a held directory of a file this client created there: true when answered here.

@@ -27,11 +27,17 @@ extension RequestRouter {
         }
         self.onLogEntry(DelegatedCreateRequest.self, seq: \.seq) { request, context in
             try delegations.checkEntry(request.parent, staged: request.staged, by: context.session.id)
+            let since = coherence.leaseSequence()
             do {
                 let entry = try store.applyStaged(
                     request.staged, parent: request.parent, name: request.name, mode: request.mode,
                     caller: context.caller)
                 delegations.created(entry.handle, in: request.parent)
+                // The holder's kernel already caches the name and the file's attributes for as
+                // long as a lease lasts: from here on they are leased as a CREATE's reply is (a
+                // refusal reaches the client ahead of this reply, and it makes its kernel forget).
+                coherence.grantLeases(
+                    directories: [request.parent], objects: [entry.handle], to: context.session.id, since: since)
                 return entry
             } catch {
                 delegations.putBack(request.staged, for: context.session.id)
