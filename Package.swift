@@ -10,8 +10,9 @@ import PackageDescription
 ///   generated certificates (swift-certificates, swift-crypto). Everything with an invariant
 ///   worth testing.
 /// - `CFuse3`, `CSystemd`: system-library targets over libfuse3 and libsystemd.
-/// - `CCephFS`: system-library target over libcephfs (Debian's libcephfs-dev; no pkg-config
-///   file ships, so its module map says `link "cephfs"`), for the CephFS store.
+/// - `CCephFS`: libcephfs's declarations (Debian's libcephfs-dev) and a loader that opens the
+///   library only when the CephFS store is asked for (`pohmelfs_ceph_load`), so nothing else
+///   needs it installed or pays for its memory.
 /// - `CLinux`: `static inline` wrappers for Linux syscalls glibc does not export to Swift
 ///   (`openat2`, per-thread `setgroups`, file handles), in the manner of NIO's `CNIOLinux`.
 let package = Package(
@@ -42,11 +43,7 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
-        .systemLibrary(
-            name: "CCephFS",
-            path: "Sources/CCephFS",
-            providers: [.apt(["libcephfs-dev"])]
-        ),
+        .target(name: "CCephFS", path: "Sources/CCephFS"),
         .target(name: "CLinux", path: "Sources/CLinux"),
         .target(
             name: "PohmelfsCore",

@@ -19,9 +19,9 @@
 #   /usr/share/doc/pohmelfs/README.md.gz
 #
 # Depends: the shared libraries the binary links, as dpkg-shlibdeps names them (libfuse3-3,
-# libsystemd0, libcephfs2 for `serve --store cephfs`, libc6, libstdc++6, libgcc-s1, with
-# versions), plus fuse3 for fusermount3 and
+# libsystemd0, libc6, libstdc++6, libgcc-s1, with versions), plus fuse3 for fusermount3 and
 # /dev/fuse's setup. Without dpkg-shlibdeps (package dpkg-dev) a fixed list is used.
+# Suggests: libcephfs2, which the binary opens only for `serve --store cephfs` (not linked).
 # Maintainer scripts only reload systemd; no service is enabled or started by installing.
 # DEB_MAINTAINER sets the Maintainer field (default: a placeholder address).
 set -euo pipefail
@@ -60,7 +60,7 @@ if command -v dpkg-shlibdeps >/dev/null; then
     printf 'Source: pohmelfs\n\nPackage: pohmelfs\nArchitecture: any\n' >"$work/src/debian/control"
     depends=$(cd "$work/src" && dpkg-shlibdeps -O "$root/usr/bin/pohmelfs" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 fi
-[ -n "$depends" ] || depends="libc6, libcephfs2, libfuse3-3, libgcc-s1, libstdc++6, libsystemd0"
+[ -n "$depends" ] || depends="libc6, libfuse3-3, libgcc-s1, libstdc++6, libsystemd0"
 depends="fuse3, $depends"
 
 mkdir -p "$root/DEBIAN"
@@ -71,6 +71,7 @@ Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $(du -sk --exclude=DEBIAN "$root" | cut -f1)
 Depends: $depends
+Suggests: libcephfs2
 Section: net
 Priority: optional
 Description: network filesystem with a coherent client cache and atomic writes

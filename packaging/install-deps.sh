@@ -11,9 +11,9 @@
 # pairs for the network-cut test), and for the packaging tests and
 # `make deb`: systemd (systemd-analyze verify), man-db (verify looks up the units' man pages),
 # groff-base (the man page check), dpkg-dev (dpkg-shlibdeps), binutils (strip); for the CephFS
-# store: libcephfs-dev (the CCephFS system-library target; it pulls in libcephfs2, the runtime
-# library), and for its tests' single-node cluster (packaging/ceph-cluster.sh) ceph-mon ceph-osd
-# ceph-mds (which bring ceph-base and ceph-common: monmaptool, ceph-authtool, the `ceph` CLI)
+# store: libcephfs-dev (the CCephFS target's declarations; it pulls in libcephfs2, which
+# `serve --store cephfs` opens at run time), and for its tests' single-node cluster
+# (packaging/ceph-cluster.sh) ceph-mon ceph-osd ceph-mds (which bring ceph-base and ceph-common: monmaptool, ceph-authtool, the `ceph` CLI)
 # and uuid-runtime (uuidgen); no manager (ceph-mgr) is needed; ceph-fuse for `make bench-cluster`
 # (Ceph's own FUSE client, the peer pohmelfs over CephFS is measured against). `apt-get update`
 # runs once, and only when something is missing.

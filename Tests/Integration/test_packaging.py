@@ -215,6 +215,8 @@ def test_the_package_declares_its_version_dependencies_and_conffile(deb, pohmelf
     assert field(deb.path, "Description")
     depends = {re.split(r"[\s(]", item.strip())[0] for item in field(deb.path, "Depends").split(",")}
     assert {"fuse3", "libfuse3-3", "libsystemd0"} <= depends, depends
+    # libcephfs is opened only by `serve --store cephfs`: suggested, not required.
+    assert "libcephfs2" not in depends and field(deb.path, "Suggests") == "libcephfs2", depends
     for package in depends:
         # Every dependency is a real Debian package name on this system.
         known = run(["apt-cache", "show", "--no-all-versions", package])

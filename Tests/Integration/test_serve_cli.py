@@ -2,9 +2,13 @@
 culprit, and exit non-zero; help lists only what exists."""
 
 import re
+import shlex
 import socket
+from pathlib import Path
 
 import pytest
+
+import harness
 
 PLANNED_BUT_MAYBE_ABSENT = ("not implemented", "not yet", "coming soon", "placeholder", "todo")
 
@@ -152,3 +156,41 @@ def test_bad_policy_options_fail_in_one_line(run_pohmelfs, tmp_path, option):
     export.mkdir()
     line = one_line_error(run_pohmelfs(*serve_args(tmp_path, export), *option, timeout=60))
     assert option[0] in line, line
+
+
+def without_libcephfs(pohmelfs_bin, *args) -> list[str]:
+    """A command line running `pohmelfs ARGS` in a private mount namespace where libcephfs cannot
+    be loaded (its file replaced by an empty one), as on a machine that never installed it."""
+    library = Path("/lib/x86_64-linux-gnu/libcephfs.so.2")
+    hide = f"mount --bind /dev/null {shlex.quote(str(library.resolve()))} && " if library.exists() else ""
+    return ["unshare", "-m", "sh", "-c", hide + 'exec "$@"', "sh", str(pohmelfs_bin), *map(str, args)]
+
+
+@pytest.mark.timeout_seconds(60)
+def test_a_local_export_serves_without_libcephfs_and_cephfs_says_what_is_missing(
+    registry, pohmelfs_bin, tmp_path, free_port
+):
+    """libcephfs is opened only for `--store cephfs`: without it a local export still serves (a
+    linked library would stop the process before it starts), and the CephFS store says in one
+    line what is missing."""
+    cephfs = registry.run(without_libcephfs(
+        pohmelfs_bin, "serve", "--store", "cephfs", "--export", "/x", "--ceph-conf", "/etc/hostname",
+        "--state-dir", tmp_path / "ceph-state", "--listen", f"127.0.0.1:{free_port()}"))
+    line = one_line_error(cephfs)
+    assert "cannot load libcephfs" in line and "libcephfs2" in line, line
+    export = tmp_path / "export"
+    export.mkdir()
+    port = free_port()
+    server = registry.spawn(
+        without_libcephfs(pohmelfs_bin, *serve_args(tmp_path, export, f"127.0.0.1:{port}")),
+        log=tmp_path / "serve.log", label="serve without libcephfs")
+
+    def accepting():
+        assert server.poll() is None, (tmp_path / "serve.log").read_text()
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        assert harness.wait_until(accepting, timeout=15, step=0.1), (tmp_path / "serve.log").read_text()
+    finally:
+        harness.stop_process(server)

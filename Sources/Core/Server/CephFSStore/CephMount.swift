@@ -48,6 +48,7 @@ final class CephMount: @unchecked Sendable {
     private(set) var resetOwnSession = false
 
     init(_ configuration: CephConfiguration) throws {
+        try CephLibrary.load()
         var mount: OpaquePointer?
         var result = ceph_create(&mount, configuration.id)
         guard result == 0, let mount else {

@@ -36,6 +36,7 @@ enum CephSessionReset {
     /// Resets the session of `uuid` from a throwaway client (`ceph_create`, `ceph_init`,
     /// reclaim, `ceph_release`): what a surviving gateway does for a dead peer.
     static func reset(uuid: String, configuration: CephConfiguration) -> Int32 {
+        guard (try? CephLibrary.load()) != nil else { return -ELIBACC }
         var raw: OpaquePointer?
         var result = ceph_create(&raw, configuration.id)
         guard result == 0, let mount = raw else { return result < 0 ? result : -EIO }

@@ -1,9 +1,12 @@
-#ifndef POHMELFS_CCEPHFS_SHIM_H
-#define POHMELFS_CCEPHFS_SHIM_H
+#ifndef POHMELFS_CCEPHFS_H
+#define POHMELFS_CCEPHFS_H
 
-/* libcephfs from Debian's libcephfs-dev (Ceph 16.2, Debian 12). Debian ships no pkg-config
- * file for it, so the target names the library itself (`link "cephfs"`). The CephFS store
- * (Sources/Core/Server/CephFSStore) uses only the ll_ API plus mount set-up. */
+/* libcephfs from Debian's libcephfs-dev (Ceph 16.2, Debian 12): its declarations only. The
+ * executable does not link libcephfs: `pohmelfs_ceph_load` opens it (`dlopen`) when the CephFS
+ * store is asked for, and the functions declared here are defined in CephFSLoader.c, each calling
+ * libcephfs's own. So a mount, or a server of a local directory, neither needs libcephfs installed
+ * nor carries its ~7 MiB of resident pages. The CephFS store (Sources/Core/Server/CephFSStore)
+ * uses only the ll_ API plus mount set-up. */
 #include <features.h>
 #include <utime.h>
 #include <sys/stat.h>
@@ -31,6 +34,11 @@
 #undef __USE_FILE_OFFSET64
 #undef POHMELFS_DEFINED_FILE_OFFSET64
 #endif
+
+/* Opens libcephfs (once; thread-safe) and finds every function this project calls. 0 on
+ * success; otherwise -1 and `*error` says why (the library is missing, or lacks a function).
+ * Call before any other function of this header. */
+int pohmelfs_ceph_load(const char **error);
 
 /* vinodeno_t is a struct of structs; build it here so Swift passes two integers. */
 static inline int pohmelfs_ceph_lookup_vino(struct ceph_mount_info *cmount, uint64_t ino, uint64_t snapid,
