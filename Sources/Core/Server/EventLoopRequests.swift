@@ -13,7 +13,7 @@ import NIOCore
 /// What stays on the pool: everything that moves file data (READ from disk, WRITE, APPEND,
 /// FSYNC, FALLOCATE, COPY_FILE_RANGE), anything that can wait for another request (byte-range
 /// and transaction locks: SETLK, GETLK; an OPEN's first read is done here only when it cannot
-/// wait, else on a Dispatch worker), and what can take
+/// wait, else back on the pool), and what can take
 /// long on a large file (a truncating SETATTR or OPEN, which frees the file's blocks), or makes
 /// many objects at once (PREALLOC). The price of the rest: a namespace call the kernel must read
 /// from disk (a cold directory block) holds the other connections of that event loop for as long

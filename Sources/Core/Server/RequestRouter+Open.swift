@@ -1,4 +1,3 @@
-import Dispatch
 import NIOCore
 
 /// OPEN, and the first read it may bring (capability `firstRead`).
@@ -6,9 +5,9 @@ import NIOCore
 /// With the local store an OPEN runs on the connection's event loop (`EventLoopRequests`). Its
 /// first read is done there too when nothing about it can wait: the transaction lock of the
 /// range is free and the store has the bytes in memory (`BackingStore.readWithoutBlocking`, as
-/// a READ on the event loop). Otherwise the file is opened there and the read goes to a
-/// Dispatch worker, which answers the OPEN with the bytes once it has them, as
-/// `runAgainOffTheLoop` answers a request held for a recall: the reply is the same either way,
+/// a READ on the event loop). Otherwise the file is opened there and the read goes to the
+/// server's I/O pool (`RequestContext.offload`, bounded by `--io-threads` as a READ there is),
+/// which answers the OPEN with the bytes once it has them: the reply is the same either way,
 /// and a file whose first bytes are cached (a tree just written or read) is opened without the
 /// two thread hand-offs every such OPEN cost on the pool (23,982 `futex` calls of the server
 /// during a `cp -r` out of /usr/include, 8 after).
@@ -50,7 +49,7 @@ extension RequestRouter {
                 } else {
                     // Not in memory, or its range busy: read off the loop, then answer.
                     let opened = response
-                    DispatchQueue.global().async {
+                    context.offload {
                         var response = opened
                         response.firstRead = Self.firstRead(store, locks, file, handle, size: size, context)
                         context.respond(reply(response))

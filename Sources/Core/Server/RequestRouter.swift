@@ -12,6 +12,9 @@ public struct RequestContext<Store: BackingStore>: Sendable {
     public var respond: @Sendable (ByteBuffer) -> Void
     /// The connection's event loop, for timers.
     public var eventLoop: any EventLoop
+    /// Runs blocking work of a request begun on the event loop on the server's I/O pool (bounded
+    /// by `--io-threads`, like the requests the pool runs from the start).
+    public var offload: @Sendable (@escaping @Sendable () -> Void) -> Void
 }
 
 /// Maps each request opcode to the code that performs it against the store and encodes the

@@ -494,7 +494,8 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
             caller: caller, session: session, transaction: frame.header.transaction,
             allocator: context.channel.allocator,
             respond: respond,
-            eventLoop: context.eventLoop)
+            eventLoop: context.eventLoop,
+            offload: { [threadPool = self.shared.threadPool] work in threadPool.submit { _ in work() } })
         let statistics = self.shared.statistics
         if opcode == .read { statistics.reads.add(1, ordering: .relaxed) }
         if opcode == .write || opcode == .append { statistics.writes.add(1, ordering: .relaxed) }
