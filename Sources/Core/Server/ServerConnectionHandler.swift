@@ -8,6 +8,9 @@ final class ServerShared<Store: BackingStore>: Sendable {
     let store: Store
     let router: RequestRouter<Store>
     let threadPool: NIOThreadPool
+    /// `RequestContext.offload`: made once here, not per request (a closure that captures the
+    /// pool is an allocation).
+    let offload: @Sendable (@escaping @Sendable () -> Void) -> Void
     /// The store's `answersMetadataOnEventLoop`: namespace requests skip the pool.
     let metadataOnEventLoop: Bool
     let logger: Logger
@@ -50,6 +53,7 @@ final class ServerShared<Store: BackingStore>: Sendable {
             store: store, locks: locks, coherence: coherence, maximumTransaction: maximumTransaction,
             policy: configuration.policy)
         self.threadPool = threadPool
+        self.offload = { work in threadPool.submit { _ in work() } }
         self.metadataOnEventLoop = store.answersMetadataOnEventLoop
         self.logger = logger
         self.maximumTransaction = maximumTransaction
@@ -495,7 +499,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
             allocator: context.channel.allocator,
             respond: respond,
             eventLoop: context.eventLoop,
-            offload: { [threadPool = self.shared.threadPool] work in threadPool.submit { _ in work() } })
+            offload: self.shared.offload)
         let statistics = self.shared.statistics
         if opcode == .read { statistics.reads.add(1, ordering: .relaxed) }
         if opcode == .write || opcode == .append { statistics.writes.add(1, ordering: .relaxed) }
