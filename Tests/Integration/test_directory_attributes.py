@@ -61,3 +61,50 @@ def test_a_change_to_a_walked_directory_is_seen_at_once_on_both_mounts(server, m
     assert stat_after_walk(b, b.mountpoint / "d2").st_nlink == parent_links + 1
     assert stat_after_walk(a, a.mountpoint / "d2").st_nlink == parent_links + 1
     assert os.stat(a.mountpoint / "d2" / "d3").st_ino == os.stat(b.mountpoint / "d2" / "d3").st_ino
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_file_renamed_in_a_walked_tree_costs_one_getattr_for_its_directory_only(metrics_server, mount_factory):
+    # `git status` renames index.lock over index each time: the other directories stay known.
+    mount = mount_factory(metrics_server)
+    make_tree(mount.mountpoint)
+    walk(mount.mountpoint)  # lists every directory: the kernel forgets their access times
+    (mount.mountpoint / "d0" / "f1").write_bytes(b"lock")
+    os.rename(mount.mountpoint / "d0" / "f1", mount.mountpoint / "d0" / "f0")
+    sent = sent_during(metrics_server, lambda: walk(mount.mountpoint))
+    assert sent.get("GETATTR", 0) <= 1, sent
+
+
+def renameat2(old, new, flags):
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    AT_FDCWD = -100
+    if libc.renameat2(AT_FDCWD, bytes(old), AT_FDCWD, bytes(new), flags) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error), str(old))
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_directories_this_mount_moves_show_the_servers_change_time_at_once(server, mount_factory):
+    mount = mount_factory(server)
+    make_tree(mount.mountpoint)
+    walk(mount.mountpoint)
+    time.sleep(0.05)
+
+    def agrees(relative):
+        # Straight to the directory, not through a fresh listing of its parent (whose entries
+        # would bring the server's attributes anyway).
+        seen, truth = os.stat(mount.mountpoint / relative), os.stat(server.export / relative)
+        return (seen.st_ctime_ns, seen.st_nlink) == (truth.st_ctime_ns, truth.st_nlink)
+
+    os.rename(mount.mountpoint / "d1" / "sub", mount.mountpoint / "d1" / "moved")
+    assert agrees("d1/moved") and agrees("d1")
+    os.rename(mount.mountpoint / "d3", mount.mountpoint / "d2" / "d3")
+    assert agrees("d2/d3") and agrees("d2") and agrees(".")
+    renameat2(mount.mountpoint / "d0" / "sub", mount.mountpoint / "d2" / "sub", 2)  # RENAME_EXCHANGE
+    assert agrees("d0/sub") and agrees("d2/sub")
+    os.mkdir(mount.mountpoint / "d0" / "empty")
+    walk(mount.mountpoint)
+    os.rename(mount.mountpoint / "d2" / "d3", mount.mountpoint / "d0" / "empty")  # over an empty directory
+    assert agrees("d0/empty") and agrees("d0") and agrees("d2")

@@ -7,6 +7,7 @@ of file metadata")."""
 
 import os
 import tarfile
+import time
 
 import pytest
 
@@ -139,6 +140,33 @@ def test_untarring_sends_one_setattr_and_no_getattr_or_flush_per_file(
     for i in range(count):
         st = os.stat(metrics_server.export / "t" / f"f{i}")
         assert (st.st_mode & 0o777, st.st_uid, st.st_mtime_ns) == (0o640 + i % 8, 1000, (1_200_000_000 + i) * 10**9)
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_written_files_times_are_the_servers_on_every_mount_and_stay(server, mount_factory):
+    """A `stat` after a buffered write was answered with times the client made up, and the
+    server stamps its own when the bytes land: the file's times differed between the writer
+    and every other mount, and changed on the writer later by themselves (`make`, `rsync` and
+    `git status` compare them). Now that `stat` waits for the bytes and asks the server."""
+    a, b = mount_factory(server), mount_factory(server)
+    seen = {}
+    for i in range(10):
+        with open(a.mountpoint / f"w{i}", "wb") as f:
+            f.write(b"x" * (1000 + i))
+            f.flush()
+            seen[f"w{i}"] = os.fstat(f.fileno())  # the bytes are still buffered on A here
+
+    def times(st):
+        return (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    for name, during in seen.items():
+        truth = times(os.stat(server.export / name))
+        assert times(during) == truth, name
+        assert times(os.stat(a.mountpoint / name)) == truth, name
+        assert times(os.stat(b.mountpoint / name)) == truth, name
+    time.sleep(2.5)  # past the write-back timer and the ordinary attribute timeout
+    for name, during in seen.items():
+        assert times(os.stat(a.mountpoint / name)) == times(during), name
 
 
 def _write_one_byte_as_other(path):

@@ -140,7 +140,8 @@ extension FileSystemOperations {
         }
         for item in items {
             if let entry = item.entry {
-                self.directoryAttributes?.learned(entry.node, entry.attributes, ticket: tickets.directories)
+                self.directoryAttributes?.learned(
+                    entry.node, entry.attributes, ticket: tickets.directories, at: .init(parent: node, name: item.name))
             }
         }
         let next = entries.last?.cookie ?? offset

@@ -181,7 +181,8 @@ public final class FileSystemOperations: Sendable {
         let directoryTicket = self.directoryAttributes?.ticket()
         self.perform(request, caller: caller, reply: reply) { entry in
             let parameters = self.entryParameters(entry, leased: ticket.map { ($0, parent, name) })
-            self.directoryAttributes?.learned(parameters.node, entry.attributes, ticket: directoryTicket)
+            self.directoryAttributes?.learned(
+                parameters.node, entry.attributes, ticket: directoryTicket, at: .init(parent: parent, name: name))
             if R.self == MkdirRequest.self, let ticket { self.leases?.bornEmpty(parameters.node, ticket: ticket) }
             if R.self == MkdirRequest.self, let delegations = self.delegations {
                 delegations.born(parameters.node, entry)
@@ -229,7 +230,8 @@ public final class FileSystemOperations: Sendable {
             switch result {
             case .success(let entry):
                 let parameters = self.entryParameters(entry, leased: leased)
-                self.directoryAttributes?.learned(parameters.node, entry.attributes, ticket: directoryTicket)
+                self.directoryAttributes?.learned(
+                    parameters.node, entry.attributes, ticket: directoryTicket, at: .init(parent: parent, name: name))
                 self.recentLookups.looked(up: parameters.node, by: caller.pid)
                 reply.entry(parameters)
             case .failure(let error as Errno) where error == .noEntry && self.timeouts(leased).negative > 0:
@@ -379,7 +381,8 @@ public final class FileSystemOperations: Sendable {
         reply: EmptyReply
     ) {
         guard let oldHandle = self.handle(parent, reply), let newHandle = self.handle(newParent, reply) else { return }
-        self.directoryAttributes?.changingAny()
+        self.directoryAttributes?.renaming(
+            from: .init(parent: parent, name: name), to: .init(parent: newParent, name: newName))
         let flags = RenameRequest.Flags(rawValue: flags)
         guard RenameRequest.Flags.known.isSuperset(of: flags) else { return reply.error(.invalid) }
         if self.delegationLog.isBusy {

@@ -15,6 +15,13 @@ import Synchronization
 /// (`changing`) before it is sent or answered locally, which forgets them and keeps replies
 /// already on their way from being learned.
 ///
+/// A RENAME by this client changes the directory it moves (its change time, and its `..`) as
+/// well as the two parents, and the kernel names only the parents: so the table keeps a
+/// directory only while it knows where it is (`Place`: the parent and name a LOOKUP, a listing
+/// or a MKDIR gave it, under the same lease), and a RENAME forgets the directories at its two
+/// names, if any, besides the parents. (Forgetting every directory at every RENAME cost `git
+/// status`, which renames its index each time, one GETATTR per directory of the work tree.)
+///
 /// A directory's owner and mode are kept apart (`maySearch`): a name made in the directory
 /// changes its times and link count, not who may search it, so they outlive `changing` and are
 /// forgotten only by a break, by this client's own setattr or extended-attribute change of the
@@ -29,8 +36,18 @@ final class LeasedDirectoryAttributes: Sendable {
         fileprivate let permissionChanges: UInt64
     }
 
+    /// A directory's parent and name.
+    struct Place: Hashable {
+        var parent: NodeID
+        var name: FileName
+    }
+
     private struct State {
         var table: [NodeID: (attributes: FileAttributes, breaks: UInt64)] = [:]
+        /// Where each directory was last seen, and under which lease (`breaks`); `byPlace` is
+        /// the reverse. A directory is in `table` only with a place seen under its lease.
+        var places: [NodeID: (place: Place, breaks: UInt64)] = [:]
+        var byPlace: [Place: NodeID] = [:]
         var permissions: [NodeID: (uid: UInt32, mode: UInt32, breaks: UInt64)] = [:]
         /// Bumped by every `changing`.
         var changes: UInt64 = 0
@@ -51,8 +68,10 @@ final class LeasedDirectoryAttributes: Sendable {
     }
 
     /// The server described `node` with `attributes` in reply to a request sent at `ticket`:
-    /// kept when it is a directory and neither a break nor a change of this client came since.
-    func learned(_ node: NodeID, _ attributes: FileAttributes?, ticket: Ticket?) {
+    /// kept when it is a directory and neither a break nor a change of this client came since,
+    /// and it is known where the directory is: `place` (a LOOKUP's, a listing's, a MKDIR's), or
+    /// one seen under the same lease (a GETATTR names no place).
+    func learned(_ node: NodeID, _ attributes: FileAttributes?, ticket: Ticket?, at place: Place? = nil) {
         guard let attributes, let ticket, attributes.mode & 0o170000 == 0o040000, node != NodeID(0),
             self.leases.holds(ticket.breaks)
         else { return }
@@ -62,7 +81,18 @@ final class LeasedDirectoryAttributes: Sendable {
                 state.permissions[node] = (attributes.uid, attributes.mode, ticket.breaks)
             }
             guard state.changes == ticket.changes else { return }
-            if state.table.count >= Self.capacity { state.table.removeAll(keepingCapacity: true) }
+            if state.table.count >= Self.capacity || state.places.count >= Self.capacity {
+                state.table.removeAll(keepingCapacity: true)
+                state.places.removeAll(keepingCapacity: true)
+                state.byPlace.removeAll(keepingCapacity: true)
+            }
+            if let place, place.name != ".", place.name != ".." {
+                Self.unplace(node, &state)
+                state.places[node] = (place, ticket.breaks)
+                state.byPlace[place] = node
+            } else if node != .root {
+                guard let known = state.places[node], known.breaks == ticket.breaks else { return }
+            }
             state.table[node] = (attributes, ticket.breaks)
         }
     }
@@ -112,12 +142,19 @@ final class LeasedDirectoryAttributes: Sendable {
         }
     }
 
-    /// This client is about to move a name (RENAME): a directory moved changes too, and which
-    /// one it is, if any, is known only to the server. Forgets every directory.
-    func changingAny() {
+    /// This client is about to move `from` to `to` (RENAME, or an exchange of the two): the
+    /// parents, and a directory known at either name (the one moved, or one exchanged or
+    /// replaced), are forgotten; no reply already on its way is learned.
+    func renaming(from: Place, to: Place) {
         self.state.withLock { state in
             state.changes &+= 1
-            state.table.removeAll(keepingCapacity: true)
+            state.table[from.parent] = nil
+            state.table[to.parent] = nil
+            for place in [from, to] {
+                guard let directory = state.byPlace[place] else { continue }
+                state.table[directory] = nil
+                Self.unplace(directory, &state)
+            }
         }
     }
 
@@ -126,6 +163,12 @@ final class LeasedDirectoryAttributes: Sendable {
         self.state.withLock { state in
             state.table[node] = nil
             state.permissions[node] = nil
+            Self.unplace(node, &state)
         }
+    }
+
+    private static func unplace(_ node: NodeID, _ state: inout State) {
+        guard let old = state.places.removeValue(forKey: node) else { return }
+        if state.byPlace[old.place] == node { state.byPlace[old.place] = nil }
     }
 }

@@ -31,6 +31,12 @@ public final class WriteBehind: Sendable {
     struct NodeState {
         /// The attributes as this client knows them; nil when it does not (then the server is asked).
         var attributes: FileAttributes?
+        /// A write buffered here changed the file's modification and change times, which only the
+        /// server can tell: it stamps its own when the bytes land. GETATTR then asks it (after
+        /// the bytes), so the times seen here are the ones every other client sees and they do
+        /// not change later by themselves (`make`, `rsync` and `git status` compare them).
+        /// `attributes` still decides a SETATTR answered here.
+        var timesStale = false
         /// A ring, not an array: a chain held off for a second can gather thousands of steps
         /// (a program calling fchmod in a loop), and the chain takes them from the front.
         var queue = CircularBuffer<Step>()
@@ -95,6 +101,7 @@ public final class WriteBehind: Sendable {
                 ticket.map({ $0 == state.generation }) ?? true
             else { return }
             state.nodes[node, default: NodeState()].attributes = attributes
+            state.nodes[node]!.timesStale = false
             state.known.insert(node)
         }
     }
@@ -148,16 +155,20 @@ public final class WriteBehind: Sendable {
                 return
             }
             attributes.size = max(attributes.size, offset + count)
+            // What a SETATTR answered here shows until the server says (`timesStale`).
             attributes.modificationTime = now
             attributes.changeTime = now
             state.nodes[node]!.attributes = attributes
+            state.nodes[node]!.timesStale = true
         }
     }
 
     /// The attributes to answer GETATTR with here, or nil when the server must be asked.
     func localAttributes(_ node: NodeID) -> FileAttributes? {
         let attributes: FileAttributes? = self.state.withLock { state in
-            guard let attributes = state.nodes[node]?.attributes, self.writeback.isGranted(node) else { return nil }
+            guard let entry = state.nodes[node], let attributes = entry.attributes, !entry.timesStale,
+                self.writeback.isGranted(node)
+            else { return nil }
             return attributes
         }
         if attributes != nil { self.answeredLocally.add(1, ordering: .relaxed) }
@@ -177,6 +188,8 @@ public final class WriteBehind: Sendable {
                 let changed = LocalSetattr.apply(changes, to: known, caller: caller, now: now)
             else { return (nil, false) }
             state.nodes[node]!.attributes = changed
+            // An explicit modification time (tar's, `cp -p`'s) is the one the server applies.
+            if case .set = changes.modificationTime { state.nodes[node]!.timesStale = false }
             let start = Self.enqueue(.setattr(request, caller), node, &state)
             if start { state.nodes[node]!.holding = true }
             return (changed, start)
@@ -342,6 +355,7 @@ public final class WriteBehind: Sendable {
         self.state.withLock { state in
             guard state.nodes[node]!.queue.isEmpty, state.nodes[node]!.attributes != nil else { return }
             state.nodes[node]!.attributes = attributes
+            state.nodes[node]!.timesStale = false
         }
     }
 
