@@ -7,17 +7,18 @@ import Synchronization
 ///
 /// Locking: `handler` is protected by its mutex, never held while the handler runs.
 public final class LateBoundHandler<Event: Sendable>: Sendable {
-    private let handler = Mutex<(@Sendable (Event) -> Void)?>(nil)
+    private let handler = Mutex<StoredCallback<Event>?>(nil)
 
     public init() {}
 
     public func setHandler(_ handler: @escaping @Sendable (Event) -> Void) {
-        self.handler.withLock { $0 = handler }
+        let stored = StoredCallback(handler)
+        self.handler.withLock { $0 = stored }
     }
 
     public func dispatch(_ event: Event) {
         let handler = self.handler.withLock { $0 }
-        handler?(event)
+        handler?.call(event)
     }
 }
 

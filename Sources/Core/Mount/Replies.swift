@@ -25,7 +25,7 @@ public class Reply: @unchecked Sendable {
     let sink: any ReplySink
     private let status = Atomic<UInt8>(Status.pending.rawValue)
     /// Run once if the request is interrupted (to cancel server-side work); see `onInterrupt`.
-    private let interruptAction = Mutex<(@Sendable () -> Void)?>(nil)
+    private let interruptAction = Mutex<StoredCallback<Void>?>(nil)
     private let operation: StaticString
     private let logger: Logger
 
@@ -74,7 +74,8 @@ public class Reply: @unchecked Sendable {
     /// Registers what to do if the request is interrupted after this call (for example, cancel
     /// a blocked lock request on the server). Runs at once if it was interrupted already.
     public final func onInterrupt(_ action: @escaping @Sendable () -> Void) {
-        self.interruptAction.withLock { $0 = action }
+        let stored = StoredCallback<Void> { _ in action() }
+        self.interruptAction.withLock { $0 = stored }
         if self.status.load(ordering: .acquiring) == Status.interrupted.rawValue {
             self.runInterruptActionOnce()
         }
@@ -87,7 +88,7 @@ public class Reply: @unchecked Sendable {
             defer { action = nil }
             return action
         }
-        action?()
+        action?.call(())
     }
 
     public final var isAnswered: Bool { self.status.load(ordering: .acquiring) != Status.pending.rawValue }

@@ -22,7 +22,7 @@ final class GraceTimer<Item: Sendable>: Sendable {
 
     private let grace: DispatchTimeInterval
     private let coalescing: DispatchTimeInterval
-    private let expire = Mutex<(@Sendable (Item) -> Void)?>(nil)
+    private let expire = Mutex<StoredCallback<Item>?>(nil)
     private let state = Mutex(State())
 
     init(grace: DispatchTimeInterval, coalescing: DispatchTimeInterval = .milliseconds(50)) {
@@ -32,7 +32,8 @@ final class GraceTimer<Item: Sendable>: Sendable {
 
     /// Sets what happens to an item whose grace is over (its owner, once initialized).
     func onExpiry(_ expire: @escaping @Sendable (Item) -> Void) {
-        self.expire.withLock { $0 = expire }
+        let stored = StoredCallback(expire)
+        self.expire.withLock { $0 = stored }
     }
 
     /// `item` expires `grace` from now.
@@ -69,6 +70,6 @@ final class GraceTimer<Item: Sendable>: Sendable {
         }
         if let next { self.arm(at: next + self.coalescing) }
         guard !due.isEmpty, let expire = self.expire.withLock({ $0 }) else { return }
-        for item in due { expire(item) }
+        for item in due { expire.call(item) }
     }
 }
