@@ -169,6 +169,27 @@ def test_a_written_files_times_are_the_servers_on_every_mount_and_stay(server, m
         assert times(os.stat(a.mountpoint / name)) == times(during), name
 
 
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_stat_after_a_buffered_write_takes_the_times_from_the_writes_reply(metrics_server, mount_factory):
+    """The WRITE that sends the buffered bytes brings the file's attributes back (capability
+    `writeAttributes`), so the `stat` that waited for it asks nothing more."""
+    mount = mount_factory(metrics_server)
+    before = opcode_counts(metrics_server)
+    seen = {}
+    for i in range(20):
+        with open(mount.mountpoint / f"s{i}", "wb") as f:
+            f.write(b"y" * (3000 + i))
+            f.flush()
+            seen[f"s{i}"] = os.fstat(f.fileno())
+    sent = moved(before, opcode_counts(metrics_server))
+    assert sent.get("GETATTR", 0) == 0, sent
+    assert sent.get("WRITE", 0) == 20, sent
+    for name, during in seen.items():
+        truth = os.stat(metrics_server.export / name)
+        assert (during.st_size, during.st_mtime_ns, during.st_ctime_ns) == (
+            truth.st_size, truth.st_mtime_ns, truth.st_ctime_ns), name
+
+
 def _write_one_byte_as_other(path):
     fd = os.open(path, os.O_WRONLY)
     try:

@@ -38,6 +38,8 @@ extension WritebackBuffer {
             }
             entry.flushing = true
             entry.waiters = [waiter]
+            entry.landedAttributes = nil
+            entry.roundFailed = false
             return .start
         }
         switch step {
@@ -86,6 +88,7 @@ extension WritebackBuffer {
             let extents = state.cache.planWriteback(
                 node, maximumTransaction: self.maximumTransaction, budget: Self.roundBudget)
             state.nodes[node]!.leftBehind = extents.reduce(0) { $0 + $1.bytes.count } >= Self.roundBudget
+            state.nodes[node]!.absorbedAtPlan = state.nodes[node]!.absorbed
             let entry = state.nodes[node]!
             return (extents, entry.handles.keys.first, entry.caller)
         }
@@ -113,6 +116,10 @@ extension WritebackBuffer {
                 self.state.withLock { state in
                     state.cache.completeWriteback(extent)
                     if let error, state.nodes[node]!.error == nil { state.nodes[node]!.error = error }
+                    if error != nil { state.nodes[node]!.roundFailed = true }
+                    if case .success(let response) = result, let attributes = response.attributes {
+                        state.nodes[node]!.landedAttributes = Self.later(state.nodes[node]!.landedAttributes, attributes)
+                    }
                 }
                 if remaining.decrement() { self.finishRound(node) }
             }
@@ -120,7 +127,16 @@ extension WritebackBuffer {
         if plan.extents.isEmpty { self.finishRound(node) }
     }
 
+    /// Of two snapshots of one file's attributes taken while only this client wrote it, the one
+    /// taken later: the change time never goes back, and within one clock tick the size only grows.
+    static func later(_ earlier: FileAttributes?, _ other: FileAttributes) -> FileAttributes {
+        guard let earlier else { return other }
+        let key = { (a: FileAttributes) in (a.changeTime.seconds, a.changeTime.nanoseconds, a.size) }
+        return key(other) >= key(earlier) ? other : earlier
+    }
+
     private func finishRound(_ node: NodeID) {
+        var landed: (FileAttributes, UInt64)?
         let finished: (waiters: [Waiter], error: Errno?)? = self.state.withLock { state in
             // Another round when asked for meanwhile, or when the budget left pages behind. (No
             // endless rounds: the kernel holds the inode lock over fsync and flush, so the waiters'
@@ -130,6 +146,12 @@ extension WritebackBuffer {
                 return nil
             }
             var entry = state.nodes[node]!
+            if let attributes = entry.landedAttributes, !entry.roundFailed, !state.cache.hasDirtyPages(of: node),
+                entry.absorbed == entry.absorbedAtPlan
+            {
+                landed = (attributes, entry.absorbedAtPlan)
+            }
+            entry.landedAttributes = nil
             let waiters = entry.waiters
             let error = entry.error
             if waiters.contains(where: \.reportsErrors) { entry.error = nil }
@@ -140,6 +162,9 @@ extension WritebackBuffer {
             return (waiters, error)
         }
         guard let finished else { return self.round(node) }
+        if let (attributes, absorbed) = landed, let handler = self.landedHandler.withLock({ $0 }) {
+            handler.call((node, attributes, absorbed))
+        }
         for waiter in finished.waiters { waiter.completion(waiter.reportsErrors ? finished.error : nil) }
     }
 }

@@ -59,6 +59,14 @@ public final class WritebackBuffer: Sendable {
         var afterStreams: [@Sendable () -> Void] = []
         /// The server's handle of the node (the key of `State.handles`), once opened.
         var objectHandle: ObjectHandle?
+        /// Writes absorbed so far, and their count when the round in flight was planned.
+        var absorbed: UInt64 = 0
+        var absorbedAtPlan: UInt64 = 0
+        /// The latest of the attributes the server sent with this writeback's WRITE replies
+        /// (capability `writeAttributes`): the one it took last (largest change time, then size).
+        var landedAttributes: FileAttributes?
+        /// A WRITE of this writeback failed: what the server said is not handed on.
+        var roundFailed = false
         /// The kernel has forgotten the node (`forget`): no handle can open it again, so neither
         /// its grant nor an error nobody can be told of keeps its state.
         var forgotten = false
@@ -85,6 +93,9 @@ public final class WritebackBuffer: Sendable {
     }
 
     let state: Mutex<State>
+    /// Told the server's attributes of a node once a writeback left nothing of it dirty, with the
+    /// count of writes absorbed when its last round was planned (`absorbedCount`): `WriteBehind`.
+    let landedHandler = Mutex<StoredCallback<(NodeID, FileAttributes, UInt64)>?>(nil)
 
     public init(client: RPCClient, capacity: Int) {
         self.client = client
@@ -176,6 +187,7 @@ public final class WritebackBuffer: Sendable {
                 state.cache.write(node, offset: offset, bytes: bytes)
             {
                 entry.caller = caller
+                entry.absorbed &+= 1
                 return (.absorbed(mustWait: state.cache.dirtyBytes > self.dirtyLimit), false)
             }
             let ask = Self.shouldAskForGrant(&entry, force: false)
@@ -183,6 +195,11 @@ public final class WritebackBuffer: Sendable {
         }
         if ask { self.askForGrant(node, file: file) }
         return decision
+    }
+
+    /// Writes absorbed for `node` so far (what `landedHandler` is told is compared with it).
+    public func absorbedCount(_ node: NodeID) -> UInt64? {
+        self.state.withLock { $0.nodes[node]?.absorbed }
     }
 
     /// The bytes of the range if every one is in the cache (written here and not yet sent).

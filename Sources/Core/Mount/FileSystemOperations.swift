@@ -266,9 +266,14 @@ public final class FileSystemOperations: Sendable {
         if let leases = self.leases, let attributes = self.directoryAttributes?.attributes(of: node) {
             return reply.attributes(attributes, timeout: leases.duration)
         }
-        // The size and times of a file with buffered writes are the server's once they are there;
-        // a file created here is asked about once the server has made it.
+        // The size and times of a file with buffered writes are the server's once they are there
+        // (its WRITE replies may have said what they are); a file created here is asked about
+        // once the server has made it.
+        let beforeWriteback = self.writeBehind?.ticket()
         self.afterDelegatedCreate(of: node) { self.afterWriteback(of: node) {
+            if let beforeWriteback, let attributes = self.writeBehind?.learnedFromWriteback(node, ticket: beforeWriteback) {
+                return reply.attributes(attributes, timeout: self.options.attributeTimeout)
+            }
             let ticket = self.leases?.ticket()
             // Learned only from a reply to a request sent under the grant, too.
             let granted = self.writeback?.isGranted(node) ?? false

@@ -51,6 +51,8 @@ public protocol BackingStore: Sendable {
     func write(_ file: File, offset: UInt64, data: ByteBuffer, caller: Caller) throws -> UInt64
     /// The file's size now: where an APPEND writes (under the exclusive transaction lock).
     func endOfFile(_ file: File) throws -> UInt64
+    /// The attributes of an open file (a WRITE's reply, capability `writeAttributes`).
+    func attributes(of file: File) throws -> FileAttributes
     func fsync(_ file: File, dataOnly: Bool) throws
     func fallocate(_ file: File, mode: UInt32, offset: UInt64, length: UInt64, caller: Caller) throws
     func copyFileRange(

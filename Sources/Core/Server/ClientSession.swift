@@ -35,6 +35,9 @@ public final class ClientSession<Store: BackingStore>: Sendable {
     /// The files the session cached when its connection dropped, regranted (and invalidated)
     /// when it is resumed.
     let cachedWhenDetached = Mutex<[ObjectHandle]>([])
+    /// The client asked, in its latest HELLO, for the file's attributes in WRITE replies
+    /// (capability `writeAttributes`).
+    let wantsWriteAttributes = Atomic<Bool>(false)
 
     init(id: SessionID, peer: String, clientName: String) {
         self.id = id

@@ -250,8 +250,12 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
             ) {
                 try store.write(file, offset: request.offset, data: request.data, caller: context.caller)
             }
+            // After the bytes, outside the lock: the attributes of a file this session alone
+            // writes (under its grant) are as the write left them or later.
+            let attributes =
+                context.session.wantsWriteAttributes.load(ordering: .relaxed) ? try? store.attributes(of: file) : nil
             // O_APPEND writes land at the end, wherever `offset` said: invalidate to the end.
-            return (WriteResponse(count: count), handle, request.offset, 0)
+            return (WriteResponse(count: count, attributes: attributes), handle, request.offset, 0)
         }
         self.on(FlushRequest.self) { request, context in
             let file = try context.session.file(request.file)

@@ -383,6 +383,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         let delegation = request.capabilities.contains(.delegation) && shared.coherence.enabled
             && shared.store.stagesObjects && !shared.router.policy.readOnly
         if delegation { shared.coherence.delegations.enable(session.id) }
+        session.wantsWriteAttributes.store(request.capabilities.contains(.writeAttributes), ordering: .relaxed)
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
             let found = CallerLimit.forConnection(remote: remote, local: local, authenticated: authenticated)
             var response = HelloResponse(
@@ -392,7 +393,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                     .union(leases ? request.capabilities.intersection(.listingLeases) : [])
                     .union(delegation ? .delegation : [])
                     .union(request.capabilities.contains(.grantOnCreate) && shared.coherence.enabled ? .grantOnCreate : [])
-                    .union(request.capabilities.intersection([.sessionSecret, .openAndList, .firstRead])),
+                    .union(request.capabilities.intersection([.sessionSecret, .openAndList, .firstRead, .writeAttributes])),
                 maximumTransaction: maximumTransaction,
                 session: session.id, root: try shared.store.rootEntry(), resumed: resumed != nil)
             response.sessionSecret = session.secret

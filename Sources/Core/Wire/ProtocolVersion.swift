@@ -62,5 +62,10 @@ public enum ProtocolVersion {
         /// Offered by a client that asks OPEN for the file's first bytes, echoed by a server that
         /// reads them (`OpenRequest.wantsFirstRead`, `OpenResponse.firstRead`).
         public static let firstRead = Capabilities(rawValue: 1 << 13)
+        /// Offered by a client that wants a WRITE's reply to carry the file's attributes after the
+        /// write, echoed by a server that sends them (`WriteResponse.attributes`), as NFSv3's
+        /// WRITE returns its post-operation attributes: a client that wrote back buffered bytes
+        /// then knows the times the server stamped without asking (`WriteBehind`).
+        public static let writeAttributes = Capabilities(rawValue: 1 << 14)
     }
 }

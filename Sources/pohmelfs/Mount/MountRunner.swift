@@ -17,11 +17,13 @@ struct MountRunner {
     let notifier = SystemdNotifier()
 
     /// What this mount offers the server at HELLO: OPENDIR_LIST, OPEN's first read, leases, and
-    /// the grant with CREATE when it buffers writes.
+    /// when it buffers writes the grant with CREATE and the file's attributes in WRITE replies.
     private var capabilities: ProtocolVersion.Capabilities {
         var capabilities: ProtocolVersion.Capabilities = self.options.leases ? [.leases, .listingLeases] : []
         capabilities.formUnion([.openAndList, .firstRead])
-        if self.options.cache == .strict && self.options.writeback { capabilities.insert(.grantOnCreate) }
+        if self.options.cache == .strict && self.options.writeback {
+            capabilities.formUnion([.grantOnCreate, .writeAttributes])
+        }
         if self.options.delegation && capabilities.contains(.grantOnCreate) { capabilities.insert(.delegation) }
         return capabilities
     }

@@ -37,6 +37,11 @@ public final class WriteBehind: Sendable {
         /// not change later by themselves (`make`, `rsync` and `git status` compare them).
         /// `attributes` still decides a SETATTR answered here.
         var timesStale = false
+        /// What the server said the file was after a writeback that left nothing dirty (its
+        /// WRITE replies, capability `writeAttributes`), with the generation then and the count
+        /// of writes it covers: a GETATTR after the writeback answers from it
+        /// (`learnedFromWriteback`) instead of asking.
+        var landed: (attributes: FileAttributes, generation: UInt64, absorbed: UInt64)?
         /// A ring, not an array: a chain held off for a second can gather thousands of steps
         /// (a program calling fchmod in a loop), and the chain takes them from the front.
         var queue = CircularBuffer<Step>()
@@ -86,6 +91,10 @@ public final class WriteBehind: Sendable {
         self.client = client
         self.writeback = writeback
         self.notifier = notifier
+        let handler = StoredCallback<(NodeID, FileAttributes, UInt64)> { [weak self] landed in
+            self?.landed(landed.0, landed.1, absorbed: landed.2)
+        }
+        writeback.landedHandler.withLock { $0 = handler }
     }
 
     // MARK: - What the client knows
@@ -102,6 +111,7 @@ public final class WriteBehind: Sendable {
             else { return }
             state.nodes[node, default: NodeState()].attributes = attributes
             state.nodes[node]!.timesStale = false
+            state.nodes[node]!.landed = nil
             state.known.insert(node)
         }
     }
@@ -140,6 +150,33 @@ public final class WriteBehind: Sendable {
         state.known.removeAll(keepingCapacity: true)
     }
 
+    /// A writeback of `node` left nothing dirty, and the server's last WRITE reply said the file
+    /// was `attributes` after it; `absorbed`: the writes it covers.
+    private func landed(_ node: NodeID, _ attributes: FileAttributes, absorbed: UInt64) {
+        self.state.withLock { state in
+            state.nodes[node, default: NodeState()].landed = (attributes, state.generation, absorbed)
+        }
+    }
+
+    /// After the node's writeback (GETATTR, `ticket` taken before it): the attributes the
+    /// server sent with its WRITE replies, learned and returned when they are still the truth:
+    /// nothing forgotten since they came or since `ticket`, no write absorbed after the
+    /// writeback's last round was planned, no step queued, the grant held. Nil: ask the server.
+    func learnedFromWriteback(_ node: NodeID, ticket: UInt64) -> FileAttributes? {
+        let attributes: FileAttributes? = self.state.withLock { state in
+            guard let entry = state.nodes[node], !entry.isPending, let landed = entry.landed,
+                landed.generation == state.generation, ticket == state.generation,
+                self.writeback.isGranted(node), self.writeback.absorbedCount(node) == landed.absorbed
+            else { return nil }
+            state.nodes[node]!.attributes = landed.attributes
+            state.nodes[node]!.timesStale = false
+            state.known.insert(node)
+            return landed.attributes
+        }
+        if attributes != nil { self.answeredLocally.add(1, ordering: .relaxed) }
+        return attributes
+    }
+
     /// The value `learned(ticket:)` compares with.
     func ticket() -> UInt64 { self.state.withLock { $0.generation } }
 
@@ -160,6 +197,7 @@ public final class WriteBehind: Sendable {
             attributes.changeTime = now
             state.nodes[node]!.attributes = attributes
             state.nodes[node]!.timesStale = true
+            state.nodes[node]!.landed = nil
         }
     }
 
@@ -188,6 +226,7 @@ public final class WriteBehind: Sendable {
                 let changed = LocalSetattr.apply(changes, to: known, caller: caller, now: now)
             else { return (nil, false) }
             state.nodes[node]!.attributes = changed
+            state.nodes[node]!.landed = nil
             // An explicit modification time (tar's, `cp -p`'s) is the one the server applies.
             if case .set = changes.modificationTime { state.nodes[node]!.timesStale = false }
             let start = Self.enqueue(.setattr(request, caller), node, &state)
@@ -356,6 +395,7 @@ public final class WriteBehind: Sendable {
             guard state.nodes[node]!.queue.isEmpty, state.nodes[node]!.attributes != nil else { return }
             state.nodes[node]!.attributes = attributes
             state.nodes[node]!.timesStale = false
+            state.nodes[node]!.landed = nil
         }
     }
 

@@ -128,6 +128,10 @@ extension CephFSStore {
         try self.statx(file.inode).stx_size
     }
 
+    public func attributes(of file: CephFile) throws -> FileAttributes {
+        FileAttributes(try self.statx(file.inode))
+    }
+
     public func fsync(_ file: CephFile, dataOnly: Bool) throws {
         _ = try cephCall { ceph_ll_fsync(self.mount.raw, file.raw, dataOnly ? 1 : 0) }
     }

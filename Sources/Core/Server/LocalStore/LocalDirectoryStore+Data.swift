@@ -135,6 +135,10 @@ extension LocalDirectoryStore {
         UInt64(max(try statDescriptor(file.fd).st_size, 0))
     }
 
+    public func attributes(of file: LocalFile) throws -> FileAttributes {
+        FileAttributes(try statDescriptor(file.fd))
+    }
+
     public func fsync(_ file: LocalFile, dataOnly: Bool) throws {
         _ = try systemCall { dataOnly ? fdatasync(file.fd) : Glibc.fsync(file.fd) }
     }

@@ -242,13 +242,25 @@ public struct WriteRequest: WireRequest {
     }
 }
 
-/// How many bytes a WRITE or COPY_FILE_RANGE wrote.
+/// How many bytes a WRITE or COPY_FILE_RANGE wrote, and (a WRITE's, capability
+/// `writeAttributes`) the file's attributes right after it, taken after the bytes were written:
+/// they follow `count` when present, and a reply without them ends after `count`.
 public struct WriteResponse: WireMessage {
     public var count: UInt64
+    public var attributes: FileAttributes?
 
-    public init(count: UInt64) { self.count = count }
-    public func encode(into buffer: inout ByteBuffer) { buffer.writeWire(self.count) }
-    public init(from buffer: inout ByteBuffer) throws { self.count = try buffer.readWire(field: "count") }
+    public init(count: UInt64, attributes: FileAttributes? = nil) {
+        self.count = count
+        self.attributes = attributes
+    }
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeWire(self.count)
+        self.attributes?.encode(into: &buffer)
+    }
+    public init(from buffer: inout ByteBuffer) throws {
+        self.count = try buffer.readWire(field: "count")
+        self.attributes = buffer.readableBytes > 0 ? try FileAttributes(from: &buffer) : nil
+    }
 }
 
 /// FLUSH: a `close(2)` of one file descriptor: reports deferred write errors and (once POSIX
