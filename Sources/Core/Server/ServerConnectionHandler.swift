@@ -383,7 +383,11 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
         let delegation = request.capabilities.contains(.delegation) && shared.coherence.enabled
             && shared.store.stagesObjects && !shared.router.policy.readOnly
         if delegation { shared.coherence.delegations.enable(session.id) }
-        session.wantsWriteAttributes.store(request.capabilities.contains(.writeAttributes), ordering: .relaxed)
+        // Only where a client may buffer writes: a shared store's clients write through, and
+        // its attributes may cost a round trip to the metadata server per WRITE.
+        let writeAttributes = request.capabilities.contains(.writeAttributes)
+            && !shared.store.capabilities.contains(.sharedStore)
+        session.wantsWriteAttributes.store(writeAttributes, ordering: .relaxed)
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
             let found = CallerLimit.forConnection(remote: remote, local: local, authenticated: authenticated)
             var response = HelloResponse(
@@ -393,7 +397,8 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                     .union(leases ? request.capabilities.intersection(.listingLeases) : [])
                     .union(delegation ? .delegation : [])
                     .union(request.capabilities.contains(.grantOnCreate) && shared.coherence.enabled ? .grantOnCreate : [])
-                    .union(request.capabilities.intersection([.sessionSecret, .openAndList, .firstRead, .writeAttributes])),
+                    .union(request.capabilities.intersection([.sessionSecret, .openAndList, .firstRead]))
+                    .union(writeAttributes ? .writeAttributes : []),
                 maximumTransaction: maximumTransaction,
                 session: session.id, root: try shared.store.rootEntry(), resumed: resumed != nil)
             response.sessionSecret = session.secret

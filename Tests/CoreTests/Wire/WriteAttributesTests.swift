@@ -7,24 +7,18 @@ import XCTest
 /// without them is byte for byte the one from before the capability, and one with a torn tail
 /// is refused; of two snapshots of a file written by one client, the later one is kept.
 final class WriteAttributesTests: XCTestCase {
-    private func encoded(_ response: WriteResponse) -> ByteBuffer {
-        var buffer = ByteBuffer()
-        response.encode(into: &buffer)
-        return buffer
-    }
-
     func testTheAttributesRoundTripAndAreAbsentUnlessSent() throws {
         let with = WriteResponse(count: 4096, attributes: WireSamples.attributes)
-        let decoded = try WriteResponse.decode(payload: self.encoded(with))
+        let decoded = try WriteResponse.decode(payload: encoded(with))
         XCTAssertEqual(decoded.count, 4096)
         XCTAssertEqual(decoded.attributes, WireSamples.attributes)
-        let plain = self.encoded(WriteResponse(count: 4096))
+        let plain = encoded(WriteResponse(count: 4096))
         XCTAssertEqual(plain.readableBytes, 8)
         XCTAssertNil(try WriteResponse.decode(payload: plain).attributes)
     }
 
     func testATornTailIsRefused() {
-        var buffer = self.encoded(WriteResponse(count: 1, attributes: WireSamples.attributes))
+        var buffer = encoded(WriteResponse(count: 1, attributes: WireSamples.attributes))
         buffer.moveWriterIndex(to: buffer.writerIndex - 3)
         XCTAssertThrowsError(try WriteResponse.decode(payload: buffer))
     }
