@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from posix_helpers import RENAME_EXCHANGE, renameat2
 from test_listing_leases import make_tree, sent_during, walk
 
 TIMEOUT = 60
@@ -75,16 +76,6 @@ def test_a_file_renamed_in_a_walked_tree_costs_one_getattr_for_its_directory_onl
     assert sent.get("GETATTR", 0) <= 1, sent
 
 
-def renameat2(old, new, flags):
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    AT_FDCWD = -100
-    if libc.renameat2(AT_FDCWD, bytes(old), AT_FDCWD, bytes(new), flags) != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, os.strerror(error), str(old))
-
-
 @pytest.mark.timeout_seconds(TIMEOUT)
 def test_directories_this_mount_moves_show_the_servers_change_time_at_once(server, mount_factory):
     mount = mount_factory(server)
@@ -102,7 +93,7 @@ def test_directories_this_mount_moves_show_the_servers_change_time_at_once(serve
     assert agrees("d1/moved") and agrees("d1")
     os.rename(mount.mountpoint / "d3", mount.mountpoint / "d2" / "d3")
     assert agrees("d2/d3") and agrees("d2") and agrees(".")
-    renameat2(mount.mountpoint / "d0" / "sub", mount.mountpoint / "d2" / "sub", 2)  # RENAME_EXCHANGE
+    renameat2(mount.mountpoint / "d0" / "sub", mount.mountpoint / "d2" / "sub", RENAME_EXCHANGE)
     assert agrees("d0/sub") and agrees("d2/sub")
     os.mkdir(mount.mountpoint / "d0" / "empty")
     walk(mount.mountpoint)
