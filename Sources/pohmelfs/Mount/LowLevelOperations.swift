@@ -334,13 +334,6 @@ extension FUSEBridge {
         // tree need no LOOKUP at all.
         if self.operations.leases?.listings != nil { conn.pointee.want &= ~UInt32(FUSE_CAP_READDIRPLUS_AUTO) }
         conn.pointee.time_gran = 1
-        // Under leases every change made through the server reaches this kernel as an explicit
-        // invalidation before it is acknowledged, and the kernel refreshes a file's attributes
-        // only after this mount's own changes, a break or the lease's end: its own check
-        // (`auto_inval_data`: a changed mtime drops the file's pages) then fired almost only
-        // for this mount's own writes, dropping the pages it had just written, twice per file
-        // (ConsistencyContract "Changes made outside pohmelfs").
-        if self.operations.leases != nil { conn.pointee.want &= ~UInt32(FUSE_CAP_AUTO_INVAL_DATA) }
         self.onInit()
     }
 }
