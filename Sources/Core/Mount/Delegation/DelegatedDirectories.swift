@@ -25,6 +25,17 @@ public final class DelegatedDirectories: Sendable {
         var asked: Set<FileName> = []
         /// Recalled: nothing is answered locally any more; gone once returned.
         var recalled = false
+
+        var summary: HeldDirectory { HeldDirectory(handle: self.handle, mode: self.mode, gid: self.gid) }
+    }
+
+    /// What a create or unlink answered here needs of its held directory: a copy without the
+    /// directory's names, so that holding it while `created` changes never copies the names
+    /// (a `Directory` kept across a mutation made every create and unlink O(names)).
+    struct HeldDirectory: Sendable {
+        var handle: ObjectHandle
+        var mode: UInt32
+        var gid: UInt32
     }
 
     struct Errors: Sendable {
@@ -75,10 +86,10 @@ public final class DelegatedDirectories: Sendable {
     }
 
     /// The directory `node` when held and not recalled.
-    func held(_ node: NodeID) -> Directory? {
+    func held(_ node: NodeID) -> HeldDirectory? {
         self.state.withLock { state in
             guard let directory = state.directories[node], !directory.recalled else { return nil }
-            return directory
+            return directory.summary
         }
     }
 
@@ -117,14 +128,22 @@ public final class DelegatedDirectories: Sendable {
 
     /// Takes a staged object for a create of `name` in held `parent` by `caller` who owns it
     /// with write and search permission; nil when the create must go to the server.
-    func takeStaged(for name: FileName, in parent: NodeID, caller: Caller) -> (StagedObject, Directory)? {
+    func takeStaged(for name: FileName, in parent: NodeID, caller: Caller) -> (StagedObject, HeldDirectory)? {
         self.state.withLock { state in
-            guard let directory = state.directories[parent], !directory.recalled,
-                directory.created[name] == nil, !directory.asked.contains(name),
-                caller.uid == directory.owner, directory.mode & 0o300 == 0o300, !state.pool.isEmpty
+            guard let directory = state.directories[parent]?.summary, Self.answersHere(parent, caller, state),
+                state.directories[parent]!.created[name] == nil, !state.directories[parent]!.asked.contains(name),
+                !state.pool.isEmpty
             else { return nil }
             return (state.pool.removeLast(), directory)
         }
+    }
+
+    /// Whether `parent` is held, not recalled, and owned by `caller` with write and search
+    /// permission. Reads the directory in place: no copy of it is alive when the caller then
+    /// changes its names.
+    private static func answersHere(_ parent: NodeID, _ caller: Caller, _ state: borrowing State) -> Bool {
+        guard let directory = state.directories[parent] else { return false }
+        return !directory.recalled && caller.uid == directory.owner && directory.mode & 0o300 == 0o300
     }
 
     /// The create of `name` in `parent` as `node`, log entry `seq`, was answered here.
@@ -142,9 +161,7 @@ public final class DelegatedDirectories: Sendable {
     /// server, which checks everyone else (another user's unlink in a sticky directory is EPERM).
     func takeCreated(_ name: FileName, in parent: NodeID, caller: Caller) -> Created? {
         self.state.withLock { state in
-            guard let directory = state.directories[parent], !directory.recalled,
-                caller.uid == directory.owner, directory.mode & 0o300 == 0o300
-            else { return nil }
+            guard Self.answersHere(parent, caller, state) else { return nil }
             return state.directories[parent]!.created.removeValue(forKey: name)
         }
     }
