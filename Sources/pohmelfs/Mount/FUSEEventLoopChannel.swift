@@ -1,4 +1,5 @@
 import CLinux
+import Dispatch
 import NIOCore
 import NIOPosix
 import PohmelfsCore
@@ -31,6 +32,9 @@ import Glibc
 /// send and return; kernel notifications have their own queue: `KernelNotifier`), so the loop
 /// is never held.
 ///
+/// In a burst of requests the handler polls /dev/fuse for a moment before going back to the
+/// loop (`RequestPolling`; `POHMELFS_FUSE_POLL_US`, 0 turns it off).
+///
 /// The default; POHMELFS_FUSE_EVENT_LOOP=0 runs libfuse's loop on a thread instead. The channel
 /// closes when the kernel ends the session (the read fails with ENODEV: unmounted), when a
 /// request ends it (`fuse_session_exited`), or when `FUSESession.exit()` stops it.
@@ -38,6 +42,9 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
 
     private let session: FUSESession
+    /// Requests to the server not yet answered: no polling while there are any.
+    private let statistics: ClientStatistics
+    private var polling: RequestPolling
     /// The duplicate of the session's descriptor this channel reads (non-blocking); `serve`
     /// closes it once the channel is closed.
     private let device: Int32
@@ -47,8 +54,10 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
     /// in a task queued behind them).
     private static let requestsPerPass = 64
 
-    private init(session: FUSESession, device: Int32, requestSize: Int) {
+    private init(session: FUSESession, polling: RequestPolling, statistics: ClientStatistics, device: Int32, requestSize: Int) {
         self.session = session
+        self.polling = polling
+        self.statistics = statistics
         self.device = device
         self.buffer = .allocate(byteCount: requestSize, alignment: 4096)
     }
@@ -68,8 +77,10 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
 
     private func readRequests(context: ChannelHandlerContext) {
         for _ in 0..<Self.requestsPerPass {
-            let count = read(self.device, self.buffer.baseAddress, self.buffer.count)
+            var count = read(self.device, self.buffer.baseAddress, self.buffer.count)
+            if count < 0, errno == EAGAIN { count = self.poll() }
             if count > 0 {
+                self.polling.requestRead(at: Self.now())
                 self.session.process(UnsafeRawBufferPointer(rebasing: self.buffer[0..<count]))
                 if self.session.hasExited { return context.close(promise: nil) }
                 continue
@@ -87,13 +98,42 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// /dev/fuse was empty: reads it again until a request comes or the poll's deadline
+    /// passes, in a burst while the server owes nothing (`RequestPolling`). The result of the
+    /// last read, errno set as it left it.
+    private func poll() -> Int {
+        let started = Self.now()
+        guard
+            let deadline = self.polling.pollDeadline(
+                at: started, serverIdle: self.statistics.inFlight.load(ordering: .relaxed) == 0)
+        else {
+            errno = EAGAIN
+            return -1
+        }
+        while true {
+            let count = read(self.device, self.buffer.baseAddress, self.buffer.count)
+            if count >= 0 || errno != EAGAIN { return count }
+            let now = Self.now()
+            if now >= deadline || self.statistics.inFlight.load(ordering: .relaxed) != 0 {
+                self.polling.pollFoundNothing(at: now)
+                errno = EAGAIN
+                return -1
+            }
+        }
+    }
+
+    private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
 
     /// Serves `session` on `eventLoop` until it ends; nil, having served nothing, when the
     /// channel cannot be set up (the caller then runs libfuse's own loop).
-    static func serve(_ session: FUSESession, on eventLoop: any EventLoop, requestSize: Int) async -> Int32? {
+    static func serve(
+        _ session: FUSESession, polling: RequestPolling, statistics: ClientStatistics, on eventLoop: any EventLoop,
+        requestSize: Int
+    ) async -> Int32? {
         let device = session.duplicateDeviceDescriptor()
         guard device >= 0 else { return nil }
         // On the loop's own thread: the signal is blocked and directed there.
@@ -118,7 +158,9 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            FUSEEventLoopChannel(session: session, device: device, requestSize: requestSize))
+                            FUSEEventLoopChannel(
+                                session: session, polling: polling, statistics: statistics, device: device,
+                                requestSize: requestSize))
                     }
                 }
                 .takingOwnershipOfDescriptor(input: signals)

@@ -159,10 +159,18 @@ struct MountRunner {
         // Requests are read and answered on the connection's event loop (`FUSEEventLoopChannel`);
         // with POHMELFS_FUSE_EVENT_LOOP=0, or when that cannot be set up, by libfuse's loop on a
         // thread of its own.
+        let environment = ProcessInfo.processInfo.environment
+        let pollWindow = RequestPolling.windowMicroseconds(from: environment) ?? {
+            self.logger.warning(
+                "POHMELFS_FUSE_POLL_US is not a number of microseconds from 0 to 10000; polling \(RequestPolling.defaultWindowMicroseconds) µs",
+                metadata: ["value": "\(environment["POHMELFS_FUSE_POLL_US"] ?? "")"])
+            return RequestPolling.defaultWindowMicroseconds
+        }()
         let served: Int32? =
-            ProcessInfo.processInfo.environment["POHMELFS_FUSE_EVENT_LOOP"] != "0"
+            environment["POHMELFS_FUSE_EVENT_LOOP"] != "0"
             ? await FUSEEventLoopChannel.serve(
-                session, on: client.channel.eventLoop, requestSize: Int(maximumIO) + 64 * 1024)
+                session, polling: RequestPolling(windowMicroseconds: pollWindow), statistics: client.statistics,
+                on: client.channel.eventLoop, requestSize: Int(maximumIO) + 64 * 1024)
             : nil
         let status: Int32
         if let served {

@@ -1,0 +1,56 @@
+import PohmelfsCore
+import XCTest
+
+/// When the client polls /dev/fuse before sleeping (`RequestPolling`).
+final class RequestPollingTests: XCTestCase {
+    let microsecond: UInt64 = 1_000
+
+    func test_pollsAfterARequestThatCameSoonAfterTheLastWentIdle() {
+        var polling = RequestPolling(windowMicroseconds: 50)
+        XCTAssertNil(polling.pollDeadline(at: 1_000 * self.microsecond, serverIdle: true))
+        // 120 µs idle (a wake-up included): a burst.
+        polling.requestRead(at: 1_120 * self.microsecond)
+        XCTAssertEqual(polling.pollDeadline(at: 1_130 * self.microsecond, serverIdle: true), 1_180 * self.microsecond)
+    }
+
+    func test_aProgramCallingNowAndThenCostsNoPolling() {
+        var polling = RequestPolling(windowMicroseconds: 50)
+        var now: UInt64 = 0
+        for _ in 0..<10 {
+            _ = polling.pollDeadline(at: now, serverIdle: true)
+            now += 1_000 * self.microsecond  // 1 ms between calls
+            polling.requestRead(at: now)
+            XCTAssertNil(polling.pollDeadline(at: now + 10 * self.microsecond, serverIdle: true))
+        }
+    }
+
+    func test_aPollThatFindsNothingEndsTheBurstUntilTheNextQuickRequest() {
+        var polling = RequestPolling(windowMicroseconds: 50)
+        polling.requestRead(at: 0)
+        let deadline = polling.pollDeadline(at: 10 * self.microsecond, serverIdle: true)
+        XCTAssertEqual(deadline, 60 * self.microsecond)
+        polling.pollFoundNothing(at: 60 * self.microsecond)
+        // The loop comes back with /dev/fuse still empty (a late signal): no second poll.
+        XCTAssertNil(polling.pollDeadline(at: 70 * self.microsecond, serverIdle: true))
+        // The next request 100 µs after the poll ended is a burst again.
+        polling.requestRead(at: 160 * self.microsecond)
+        XCTAssertNotNil(polling.pollDeadline(at: 170 * self.microsecond, serverIdle: true))
+    }
+
+    func test_noPollWhileTheServerOwesAReplyOrWhenTurnedOff() {
+        var polling = RequestPolling(windowMicroseconds: 50)
+        polling.requestRead(at: 0)
+        XCTAssertNil(polling.pollDeadline(at: 5 * self.microsecond, serverIdle: false))
+        var off = RequestPolling(windowMicroseconds: 0)
+        off.requestRead(at: 0)
+        XCTAssertNil(off.pollDeadline(at: 5 * self.microsecond, serverIdle: true))
+    }
+
+    func test_theWindowComesFromTheEnvironment() {
+        XCTAssertEqual(RequestPolling.windowMicroseconds(from: [:]), RequestPolling.defaultWindowMicroseconds)
+        XCTAssertEqual(RequestPolling.windowMicroseconds(from: ["POHMELFS_FUSE_POLL_US": "0"]), 0)
+        XCTAssertEqual(RequestPolling.windowMicroseconds(from: ["POHMELFS_FUSE_POLL_US": "200"]), 200)
+        XCTAssertNil(RequestPolling.windowMicroseconds(from: ["POHMELFS_FUSE_POLL_US": "fast"]))
+        XCTAssertNil(RequestPolling.windowMicroseconds(from: ["POHMELFS_FUSE_POLL_US": "20000"]))
+    }
+}
