@@ -4,8 +4,10 @@ acknowledges another mount's change. So a change on mount A is seen on mount B a
 where B cached the name as missing or the attributes a moment ago (without leases: only after the
 1 s timeouts), and a repeated stat on B sends nothing to the server."""
 
+import errno
 import os
 import re
+import subprocess
 import tarfile
 import threading
 import time
@@ -13,6 +15,7 @@ import http.client
 
 import pytest
 
+from posix_helpers import run_as, working_directory
 
 TIMEOUT = 60
 
@@ -171,6 +174,79 @@ def test_a_capability_set_on_a_is_read_on_b_at_once(server, mount_factory):
     os.removexattr(a.mountpoint / "f", "security.capability")
     with pytest.raises(OSError):
         os.getxattr(b.mountpoint / "f", "security.capability")
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_ls_l_asks_the_server_for_each_files_security_attributes_once(metrics_server, mount_factory):
+    """`ls -l` asks for security.selinux and system.posix_acl_access of every file, every time:
+    under the lease the first absence is the answer until the file changes (before: two
+    requests per file per `ls -l`)."""
+    mount = mount_factory(metrics_server)
+    directory = mount.mountpoint / "d"
+    os.mkdir(directory)
+    for i in range(40):
+        (directory / f"f{i}").write_bytes(b"x")
+    subprocess.run(["ls", "-l", str(directory)], check=True, capture_output=True, timeout=30)
+    before = opcode_counts(metrics_server)
+    for _ in range(3):
+        subprocess.run(["ls", "-l", str(directory)], check=True, capture_output=True, timeout=30)
+    sent = moved(before, opcode_counts(metrics_server))
+    print(f"requests for three more ls -l of 40 files: {sent}")
+    assert sent.get("GETXATTR", 0) == 0, sent
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_label_and_an_acl_set_on_a_are_read_on_b_at_once(server, mount_factory):
+    a, b = mount_factory(server), mount_factory(server)
+    (a.mountpoint / "f").write_bytes(b"")
+    for name in ("security.selinux", "system.posix_acl_access"):
+        with pytest.raises(OSError) as absent:  # B learns the absence under its lease
+            os.getxattr(b.mountpoint / "f", name)
+        assert absent.value.errno == errno.ENODATA
+    os.setxattr(a.mountpoint / "f", "security.selinux", b"system_u:object_r:label_t:s0")
+    assert os.getxattr(b.mountpoint / "f", "security.selinux") == b"system_u:object_r:label_t:s0"
+    # user::rw-, user:1000:r--, group::r--, mask::r--, other::r-- (an ACL a mode cannot say).
+    entries = [(0x01, 6, 0xFFFFFFFF), (0x02, 4, 1000), (0x04, 4, 0xFFFFFFFF), (0x10, 4, 0xFFFFFFFF),
+               (0x20, 4, 0xFFFFFFFF)]
+    acl = (2).to_bytes(4, "little") + b"".join(
+        tag.to_bytes(2, "little") + perm.to_bytes(2, "little") + uid.to_bytes(4, "little")
+        for tag, perm, uid in entries)
+    try:
+        os.setxattr(a.mountpoint / "f", "system.posix_acl_access", acl)
+    except OSError as error:
+        if error.errno in (errno.EOPNOTSUPP, errno.ENOTSUP):
+            pytest.skip("the export's file system keeps no POSIX ACLs")
+        raise
+    assert os.getxattr(b.mountpoint / "f", "system.posix_acl_access") == os.getxattr(
+        a.mountpoint / "f", "system.posix_acl_access")
+
+
+USER, GROUP = 65534, 65534
+
+
+def _getxattr_or_errno(path, name):
+    try:
+        return os.getxattr(path, name)
+    except OSError as error:
+        return errno.errorcode[error.errno]
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_an_attribute_hidden_from_a_user_is_still_there_for_root(server, mount_factory):
+    """The server answers ENODATA for security.* to anyone but root: the absence a user learned
+    on B is not root's (before: root on B read the user's answer for security.capability)."""
+    a, b = mount_factory(server), mount_factory(server, options="allow_other")
+    os.mkdir(a.mountpoint / "d", 0o755)
+    (a.mountpoint / "d" / "f").write_bytes(b"")
+    os.chmod(a.mountpoint / "d" / "f", 0o644)
+    capability = bytes([0, 0, 0, 2]) + bytes(16)
+    os.setxattr(a.mountpoint / "d" / "f", "security.capability", capability)
+    os.setxattr(a.mountpoint / "d" / "f", "security.selinux", b"label")
+    with working_directory(b.mountpoint / "d"):
+        for name in ("security.capability", "security.selinux"):
+            assert run_as(USER, GROUP, _getxattr_or_errno, "f", name) == "ENODATA"
+    assert os.getxattr(b.mountpoint / "d" / "f", "security.capability") == capability
+    assert os.getxattr(b.mountpoint / "d" / "f", "security.selinux") == b"label"
 
 
 @pytest.mark.timeout_seconds(TIMEOUT)

@@ -192,26 +192,24 @@ extension FileSystemOperations {
 
     public func getxattr(_ node: NodeID, name: [UInt8], size: UInt32, caller: Caller, reply: XattrReply) {
         guard let handle = self.handle(node, reply) else { return }
-        // The kernel asks for security.capability before every write(2) (FUSE clears S_NOSEC):
-        // under the lease on the object's attributes, an absence learned once is the answer.
-        let capability = name == Self.capabilityName ? self.leases : nil
-        if let capability, capability.hasNoCapability(node) { return reply.error(.noData) }
-        let ticket = capability?.ticket()
+        // The kernel asks for security.capability before every write(2) (FUSE clears S_NOSEC),
+        // `ls -l` for security.selinux and system.posix_acl_access of every file: under the
+        // lease on the object's attributes, an absence learned once is the answer.
+        let probed = self.leases.flatMap { leases in ProbedXattr(name: name).map { (leases, $0) } }
+        if let (leases, xattr) = probed, leases.isAbsent(xattr, of: node, for: caller) { return reply.error(.noData) }
+        let ticket = probed?.0.ticket()
         self.client.send(GetxattrRequest(handle: handle, name: name, size: size), caller: caller) { result in
             switch result {
             case .success(let response):
                 Self.answer(reply, response, askedSize: size)
             case .failure(let error as Errno) where error == .noData:
-                if let capability, let ticket { capability.noteNoCapability(node, ticket: ticket) }
+                if let (leases, xattr) = probed, let ticket { leases.noteAbsent(xattr, of: node, for: caller, ticket: ticket) }
                 reply.error(.noData)
             case .failure(let error):
                 reply.fail(error)
             }
         }
     }
-
-    /// `security.capability`, which the kernel checks before every write.
-    static let capabilityName = Array("security.capability".utf8)
 
     public func listxattr(_ node: NodeID, size: UInt32, caller: Caller, reply: XattrReply) {
         guard let handle = self.handle(node, reply) else { return }

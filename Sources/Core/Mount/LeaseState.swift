@@ -13,9 +13,12 @@ import Synchronization
 /// - Directories this client made are known complete (`bornEmpty`) until a break names them:
 ///   a lookup there of a name it never made is answered "absent" without a request.
 /// - Directories wholly listed under a lease (`listedWhole`) are known complete the same way.
-/// - Objects known to have no `security.capability` extended attribute (created here, or
-///   asked once) answer the kernel's check before every write without a request, until a break
-///   or INVALIDATE of the object.
+/// - Objects known to lack one of the extended attributes asked for again and again
+///   (`ProbedXattr`: the kernel's `security.capability` check before every write, `ls -l`'s
+///   `security.selinux` and `system.posix_acl_access` of every file) answer without a request,
+///   until a break or INVALIDATE of the object. Learned from the server's ENODATA, or at create
+///   (no `security.capability`), separately for root and for other callers, whom the server
+///   answers differently (`security.` is root's alone).
 ///
 /// Thread-safe: the counter is atomic, the tables are behind their own mutexes (never held
 /// while calling out).
@@ -27,8 +30,9 @@ public final class LeaseState: Sendable {
     private let breaks = Atomic<UInt64>(0)
     /// Names cached under a lease, by directory node. Protected by its mutex.
     private let names = Mutex<(table: [NodeID: Set<FileName>], count: Int)>(([:], 0))
-    /// Nodes without `security.capability`. Protected by its mutex.
-    private let noCapability = Mutex<Set<NodeID>>([])
+    /// Per node, the probed attributes it is known to lack: `ProbedXattr` bits for root in the
+    /// low four bits, for other callers in the high four. Protected by its mutex.
+    private let absentXattrs = Mutex<[NodeID: UInt8]>([:])
     /// Directories this client made and whose every name it knows: the names it made there
     /// itself (or tried to). Protected by its mutex.
     private let complete = Mutex<[NodeID: Set<FileName>]>([:])
@@ -54,7 +58,7 @@ public final class LeaseState: Sendable {
     public func broke(_ nodes: [NodeID] = []) {
         self.breaks.add(1, ordering: .releasing)
         guard !nodes.isEmpty else { return }
-        self.noCapability.withLock { set in for node in nodes { set.remove(node) } }
+        self.absentXattrs.withLock { absent in for node in nodes { absent.removeValue(forKey: node) } }
         // A directory's permissions may have changed: OPENDIR asks the server again.
         for node in nodes { self.listings?.forget(node) }
     }
@@ -123,8 +127,9 @@ public final class LeaseState: Sendable {
         return self.complete.withLock { complete in complete[parent].map { !$0.contains(name) } ?? false }
     }
 
-    /// The kernel forgot directory `node`: its names go with it.
+    /// The kernel forgot `node`: what is known of it goes, and if a directory, its names.
     public func forgetDirectory(_ node: NodeID) {
+        _ = self.absentXattrs.withLock { $0.removeValue(forKey: node) }
         self.names.withLock { names in
             if let removed = names.table.removeValue(forKey: node) { names.count -= removed.count }
         }
@@ -136,7 +141,7 @@ public final class LeaseState: Sendable {
     /// is known about capabilities, and the names returned must be forgotten by the kernel.
     public func renew() -> [NodeID: Set<FileName>] {
         self.breaks.add(1, ordering: .releasing)
-        self.noCapability.withLock { $0.removeAll() }
+        self.absentXattrs.withLock { $0.removeAll() }
         self.complete.withLock { $0.removeAll() }
         self.listings?.forgetAll()
         return self.names.withLock { names in
@@ -145,17 +150,57 @@ public final class LeaseState: Sendable {
         }
     }
 
-    /// `node` has no `security.capability` (learned under the lease taken at `ticket`).
+    /// `node` was created here: it has no `security.capability`, for anyone (under the lease
+    /// taken at `ticket`).
     public func noteNoCapability(_ node: NodeID, ticket: UInt64) {
-        self.noCapability.withLock { set in
+        let bit = ProbedXattr.capability.rawValue
+        self.noteAbsent(node, bits: bit | bit << 4, ticket: ticket)
+    }
+
+    /// The server answered `caller`'s GETXATTR of probed attribute `xattr` of `node` with
+    /// ENODATA, under the lease taken at `ticket`.
+    public func noteAbsent(_ xattr: ProbedXattr, of node: NodeID, for caller: Caller, ticket: UInt64) {
+        self.noteAbsent(node, bits: Self.bits(xattr, caller), ticket: ticket)
+    }
+
+    private func noteAbsent(_ node: NodeID, bits: UInt8, ticket: UInt64) {
+        self.absentXattrs.withLock { absent in
             // Checked under the mutex `broke` takes after counting: a break that came in between
             // either is seen here or removes the node afterwards.
-            if self.holds(ticket) { set.insert(node) }
+            if self.holds(ticket) { absent[node, default: 0] |= bits }
         }
     }
 
-    /// Whether `node` is known to have no `security.capability`.
-    public func hasNoCapability(_ node: NodeID) -> Bool {
-        self.noCapability.withLock { $0.contains(node) }
+    /// Whether `node` is known to lack `xattr` as the server answers `caller`.
+    public func isAbsent(_ xattr: ProbedXattr, of node: NodeID, for caller: Caller) -> Bool {
+        let bits = Self.bits(xattr, caller)
+        return self.absentXattrs.withLock { ($0[node] ?? 0) & bits == bits }
+    }
+
+    private static func bits(_ xattr: ProbedXattr, _ caller: Caller) -> UInt8 {
+        caller.uid == 0 ? xattr.rawValue : xattr.rawValue << 4
+    }
+}
+
+/// The extended attributes the kernel and everyday tools ask for about almost every file,
+/// and that are almost always absent: their absence is kept under the lease (`LeaseState`).
+public enum ProbedXattr: UInt8, Sendable {
+    /// The kernel's check before every write(2) and at exec.
+    case capability = 1
+    /// `ls -l`, `cp -a`, `find -context` on every file (libselinux).
+    case selinux = 2
+    /// `ls -l` (the `+` after the mode), `cp -a`, `tar --acls` (libacl).
+    case aclAccess = 4
+    /// The same, for directories.
+    case aclDefault = 8
+
+    public init?(name: [UInt8]) {
+        switch name {
+        case Array("security.capability".utf8): self = .capability
+        case Array("security.selinux".utf8): self = .selinux
+        case Array("system.posix_acl_access".utf8): self = .aclAccess
+        case Array("system.posix_acl_default".utf8): self = .aclDefault
+        default: return nil
+        }
     }
 }

@@ -18,13 +18,34 @@ final class LeaseStateTests: XCTestCase {
         let stale = leases.ticket()
         leases.broke()
         leases.noteNoCapability(node, ticket: stale)
-        XCTAssertFalse(leases.hasNoCapability(node), "learned under a lease a break voided")
+        XCTAssertFalse(leases.isAbsent(.capability, of: node, for: .root), "learned under a lease a break voided")
         leases.noteNoCapability(node, ticket: leases.ticket())
-        XCTAssertTrue(leases.hasNoCapability(node))
+        XCTAssertTrue(leases.isAbsent(.capability, of: node, for: .root))
+        XCTAssertTrue(leases.isAbsent(.capability, of: node, for: Caller(uid: 1000, gid: 1000)))
         leases.broke([NodeID(8)])
-        XCTAssertTrue(leases.hasNoCapability(node))
+        XCTAssertTrue(leases.isAbsent(.capability, of: node, for: .root))
         leases.broke([node])
-        XCTAssertFalse(leases.hasNoCapability(node))
+        XCTAssertFalse(leases.isAbsent(.capability, of: node, for: .root))
+    }
+
+    func testAnAbsenceLearnedByAUserIsNotRootsAndEachNameIsItsOwn() {
+        let leases = LeaseState(duration: 3600)
+        let node = NodeID(7)
+        let user = Caller(uid: 1000, gid: 1000)
+        // The server answers ENODATA for security.* to anyone but root (ExportPolicy).
+        leases.noteAbsent(.selinux, of: node, for: user, ticket: leases.ticket())
+        XCTAssertTrue(leases.isAbsent(.selinux, of: node, for: Caller(uid: 1001, gid: 1001)))
+        XCTAssertFalse(leases.isAbsent(.selinux, of: node, for: .root))
+        XCTAssertFalse(leases.isAbsent(.aclAccess, of: node, for: user))
+        XCTAssertFalse(leases.isAbsent(.capability, of: node, for: user))
+        leases.noteAbsent(.aclAccess, of: node, for: .root, ticket: leases.ticket())
+        XCTAssertTrue(leases.isAbsent(.aclAccess, of: node, for: .root))
+        XCTAssertTrue(leases.isAbsent(.selinux, of: node, for: user))
+        // The kernel forgot the node: nothing is kept for it.
+        leases.forgetDirectory(node)
+        XCTAssertFalse(leases.isAbsent(.aclAccess, of: node, for: .root))
+        XCTAssertNil(ProbedXattr(name: Array("user.comment".utf8)))
+        XCTAssertEqual(ProbedXattr(name: Array("system.posix_acl_default".utf8)), .aclDefault)
     }
 
     func testRenewalReturnsEveryLeasedNameAndForgetsThem() {
