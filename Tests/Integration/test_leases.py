@@ -221,6 +221,23 @@ def test_a_label_and_an_acl_set_on_a_are_read_on_b_at_once(server, mount_factory
         a.mountpoint / "f", "system.posix_acl_access")
 
 
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_an_absence_learned_again_after_a_break_is_broken_by_the_next_change(server, mount_factory):
+    """A chmod on A ends B's lease on the file; B asks again and is told "absent" again. The
+    server grants the lease anew with that answer, so A's setxattr then reaches B (before: B
+    held no lease any more, was not told, and kept answering "absent")."""
+    a, b = mount_factory(server), mount_factory(server)
+    values = {"security.capability": bytes([0, 0, 0, 2]) + bytes(16), "security.selinux": b"label"}
+    for i, (name, value) in enumerate(values.items()):
+        path_a, path_b = a.mountpoint / f"f{i}", b.mountpoint / f"f{i}"
+        path_a.write_bytes(b"")
+        assert _getxattr_or_errno(path_b, name) == "ENODATA"
+        os.chmod(path_a, 0o600)  # breaks B's lease on the file's attributes
+        assert _getxattr_or_errno(path_b, name) == "ENODATA"  # no stat in between: no GETATTR
+        os.setxattr(path_a, name, value)
+        assert _getxattr_or_errno(path_b, name) == value
+
+
 USER, GROUP = 65534, 65534
 
 

@@ -183,10 +183,14 @@ extension FileSystemOperations {
         self.leases?.broke([node])
         self.directoryAttributes?.changingPermissions(node)
         self.writeBehind?.changedOnServer(node)
-        self.perform(SetxattrRequest(handle: handle, name: name, value: value, flags: flags), caller: caller, reply: reply) {
-            _ in
+        self.client.send(SetxattrRequest(handle: handle, name: name, value: value, flags: flags), caller: caller) {
+            result in
+            // Failed here may still be done there (a lost reply): broken either way.
             self.leases?.broke([node])
-            reply.ok()
+            switch result {
+            case .success: reply.ok()
+            case .failure(let error): reply.fail(error)
+            }
         }
     }
 
@@ -223,9 +227,12 @@ extension FileSystemOperations {
         self.leases?.broke([node])
         self.directoryAttributes?.changingPermissions(node)
         self.writeBehind?.changedOnServer(node)
-        self.perform(RemovexattrRequest(handle: handle, name: name), caller: caller, reply: reply) { _ in
+        self.client.send(RemovexattrRequest(handle: handle, name: name), caller: caller) { result in
             self.leases?.broke([node])
-            reply.ok()
+            switch result {
+            case .success: reply.ok()
+            case .failure(let error): reply.fail(error)
+            }
         }
     }
 

@@ -88,7 +88,8 @@ public final class FileSystemOperations: Sendable {
         self.leases =
             options.leases && client.hello.capabilities.contains(.leases) && notifier is any EntryNotifier
             ? LeaseState(
-                duration: options.leaseTimeout, listings: client.hello.capabilities.contains(.listingLeases)) : nil
+                duration: options.leaseTimeout, listings: client.hello.capabilities.contains(.listingLeases),
+                xattrs: client.hello.capabilities.contains(.xattrLeases)) : nil
         self.directoryAttributes = self.leases.map { LeasedDirectoryAttributes(leases: $0) }
     }
 

@@ -16,7 +16,8 @@ import Synchronization
 /// - Objects known to lack one of the extended attributes asked for again and again
 ///   (`ProbedXattr`: the kernel's `security.capability` check before every write, `ls -l`'s
 ///   `security.selinux` and `system.posix_acl_access` of every file) answer without a request,
-///   until a break or INVALIDATE of the object. Learned from the server's ENODATA, or at create
+///   until a break or INVALIDATE of the object. Learned from the server's ENODATA (when it grants
+///   the attribute lease with GETXATTR, capability `xattrLeases`), or at create
 ///   (no `security.capability`), separately for root and for other callers, whom the server
 ///   answers differently (`security.` is root's alone).
 ///
@@ -41,10 +42,15 @@ public final class LeaseState: Sendable {
     private let additions = Atomic<UInt64>(0)
     /// Directories whose listing is leased (capability `listingLeases`); nil without it.
     public let listings: ListingLeases?
+    /// The server grants the lease on an object's attributes with GETXATTR (capability
+    /// `xattrLeases`): only then is an absence it reports kept. Without it the lease may have
+    /// ended with a break before the GETXATTR, and nothing would break the absence.
+    public let xattrs: Bool
 
-    public init(duration: Double, listings: Bool = false) {
+    public init(duration: Double, listings: Bool = false, xattrs: Bool = false) {
         self.duration = duration
         self.listings = listings ? ListingLeases() : nil
+        self.xattrs = xattrs
     }
 
     /// Taken just before a request that may be answered under a lease is sent.
@@ -158,8 +164,10 @@ public final class LeaseState: Sendable {
     }
 
     /// The server answered `caller`'s GETXATTR of probed attribute `xattr` of `node` with
-    /// ENODATA, under the lease taken at `ticket`.
+    /// ENODATA, under the lease taken at `ticket` (kept only when the server granted that lease
+    /// with the GETXATTR: `xattrs`).
     public func noteAbsent(_ xattr: ProbedXattr, of node: NodeID, for caller: Caller, ticket: UInt64) {
+        guard self.xattrs else { return }
         self.noteAbsent(node, bits: Self.bits(xattr, caller), ticket: ticket)
     }
 

@@ -11,8 +11,8 @@
 ///
 /// Only in a burst: the last request came less than four windows after the client went idle
 /// (the wake-up it then paid for is part of that gap), so a program calling now and then costs
-/// no polling; and a poll that finds nothing ends the burst, so the client polls once per burst's
-/// end. Only while no request to the server is unanswered: its reply comes on the connection,
+/// no polling; and a poll that finds nothing ends the burst, which starts again only with a
+/// request within one window of it, so the client polls about once per burst's end. Only while no request to the server is unanswered: its reply comes on the connection,
 /// which a poll of /dev/fuse would keep waiting. Not thread-safe: the event loop's thread owns it.
 public struct RequestPolling: Sendable {
     /// How long a poll lasts, in nanoseconds; 0 never polls.
@@ -20,6 +20,9 @@ public struct RequestPolling: Sendable {
     /// When the client last found /dev/fuse empty and did not poll (or its poll found nothing).
     private var idleSince: UInt64?
     private var inBurst = false
+    /// The last poll found nothing: a request must come within one window (not four) to start
+    /// a burst again, so a program calling every 60–250 µs does not cost a poll per call.
+    private var pollFailed = false
 
     /// `window` in microseconds (`POHMELFS_FUSE_POLL_US`; 0 turns polling off).
     public init(windowMicroseconds: UInt64) {
@@ -30,18 +33,20 @@ public struct RequestPolling: Sendable {
     public static let defaultWindowMicroseconds: UInt64 = 50
 
     /// The window `POHMELFS_FUSE_POLL_US` sets in `environment`: the default when unset, nil
-    /// when it is not a number of microseconds up to 10,000.
+    /// when it is not a number of microseconds up to 1,000 (a poll holds the event loop: the
+    /// server's notices and the loop's timers wait for it).
     public static func windowMicroseconds(from environment: [String: String]) -> UInt64? {
         guard let text = environment["POHMELFS_FUSE_POLL_US"] else { return Self.defaultWindowMicroseconds }
-        guard let value = UInt64(text), value <= 10_000 else { return nil }
+        guard let value = UInt64(text), value <= 1_000 else { return nil }
         return value
     }
 
     /// A request was read at `now`.
     public mutating func requestRead(at now: UInt64) {
         if let idleSince = self.idleSince {
-            self.inBurst = now &- idleSince <= 4 * self.window
+            self.inBurst = now &- idleSince <= (self.pollFailed ? 1 : 4) * self.window
             self.idleSince = nil
+            if self.inBurst { self.pollFailed = false }
         } else {
             // Read while busy or polling: the burst goes on.
             self.inBurst = true
@@ -61,6 +66,7 @@ public struct RequestPolling: Sendable {
     /// A poll until `now` found nothing: the burst is over.
     public mutating func pollFoundNothing(at now: UInt64) {
         self.inBurst = false
+        self.pollFailed = true
         self.idleSince = now
     }
 }

@@ -397,12 +397,24 @@ public struct RequestRouter<Store: BackingStore>: Sendable {
             try store.setxattr($0, caller: $1.caller)
             return (EmptyResponse(), [], [$0.handle])
         }
-        self.on(GetxattrRequest.self) {
-            // Reading answers "no such attribute" rather than EPERM: it reveals nothing, and
-            // the kernel's exec path (security.capability) treats ENODATA as "no capabilities"
-            // but any other error as a failed exec.
-            guard policy.mayUseXattr($0.name, caller: $1.caller) else { throw Errno.noData }
-            return try store.getxattr($0, caller: $1.caller)
+        let coherence = self.coherence
+        self.on(GetxattrRequest.self) { request, context in
+            // Under a lease on the object's attributes, found or absent (capability
+            // `xattrLeases`: the client keeps an absence, and a SETXATTR anywhere breaks it).
+            let since = coherence.leaseSequence()
+            let lease = { coherence.grantLeases(directories: [], objects: [request.handle], to: context.session.id, since: since) }
+            do {
+                // Reading answers "no such attribute" rather than EPERM: it reveals nothing, and
+                // the kernel's exec path (security.capability) treats ENODATA as "no capabilities"
+                // but any other error as a failed exec.
+                guard policy.mayUseXattr(request.name, caller: context.caller) else { throw Errno.noData }
+                let response = try store.getxattr(request, caller: context.caller)
+                lease()
+                return response
+            } catch let error as Errno where error == .noData {
+                lease()
+                throw error
+            }
         }
         self.on(ListxattrRequest.self) { request, context in
             guard !policy.mayUseXattr(ExportPolicy.privilegedXattrPrefixes[0], caller: context.caller) else {

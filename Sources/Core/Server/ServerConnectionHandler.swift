@@ -394,7 +394,7 @@ final class ServerConnectionHandler<Store: BackingStore>: ChannelDuplexHandler {
                 version: version,
                 capabilities: shared.store.capabilities.union(shared.locks.transactionLocking ? .transactionLocks : [])
                     .union([.sessionResume, .atomicAppend]).union(leases ? .leases : [])
-                    .union(leases ? request.capabilities.intersection(.listingLeases) : [])
+                    .union(leases ? request.capabilities.intersection([.listingLeases, .xattrLeases]) : [])
                     .union(delegation ? .delegation : [])
                     .union(request.capabilities.contains(.grantOnCreate) && shared.coherence.enabled ? .grantOnCreate : [])
                     .union(request.capabilities.intersection([.sessionSecret, .openAndList, .firstRead]))

@@ -67,5 +67,10 @@ public enum ProtocolVersion {
         /// WRITE returns its post-operation attributes: a client that wrote back buffered bytes
         /// then knows the times the server stamped without asking (`WriteBehind`).
         public static let writeAttributes = Capabilities(rawValue: 1 << 14)
+        /// Offered by a client that keeps, under its lease on an object's attributes, what
+        /// GETXATTR said is absent; echoed by a server that grants that lease with every GETXATTR
+        /// it answers with a value or ENODATA (as LOOKUP and GETATTR do), so that a change of
+        /// the object's extended attributes by another client breaks it first.
+        public static let xattrLeases = Capabilities(rawValue: 1 << 15)
     }
 }

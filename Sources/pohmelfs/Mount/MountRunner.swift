@@ -19,7 +19,7 @@ struct MountRunner {
     /// What this mount offers the server at HELLO: OPENDIR_LIST, OPEN's first read, leases, and
     /// when it buffers writes the grant with CREATE and the file's attributes in WRITE replies.
     private var capabilities: ProtocolVersion.Capabilities {
-        var capabilities: ProtocolVersion.Capabilities = self.options.leases ? [.leases, .listingLeases] : []
+        var capabilities: ProtocolVersion.Capabilities = self.options.leases ? [.leases, .listingLeases, .xattrLeases] : []
         capabilities.formUnion([.openAndList, .firstRead])
         if self.options.cache == .strict && self.options.writeback {
             capabilities.formUnion([.grantOnCreate, .writeAttributes])
@@ -162,7 +162,7 @@ struct MountRunner {
         let environment = ProcessInfo.processInfo.environment
         let pollWindow = RequestPolling.windowMicroseconds(from: environment) ?? {
             self.logger.warning(
-                "POHMELFS_FUSE_POLL_US is not a number of microseconds from 0 to 10000; polling \(RequestPolling.defaultWindowMicroseconds) µs",
+                "POHMELFS_FUSE_POLL_US is not a number of microseconds from 0 to 1000; polling \(RequestPolling.defaultWindowMicroseconds) µs",
                 metadata: ["value": "\(environment["POHMELFS_FUSE_POLL_US"] ?? "")"])
             return RequestPolling.defaultWindowMicroseconds
         }()

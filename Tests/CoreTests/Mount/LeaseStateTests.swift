@@ -29,7 +29,7 @@ final class LeaseStateTests: XCTestCase {
     }
 
     func testAnAbsenceLearnedByAUserIsNotRootsAndEachNameIsItsOwn() {
-        let leases = LeaseState(duration: 3600)
+        let leases = LeaseState(duration: 3600, xattrs: true)
         let node = NodeID(7)
         let user = Caller(uid: 1000, gid: 1000)
         // The server answers ENODATA for security.* to anyone but root (ExportPolicy).
@@ -46,6 +46,14 @@ final class LeaseStateTests: XCTestCase {
         XCTAssertFalse(leases.isAbsent(.aclAccess, of: node, for: .root))
         XCTAssertNil(ProbedXattr(name: Array("user.comment".utf8)))
         XCTAssertEqual(ProbedXattr(name: Array("system.posix_acl_default".utf8)), .aclDefault)
+    }
+
+    func testWithoutTheServersLeaseOnGetxattrOnlyACreatesAbsenceIsKept() {
+        let leases = LeaseState(duration: 3600, xattrs: false)
+        leases.noteAbsent(.selinux, of: NodeID(7), for: .root, ticket: leases.ticket())
+        XCTAssertFalse(leases.isAbsent(.selinux, of: NodeID(7), for: .root))
+        leases.noteNoCapability(NodeID(7), ticket: leases.ticket())
+        XCTAssertTrue(leases.isAbsent(.capability, of: NodeID(7), for: .root))
     }
 
     func testRenewalReturnsEveryLeasedNameAndForgetsThem() {

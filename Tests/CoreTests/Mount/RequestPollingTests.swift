@@ -32,9 +32,33 @@ final class RequestPollingTests: XCTestCase {
         polling.pollFoundNothing(at: 60 * self.microsecond)
         // The loop comes back with /dev/fuse still empty (a late signal): no second poll.
         XCTAssertNil(polling.pollDeadline(at: 70 * self.microsecond, serverIdle: true))
-        // The next request 100 µs after the poll ended is a burst again.
+        // A request 100 µs after the poll ended does not start a burst (more than one window)...
         polling.requestRead(at: 160 * self.microsecond)
-        XCTAssertNotNil(polling.pollDeadline(at: 170 * self.microsecond, serverIdle: true))
+        XCTAssertNil(polling.pollDeadline(at: 170 * self.microsecond, serverIdle: true))
+        // ...one 40 µs after the client went idle does, and from then on four windows count.
+        polling.requestRead(at: 210 * self.microsecond)
+        XCTAssertNotNil(polling.pollDeadline(at: 220 * self.microsecond, serverIdle: true))
+        polling.requestRead(at: 250 * self.microsecond)
+        XCTAssertNil(polling.pollDeadline(at: 255 * self.microsecond, serverIdle: false))
+        polling.requestRead(at: 400 * self.microsecond)
+        XCTAssertNotNil(polling.pollDeadline(at: 405 * self.microsecond, serverIdle: true))
+    }
+
+    func test_aProgramCallingEveryHundredMicrosecondsPaysOnePollNotOneACall() {
+        var polling = RequestPolling(windowMicroseconds: 50)
+        var now: UInt64 = 0
+        var polls = 0
+        for _ in 0..<20 {
+            polling.requestRead(at: now)
+            now += 5 * self.microsecond
+            if let deadline = polling.pollDeadline(at: now, serverIdle: true) {
+                polls += 1
+                polling.pollFoundNothing(at: deadline)
+                now = deadline
+            }
+            now += 100 * self.microsecond
+        }
+        XCTAssertEqual(polls, 1)
     }
 
     func test_noPollWhileTheServerOwesAReplyOrWhenTurnedOff() {
@@ -51,6 +75,6 @@ final class RequestPollingTests: XCTestCase {
         XCTAssertEqual(RequestPolling.windowMicroseconds(from: ["POHMELFS_FUSE_POLL_US": "0"]), 0)
         XCTAssertEqual(RequestPolling.windowMicroseconds(from: ["POHMELFS_FUSE_POLL_US": "200"]), 200)
         XCTAssertNil(RequestPolling.windowMicroseconds(from: ["POHMELFS_FUSE_POLL_US": "fast"]))
-        XCTAssertNil(RequestPolling.windowMicroseconds(from: ["POHMELFS_FUSE_POLL_US": "20000"]))
+        XCTAssertNil(RequestPolling.windowMicroseconds(from: ["POHMELFS_FUSE_POLL_US": "2000"]))
     }
 }
