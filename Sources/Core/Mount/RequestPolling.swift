@@ -11,8 +11,10 @@
 ///
 /// Only in a burst: the last request came less than four windows after the client went idle
 /// (the wake-up it then paid for is part of that gap), so a program calling now and then costs
-/// no polling; and a poll that finds nothing ends the burst, which starts again only with a
-/// request within one window of it, so the client polls about once per burst's end. Only while no request to the server is unanswered: its reply comes on the connection,
+/// no polling; and a poll that finds nothing ends the burst and backs off: after k polls in a
+/// row that found nothing, the next 2^k - 1 chances to poll (at most 15) are skipped, so a
+/// program calling every 100 µs or so (too slow for a poll to catch, quick enough to look like a
+/// burst) pays a poll in every sixteen calls, not one per call. Only while no request to the server is unanswered: its reply comes on the connection,
 /// which a poll of /dev/fuse would keep waiting. Not thread-safe: the event loop's thread owns it.
 public struct RequestPolling: Sendable {
     /// How long a poll lasts, in nanoseconds; 0 never polls.
@@ -20,9 +22,9 @@ public struct RequestPolling: Sendable {
     /// When the client last found /dev/fuse empty and did not poll (or its poll found nothing).
     private var idleSince: UInt64?
     private var inBurst = false
-    /// The last poll found nothing: a request must come within one window (not four) to start
-    /// a burst again, so a program calling every 60–250 µs does not cost a poll per call.
-    private var pollFailed = false
+    /// Polls in a row that found nothing, and the chances to poll still to skip for them.
+    private var failures = 0
+    private var skips = 0
 
     /// `window` in microseconds (`POHMELFS_FUSE_POLL_US`; 0 turns polling off).
     public init(windowMicroseconds: UInt64) {
@@ -44,19 +46,21 @@ public struct RequestPolling: Sendable {
     /// A request was read at `now`.
     public mutating func requestRead(at now: UInt64) {
         if let idleSince = self.idleSince {
-            self.inBurst = now &- idleSince <= (self.pollFailed ? 1 : 4) * self.window
+            self.inBurst = now &- idleSince <= 4 * self.window
             self.idleSince = nil
-            if self.inBurst { self.pollFailed = false }
         } else {
-            // Read while busy or polling: the burst goes on.
+            // Read while busy or polling: the burst goes on, and polling pays.
             self.inBurst = true
+            self.failures = 0
+            self.skips = 0
         }
     }
 
     /// /dev/fuse was empty at `now`: the time to poll until, or nil to go back to sleep (then
     /// the client is idle from `now`). `serverIdle`: no request to the server is unanswered.
     public mutating func pollDeadline(at now: UInt64, serverIdle: Bool) -> UInt64? {
-        guard self.window > 0, self.inBurst, serverIdle else {
+        guard self.window > 0, self.inBurst, serverIdle, self.skips == 0 else {
+            if self.window > 0, self.inBurst, serverIdle { self.skips -= 1 }
             if self.idleSince == nil { self.idleSince = now }
             return nil
         }
@@ -66,7 +70,8 @@ public struct RequestPolling: Sendable {
     /// A poll until `now` found nothing: the burst is over.
     public mutating func pollFoundNothing(at now: UInt64) {
         self.inBurst = false
-        self.pollFailed = true
+        self.failures = min(self.failures + 1, 4)
+        self.skips = (1 << self.failures) - 1
         self.idleSince = now
     }
 }

@@ -24,7 +24,7 @@ final class RequestPollingTests: XCTestCase {
         }
     }
 
-    func test_aPollThatFindsNothingEndsTheBurstUntilTheNextQuickRequest() {
+    func test_aPollThatFindsNothingEndsTheBurstAndTheNextChanceIsSkipped() {
         var polling = RequestPolling(windowMicroseconds: 50)
         polling.requestRead(at: 0)
         let deadline = polling.pollDeadline(at: 10 * self.microsecond, serverIdle: true)
@@ -32,23 +32,21 @@ final class RequestPollingTests: XCTestCase {
         polling.pollFoundNothing(at: 60 * self.microsecond)
         // The loop comes back with /dev/fuse still empty (a late signal): no second poll.
         XCTAssertNil(polling.pollDeadline(at: 70 * self.microsecond, serverIdle: true))
-        // A request 100 µs after the poll ended does not start a burst (more than one window)...
+        // The next request (100 µs later, a wake-up included) is in a burst, but its chance to
+        // poll is skipped; the one after polls again, and a poll that finds one ends the back-off.
         polling.requestRead(at: 160 * self.microsecond)
         XCTAssertNil(polling.pollDeadline(at: 170 * self.microsecond, serverIdle: true))
-        // ...one 40 µs after the client went idle does, and from then on four windows count.
-        polling.requestRead(at: 210 * self.microsecond)
-        XCTAssertNotNil(polling.pollDeadline(at: 220 * self.microsecond, serverIdle: true))
-        polling.requestRead(at: 250 * self.microsecond)
-        XCTAssertNil(polling.pollDeadline(at: 255 * self.microsecond, serverIdle: false))
-        polling.requestRead(at: 400 * self.microsecond)
-        XCTAssertNotNil(polling.pollDeadline(at: 405 * self.microsecond, serverIdle: true))
+        polling.requestRead(at: 260 * self.microsecond)
+        XCTAssertEqual(polling.pollDeadline(at: 270 * self.microsecond, serverIdle: true), 320 * self.microsecond)
+        polling.requestRead(at: 290 * self.microsecond)  // found by the poll
+        XCTAssertEqual(polling.pollDeadline(at: 300 * self.microsecond, serverIdle: true), 350 * self.microsecond)
     }
 
-    func test_aProgramCallingEveryHundredMicrosecondsPaysOnePollNotOneACall() {
+    func test_aProgramCallingEveryHundredMicrosecondsPaysAPollInSixteenCalls() {
         var polling = RequestPolling(windowMicroseconds: 50)
         var now: UInt64 = 0
         var polls = 0
-        for _ in 0..<20 {
+        for _ in 0..<64 {
             polling.requestRead(at: now)
             now += 5 * self.microsecond
             if let deadline = polling.pollDeadline(at: now, serverIdle: true) {
@@ -58,7 +56,8 @@ final class RequestPollingTests: XCTestCase {
             }
             now += 100 * self.microsecond
         }
-        XCTAssertEqual(polls, 1)
+        // Calls 1, 3, 7, 15, then every sixteenth.
+        XCTAssertEqual(polls, 7)
     }
 
     func test_noPollWhileTheServerOwesAReplyOrWhenTurnedOff() {
