@@ -58,10 +58,28 @@ enum Daemon {
         close(readEnd)
         let text = String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         if text == "READY" { return 0 }
-        if text.hasPrefix("ERROR ") { return Self.report(String(text.dropFirst(6))) }
+        if text.hasPrefix("ERROR ") {
+            Self.reap(child)
+            return Self.report(String(text.dropFirst(6)))
+        }
         var status: Int32 = 0
         waitpid(child, &status, 0)
         return Self.report("the mount daemon exited before the mount was ready (status \(status))")
+    }
+
+    /// The daemon said it failed and is exiting: the command returns once it is gone, so that
+    /// nothing of a failed mount outlives `pohmelfs mount` (a busy machine could take a moment
+    /// to tear its event loops down). One that has not exited after `grace` is killed.
+    private static func reap(_ child: pid_t, grace: Duration = .seconds(5)) {
+        let deadline = ContinuousClock.now + grace
+        var status: Int32 = 0
+        while ContinuousClock.now < deadline {
+            let reaped = waitpid(child, &status, WNOHANG)
+            if reaped == child || (reaped < 0 && errno != EINTR) { return }
+            usleep(5_000)
+        }
+        kill(child, SIGKILL)
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
     }
 
     private static func report(_ message: String) -> Int32 {
