@@ -202,13 +202,14 @@ public enum ProbedXattr: UInt8, Sendable {
     /// The same, for directories.
     case aclDefault = 8
 
+    /// Made once: every GETXATTR the kernel sends is matched against them.
+    private static let names: [(name: [UInt8], xattr: ProbedXattr)] = [
+        (Array("security.capability".utf8), .capability), (Array("security.selinux".utf8), .selinux),
+        (Array("system.posix_acl_access".utf8), .aclAccess), (Array("system.posix_acl_default".utf8), .aclDefault),
+    ]
+
     public init?(name: [UInt8]) {
-        switch name {
-        case Array("security.capability".utf8): self = .capability
-        case Array("security.selinux".utf8): self = .selinux
-        case Array("system.posix_acl_access".utf8): self = .aclAccess
-        case Array("system.posix_acl_default".utf8): self = .aclDefault
-        default: return nil
-        }
+        guard let found = Self.names.first(where: { $0.name == name }) else { return nil }
+        self = found.xattr
     }
 }

@@ -59,12 +59,11 @@ public struct RequestPolling: Sendable {
     /// /dev/fuse was empty at `now`: the time to poll until, or nil to go back to sleep (then
     /// the client is idle from `now`). `serverIdle`: no request to the server is unanswered.
     public mutating func pollDeadline(at now: UInt64, serverIdle: Bool) -> UInt64? {
-        guard self.window > 0, self.inBurst, serverIdle, self.skips == 0 else {
-            if self.window > 0, self.inBurst, serverIdle { self.skips -= 1 }
-            if self.idleSince == nil { self.idleSince = now }
-            return nil
-        }
-        return now + self.window
+        let mayPoll = self.window > 0 && self.inBurst && serverIdle
+        if mayPoll && self.skips == 0 { return now + self.window }
+        if mayPoll { self.skips -= 1 }
+        if self.idleSince == nil { self.idleSince = now }
+        return nil
     }
 
     /// A poll until `now` found nothing: the burst is over.
