@@ -63,6 +63,11 @@ int pohmelfs_linkat_empty_path(int fd, int newdirfd, const char *newname);
 int64_t pohmelfs_tcp_socket_owner(int family, const uint8_t *source, uint16_t source_port,
                                   const uint8_t *destination, uint16_t destination_port);
 
+/* The descriptor of this process's connected socket whose local address is `local` and peer
+ * address `peer` (sockaddr bytes as getsockname/getpeername give them), found by looking at each
+ * socket under /proc/self/fd. -1 with errno ENOENT when there is none. */
+int pohmelfs_find_socket(const void *local, unsigned local_length, const void *peer, unsigned peer_length);
+
 /* Constants that Swift cannot import from macros with casts. */
 #define POHMELFS_RESOLVE_BENEATH 0x08
 #define POHMELFS_RESOLVE_NO_MAGICLINKS 0x02

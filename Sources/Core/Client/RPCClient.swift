@@ -27,6 +27,8 @@ public final class RPCClient: Sendable {
     private let connectedAt: Date
     /// Requests in flight and answered, for STATUS= lines.
     public let statistics = ClientStatistics()
+    /// The current connection's socket, for waiting on a reply by polling (`ReplyPolling`).
+    public let socketWatch: ServerSocketWatch
     /// Changes to file data sent or heard of (`DataChanges`).
     public let dataChanges = DataChanges()
     private let transactions: TransactionCounter
@@ -40,9 +42,10 @@ public final class RPCClient: Sendable {
 
     private init(
         channel: any Channel, hello: HelloResponse, serverDescription: String,
-        transactions: TransactionCounter = TransactionCounter(),
+        transactions: TransactionCounter = TransactionCounter(), socketWatch: ServerSocketWatch,
         resilient: ResilientConnection? = nil, openFiles: OpenFileLedger? = nil, heldLocks: HeldLockLedger? = nil
     ) {
+        self.socketWatch = socketWatch
         self.heldLocks = heldLocks
         self.transactions = transactions
         self.channel = channel
@@ -109,9 +112,10 @@ public final class RPCClient: Sendable {
         }
         let maximumPayload = max(maximumTransaction, ProtocolVersion.minimumTransactionSize) + 64 * 1024
         let request = HelloRequest(capabilities: capabilities.union(.sessionSecret), clientName: clientName)
+        let socketWatch = ServerSocketWatch()
         let pipeline = ClientPipeline(
             group: group, connectTimeout: connectTimeout, maximumPayload: maximumPayload, security: security,
-            onNotice: onNotice)
+            socketWatch: socketWatch, onNotice: onNotice)
         var failures: [String] = []
         var first: (index: Int, channel: any Channel, hello: HelloResponse)?
         for (index, server) in servers.enumerated() {
@@ -134,14 +138,15 @@ public final class RPCClient: Sendable {
             throw ClientError(.unreachable, "none of the \(servers.count) servers answered: " + failures.joined(separator: "; "))
         }
         let description = servers[index].description
-        guard let resilience else { return RPCClient(channel: channel, hello: hello, serverDescription: description) }
+        guard let resilience else { return RPCClient(channel: channel, hello: hello, serverDescription: description, socketWatch: socketWatch)
+        }
         let openFiles = OpenFileLedger()
         let heldLocks = HeldLockLedger(openFiles: openFiles)
         let transactions = TransactionCounter()
         let reconnectErrors = TLSErrorRecorder()
         let client = RPCClient(
             channel: channel, hello: hello, serverDescription: description, transactions: transactions,
-            resilient: ResilientConnection(
+            socketWatch: socketWatch, resilient: ResilientConnection(
                 channel: channel, failover: FailoverPolicy(servers: servers, current: index), session: hello.session,
                 sessionSecret: hello.sessionSecret, policy: resilience, liveness: liveness,
                 openFiles: openFiles, heldLocks: heldLocks,
@@ -379,10 +384,11 @@ private struct ClientPipeline: Sendable {
     let connectTimeout: Duration
     let maximumPayload: UInt32
     let security: ClientSecurity?
+    let socketWatch: ServerSocketWatch
     let onNotice: @Sendable (Frame) -> Void
 
     func bootstrap(for host: String, tlsErrors: TLSErrorRecorder, recorder: FirstContact.Recorder?) -> ClientBootstrap {
-        let (security, maximumPayload, onNotice) = (self.security, self.maximumPayload, self.onNotice)
+        let (security, maximumPayload, onNotice, socketWatch) = (self.security, self.maximumPayload, self.onNotice, self.socketWatch)
         return ClientBootstrap(group: self.group)
             .connectTimeout(TimeAmount(self.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -392,6 +398,7 @@ private struct ClientPipeline: Sendable {
             )
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ServerSocketLocator(watch: socketWatch))
                     if let security {
                         try channel.pipeline.syncOperations.addHandler(try security.makeHandler(host: host))
                         try channel.pipeline.syncOperations.addHandler(tlsErrors)

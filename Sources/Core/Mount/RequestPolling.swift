@@ -21,7 +21,9 @@ public struct RequestPolling: Sendable {
     public let window: UInt64
     /// When the client last found /dev/fuse empty and did not poll (or its poll found nothing).
     private var idleSince: UInt64?
-    private var inBurst = false
+    /// The last request came soon after the client went idle, or while it was busy: a program
+    /// calling one request after another (`ReplyPolling` waits for replies only then).
+    public private(set) var inBurst = false
     /// Polls in a row that found nothing, and the chances to poll still to skip for them.
     private var failures = 0
     private var skips = 0
@@ -62,7 +64,9 @@ public struct RequestPolling: Sendable {
         let mayPoll = self.window > 0 && self.inBurst && serverIdle
         if mayPoll && self.skips == 0 { return now + self.window }
         if mayPoll { self.skips -= 1 }
-        if self.idleSince == nil { self.idleSince = now }
+        // Waiting for the server is not waiting for the program: the client is idle from when
+        // it owes the kernel nothing (the channel looks again when the last reply is answered).
+        if serverIdle && self.idleSince == nil { self.idleSince = now }
         return nil
     }
 

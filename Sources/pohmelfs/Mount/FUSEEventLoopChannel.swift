@@ -33,7 +33,9 @@ import Glibc
 /// is never held.
 ///
 /// In a burst of requests the handler polls /dev/fuse for a moment before going back to the
-/// loop (`RequestPolling`; `POHMELFS_FUSE_POLL_US`, 0 turns it off).
+/// loop (`RequestPolling`; `POHMELFS_FUSE_POLL_US`, 0 turns it off), and, while the server owes
+/// a reply, the server's socket too (`ReplyPolling`; `POHMELFS_REPLY_POLL_US`), so that at
+/// queue depth 1 neither the reply nor the program's next request has to wake the loop.
 ///
 /// The default; POHMELFS_FUSE_EVENT_LOOP=0 runs libfuse's loop on a thread instead. The channel
 /// closes when the kernel ends the session (the read fails with ENODEV: unmounted), when a
@@ -42,9 +44,13 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
 
     private let session: FUSESession
-    /// Requests to the server not yet answered: no polling while there are any.
+    /// Requests to the server not yet answered: polling /dev/fuse only while there are none,
+    /// the server's socket too while there are some.
     private let statistics: ClientStatistics
+    /// The server connection's socket, polled while a reply is owed (`ReplyPolling`).
+    private let socketWatch: ServerSocketWatch
     private var polling: RequestPolling
+    private var replyPolling: ReplyPolling
     /// The duplicate of the session's descriptor this channel reads (non-blocking); `serve`
     /// closes it once the channel is closed.
     private let device: Int32
@@ -54,10 +60,12 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
     /// in a task queued behind them).
     private static let requestsPerPass = 64
 
-    private init(session: FUSESession, polling: RequestPolling, statistics: ClientStatistics, device: Int32, requestSize: Int) {
+    private init(session: FUSESession, polling: RequestPolling, replyPolling: ReplyPolling, statistics: ClientStatistics, socketWatch: ServerSocketWatch, device: Int32, requestSize: Int) {
         self.session = session
         self.polling = polling
+        self.replyPolling = replyPolling
         self.statistics = statistics
+        self.socketWatch = socketWatch
         self.device = device
         self.buffer = .allocate(byteCount: requestSize, alignment: 4096)
     }
@@ -65,9 +73,27 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
     deinit { self.buffer.deallocate() }
 
     func channelActive(context: ChannelHandlerContext) {
+        if self.replyPolling.window > 0 || self.polling.window > 0 {
+            // The server's last reply is being answered to the kernel: the program it wakes may
+            // make its next call at once, so look for it (polling in a burst) once the loop is
+            // done with the reply, instead of sleeping until its signal wakes the loop. This is
+            // also when the client becomes idle (`RequestPolling`).
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop
+            self.statistics.whenIdle {
+                guard eventLoop.inEventLoop else { return }
+                let (handler, context) = loopBound.value
+                handler.later(context) { $0.readRequests(context: $1) }
+            }
+        }
         // Requests queued before readiness was signalled have no signal of their own.
         self.readRequests(context: context)
         context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.statistics.whenIdle(nil)
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -86,15 +112,25 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
                 continue
             }
             switch count < 0 ? errno : ENODEV {
-            case EAGAIN: return
+            case EAGAIN:
+                if self.statistics.inFlight.load(ordering: .relaxed) != 0 && self.replyPolling.window > 0 {
+                    // Behind the flush this turn queued: the request is still in NIO's buffer.
+                    self.later(context) { $0.awaitReply(context: $1) }
+                }
+                return
             case EINTR, ENOENT: continue  // ENOENT: the request was interrupted as it was read
             default: return context.close(promise: nil)  // ENODEV once unmounted; anything else ends it too
             }
         }
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.later(context) { $0.readRequests(context: $1) }
+    }
+
+    /// Runs `body` in a task queued on the loop, behind the tasks already queued.
+    private func later(_ context: ChannelHandlerContext, _ body: @escaping (FUSEEventLoopChannel, ChannelHandlerContext) -> Void) {
+        let loopBound = NIOLoopBound((self, context, body), eventLoop: context.eventLoop)
         context.eventLoop.execute {
-            let (handler, context) = loopBound.value
-            if context.channel.isActive { handler.readRequests(context: context) }
+            let (handler, context, body) = loopBound.value
+            if context.channel.isActive { body(handler, context) }
         }
     }
 
@@ -122,6 +158,30 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// A reply is owed, /dev/fuse is empty and the requests of this turn have been flushed: polls
+    /// the server's socket and /dev/fuse until either is readable or the wait's deadline passes
+    /// (`ReplyPolling`), then reads the request that came, or leaves the reply to the loop,
+    /// which then finds it without sleeping.
+    private func awaitReply(context: ChannelHandlerContext) {
+        let socket = self.socketWatch.descriptor
+        guard context.channel.isActive, socket >= 0, self.statistics.inFlight.load(ordering: .relaxed) != 0,
+            let deadline = self.replyPolling.deadline(at: Self.now(), inBurst: self.polling.inBurst)
+        else { return }
+        var watched = [
+            pollfd(fd: self.device, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
+        ]
+        while Glibc.poll(&watched, 2, 0) == 0 {
+            if Self.now() >= deadline {
+                self.replyPolling.waitEnded(foundSomething: false)
+                return
+            }
+        }
+        self.replyPolling.waitEnded(foundSomething: true)
+        // A reply (or the connection's end) first: the loop reads it next.
+        if watched[1].revents == 0 { self.readRequests(context: context) }
+    }
+
     private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -131,7 +191,7 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
     /// Serves `session` on `eventLoop` until it ends; nil, having served nothing, when the
     /// channel cannot be set up (the caller then runs libfuse's own loop).
     static func serve(
-        _ session: FUSESession, polling: RequestPolling, statistics: ClientStatistics, on eventLoop: any EventLoop,
+        _ session: FUSESession, polling: RequestPolling, replyPolling: ReplyPolling, statistics: ClientStatistics, socketWatch: ServerSocketWatch, on eventLoop: any EventLoop,
         requestSize: Int
     ) async -> Int32? {
         let device = session.duplicateDeviceDescriptor()
@@ -159,7 +219,7 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
                             FUSEEventLoopChannel(
-                                session: session, polling: polling, statistics: statistics, device: device,
+                                session: session, polling: polling, replyPolling: replyPolling, statistics: statistics, socketWatch: socketWatch, device: device,
                                 requestSize: requestSize))
                     }
                 }

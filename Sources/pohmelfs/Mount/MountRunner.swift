@@ -166,10 +166,18 @@ struct MountRunner {
                 metadata: ["value": "\(environment["POHMELFS_FUSE_POLL_US"] ?? "")"])
             return RequestPolling.defaultWindowMicroseconds
         }()
+        let replyWindow = ReplyPolling.windowMicroseconds(from: environment) ?? {
+            self.logger.warning(
+                "POHMELFS_REPLY_POLL_US is not a number of microseconds from 0 to 1000; polling \(ReplyPolling.defaultWindowMicroseconds) µs",
+                metadata: ["value": "\(environment["POHMELFS_REPLY_POLL_US"] ?? "")"])
+            return ReplyPolling.defaultWindowMicroseconds
+        }()
         let served: Int32? =
             environment["POHMELFS_FUSE_EVENT_LOOP"] != "0"
             ? await FUSEEventLoopChannel.serve(
-                session, polling: RequestPolling(windowMicroseconds: pollWindow), statistics: client.statistics,
+                session, polling: RequestPolling(windowMicroseconds: pollWindow),
+                replyPolling: ReplyPolling(windowMicroseconds: replyWindow), statistics: client.statistics,
+                socketWatch: client.socketWatch,
                 on: client.channel.eventLoop, requestSize: Int(maximumIO) + 64 * 1024)
             : nil
         let status: Int32

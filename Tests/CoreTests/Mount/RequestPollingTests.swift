@@ -69,6 +69,18 @@ final class RequestPollingTests: XCTestCase {
         XCTAssertNil(off.pollDeadline(at: 5 * self.microsecond, serverIdle: true))
     }
 
+    func test_waitingForTheServerIsNotIdle() {
+        var polling = RequestPolling(windowMicroseconds: 50)
+        polling.requestRead(at: 0)
+        XCTAssertNil(polling.pollDeadline(at: 5 * self.microsecond, serverIdle: false))
+        // The reply came 300 µs later (a slow CREATE): the program's next call 60 µs after that
+        // is still a burst, and polling still pays.
+        XCTAssertEqual(polling.pollDeadline(at: 305 * self.microsecond, serverIdle: true), 355 * self.microsecond)
+        polling.pollFoundNothing(at: 355 * self.microsecond)
+        polling.requestRead(at: 365 * self.microsecond)
+        XCTAssertTrue(polling.inBurst)
+    }
+
     func test_theWindowComesFromTheEnvironment() {
         XCTAssertEqual(RequestPolling.windowMicroseconds(from: [:]), RequestPolling.defaultWindowMicroseconds)
         XCTAssertEqual(RequestPolling.windowMicroseconds(from: ["POHMELFS_FUSE_POLL_US": "0"]), 0)
