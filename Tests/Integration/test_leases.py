@@ -129,21 +129,25 @@ def test_a_repeated_stat_sends_nothing_to_the_server(metrics_server, mount_facto
 
 @pytest.mark.timeout_seconds(TIMEOUT)
 def test_creating_files_in_a_new_directory_asks_no_lookup_capability_or_flush(metrics_server, mount_factory):
-    """What tar does per file: a lookup of the new name, a create, writes (each preceded by the
-    kernel's security.capability check), a close. In a directory the mount made itself, the
-    lookup, the capability checks and the close's FLUSH need no request."""
+    """What tar does per file: a lookup of the new name, a create (O_EXCL), writes (each
+    preceded by the kernel's security.capability check), a close. In a directory the mount made
+    itself, the lookup, the capability checks and the close's FLUSH need no request. Without
+    O_EXCL the file may be another client's (the next test): its first check asks the server,
+    the later ones are answered under the lease."""
     mount = mount_factory(metrics_server)
     before = opcode_counts(metrics_server)
     os.mkdir(mount.mountpoint / "new")
     for i in range(20):
-        with open(mount.mountpoint / "new" / f"f{i}", "wb") as f:
+        exclusive = os.O_EXCL if i < 10 else 0
+        descriptor = os.open(mount.mountpoint / "new" / f"f{i}", os.O_WRONLY | os.O_CREAT | exclusive, 0o644)
+        with open(descriptor, "wb") as f:
             for _ in range(3):
                 f.write(b"x" * 100)
                 f.flush()
     sent = moved(before, opcode_counts(metrics_server))
     print(f"requests for 20 files of 3 writes: {sent}")
     assert sent.get("CREATE", 0) == 20
-    assert sent.get("GETXATTR", 0) == 0, sent
+    assert sent.get("GETXATTR", 0) == 10, sent
     assert sent.get("LOOKUP", 0) <= 1, sent  # "new" itself, at most
     assert sent.get("FLUSH", 0) == 0, sent
 
@@ -264,6 +268,25 @@ def test_an_attribute_hidden_from_a_user_is_still_there_for_root(server, mount_f
             assert run_as(USER, GROUP, _getxattr_or_errno, "f", name) == "ENODATA"
     assert os.getxattr(b.mountpoint / "d" / "f", "security.capability") == capability
     assert os.getxattr(b.mountpoint / "d" / "f", "security.selinux") == b"label"
+
+
+@pytest.mark.timeout_seconds(TIMEOUT)
+def test_a_create_that_opens_an_existing_file_does_not_hide_its_capability(server, mount_factory):
+    """open(O_CREAT) without O_EXCL of a name the kernel believes absent opens the file if it
+    has been made since (by another client between the kernel's lookup and its CREATE): the
+    mount must not take that file for a new one without capabilities (before: B then answered
+    ENODATA for security.capability itself, and its kernel would not have cleared the
+    capability at the next write). The race is made certain by creating the file in the export
+    behind the server's back, after B has found the name absent."""
+    b = mount_factory(server)
+    with pytest.raises(FileNotFoundError):
+        os.stat(b.mountpoint / "f")
+    capability = bytes([0, 0, 0, 2]) + bytes(16)
+    (server.export / "f").write_bytes(b"binary")
+    os.setxattr(server.export / "f", "security.capability", capability)
+    descriptor = os.open(b.mountpoint / "f", os.O_WRONLY | os.O_CREAT, 0o755)
+    os.close(descriptor)
+    assert os.getxattr(b.mountpoint / "f", "security.capability") == capability
 
 
 @pytest.mark.timeout_seconds(TIMEOUT)

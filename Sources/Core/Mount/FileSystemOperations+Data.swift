@@ -1,5 +1,9 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Open files: open, create, read, write, flush, release, fsync, fallocate, copy_file_range.
 extension FileSystemOperations {
     public func open(_ node: NodeID, flags: UInt32, caller: Caller, reply: OpenReply) {
@@ -66,8 +70,10 @@ extension FileSystemOperations {
             let entry = self.entryParameters(response.entry, leased: ticket.map { ($0, parent, name) })
             self.writeBehind?.learned(entry.node, response.entry.attributes, underGrant: false)
             // A file just created has no capabilities: the kernel's check before each write
-            // is answered here (`getxattr`).
-            if let ticket { self.leases?.noteNoCapability(entry.node, ticket: ticket) }
+            // is answered here (`getxattr`). Only with O_EXCL is it sure to be new: without, the
+            // server opens a file another client made since the kernel's lookup, which may have
+            // them (the kernel would then not clear them at the next write).
+            if let ticket, flags & UInt32(O_EXCL) != 0 { self.leases?.noteNoCapability(entry.node, ticket: ticket) }
             self.registerOpen(response.file, node: entry.node, flags: flags, granted: response.granted ?? false)
             reply.created(entry, self.openParameters(response.file, flags: flags, cacheValid: true))
         }
