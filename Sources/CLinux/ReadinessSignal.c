@@ -34,3 +34,7 @@ int pohmelfs_signal_readiness(int fd, int signo, pid_t tid) {
     if (flags < 0) return -1;
     return fcntl(fd, F_SETFL, flags | O_ASYNC | O_NONBLOCK);
 }
+
+int pohmelfs_raise_readiness(int signo) {
+    return (int)syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), signo);
+}

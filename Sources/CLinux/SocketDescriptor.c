@@ -29,6 +29,9 @@ int pohmelfs_find_socket(const void *local, unsigned local_length, const void *p
         if (*end != '\0' || end == entry->d_name || fd == own) continue;
         struct stat status;
         if (fstat((int)fd, &status) != 0 || !S_ISSOCK(status.st_mode)) continue;
+        int type = 0;
+        socklen_t type_length = sizeof type;
+        if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &type_length) != 0 || type != SOCK_STREAM) continue;
         if (same_address((int)fd, getsockname, local, local_length) &&
             same_address((int)fd, getpeername, peer, peer_length)) {
             found = (int)fd;

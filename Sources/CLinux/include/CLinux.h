@@ -63,7 +63,7 @@ int pohmelfs_linkat_empty_path(int fd, int newdirfd, const char *newname);
 int64_t pohmelfs_tcp_socket_owner(int family, const uint8_t *source, uint16_t source_port,
                                   const uint8_t *destination, uint16_t destination_port);
 
-/* The descriptor of this process's connected socket whose local address is `local` and peer
+/* The descriptor of this process's connected stream socket whose local address is `local` and peer
  * address `peer` (sockaddr bytes as getsockname/getpeername give them), found by looking at each
  * socket under /proc/self/fd. -1 with errno ENOENT when there is none. */
 int pohmelfs_find_socket(const void *local, unsigned local_length, const void *peer, unsigned peer_length);
@@ -96,5 +96,8 @@ int pohmelfs_block_into_signalfd(int signo);
 /* Makes `fd` non-blocking and asks the kernel to queue `signo` to thread `tid` whenever `fd`
  * becomes readable (O_ASYNC, F_SETSIG, F_SETOWN_EX with F_OWNER_TID). */
 int pohmelfs_signal_readiness(int fd, int signo, pid_t tid);
+/* Queues `signo` to the calling thread (tgkill): its signalfd becomes readable, so its event
+ * loop comes back to it only after one more wait for events. */
+int pohmelfs_raise_readiness(int signo);
 
 #endif

@@ -8,8 +8,9 @@ import Synchronization
 /// NIO does not hand out its sockets' descriptors, so `ServerSocketLocator` finds it when the
 /// connection becomes active (the socket under /proc/self/fd whose two addresses are the
 /// channel's) and forgets it when the connection goes inactive. Both happen on the connection's
-/// event loop, which is also where the descriptor is polled, so it is never a closed or reused
-/// one there. A poll elsewhere would at worst watch an unrelated descriptor and stop early.
+/// event loop, and the mount runs one event loop, where the descriptor is also polled, so it is
+/// never a closed or reused one there (NIO closes a socket and fires `channelInactive` in one
+/// go). A poll on another thread would at worst watch an unrelated descriptor and stop early.
 public final class ServerSocketWatch: Sendable {
     private let current = Atomic<Int32>(-1)
 

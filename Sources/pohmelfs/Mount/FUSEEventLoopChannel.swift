@@ -51,16 +51,21 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
     private let socketWatch: ServerSocketWatch
     private var polling: RequestPolling
     private var replyPolling: ReplyPolling
+    /// /dev/fuse and the server's socket, as `awaitReply` hands them to poll(2).
+    private var watched = (pollfd(), pollfd())
+    /// The signal that reports /dev/fuse readable, raised here to come back after a wait.
+    private let readinessSignal: Int32
     /// The duplicate of the session's descriptor this channel reads (non-blocking); `serve`
     /// closes it once the channel is closed.
     private let device: Int32
     /// One request at a time, reused: libfuse's operations copy what they keep before returning.
     private let buffer: UnsafeMutableRawBufferPointer
     /// Requests read in one pass before the loop turns to its other channels (the pass goes on
-    /// in a task queued behind them).
+    /// after its next wait for events: `readRequests`).
     private static let requestsPerPass = 64
 
-    private init(session: FUSESession, polling: RequestPolling, replyPolling: ReplyPolling, statistics: ClientStatistics, socketWatch: ServerSocketWatch, device: Int32, requestSize: Int) {
+    private init(session: FUSESession, polling: RequestPolling, replyPolling: ReplyPolling, statistics: ClientStatistics, socketWatch: ServerSocketWatch, device: Int32, readinessSignal: Int32, requestSize: Int) {
+        self.readinessSignal = readinessSignal
         self.session = session
         self.polling = polling
         self.replyPolling = replyPolling
@@ -122,7 +127,12 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
             default: return context.close(promise: nil)  // ENODEV once unmounted; anything else ends it too
             }
         }
-        self.later(context) { $0.readRequests(context: $1) }
+        // More to read: come back after the loop's next wait for events, so that the server's
+        // replies and notices are read between passes (a task queued now would run in this same
+        // turn, before the wait: a program answered from the cache would keep the loop from them).
+        if pohmelfs_raise_readiness(self.readinessSignal) != 0 {
+            self.later(context) { $0.readRequests(context: $1) }
+        }
     }
 
     /// Runs `body` in a task queued on the loop, behind the tasks already queued.
@@ -160,26 +170,26 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
 
     /// A reply is owed, /dev/fuse is empty and the requests of this turn have been flushed: polls
     /// the server's socket and /dev/fuse until either is readable or the wait's deadline passes
-    /// (`ReplyPolling`), then reads the request that came, or leaves the reply to the loop,
-    /// which then finds it without sleeping.
+    /// (`ReplyPolling`), then returns to the loop, which finds what came without sleeping (a
+    /// request that came has its readiness signal still pending: it arrived after the last read).
+    /// Only for one request owed, a program's call at a time: with more, replies come often
+    /// enough, and the programs making them need the processor more than a poll does.
     private func awaitReply(context: ChannelHandlerContext) {
         let socket = self.socketWatch.descriptor
-        guard context.channel.isActive, socket >= 0, self.statistics.inFlight.load(ordering: .relaxed) != 0,
+        guard context.channel.isActive, socket >= 0, self.statistics.inFlight.load(ordering: .relaxed) == 1,
             let deadline = self.replyPolling.deadline(at: Self.now(), inBurst: self.polling.inBurst)
         else { return }
-        var watched = [
-            pollfd(fd: self.device, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
-        ]
-        while Glibc.poll(&watched, 2, 0) == 0 {
-            if Self.now() >= deadline {
-                self.replyPolling.waitEnded(foundSomething: false)
-                return
+        self.watched.0 = pollfd(fd: self.device, events: Int16(POLLIN), revents: 0)
+        self.watched.1 = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        let found = withUnsafeMutableBytes(of: &self.watched) { pair in
+            let descriptors = pair.baseAddress!.assumingMemoryBound(to: pollfd.self)
+            while true {
+                let ready = Glibc.poll(descriptors, 2, 0)
+                if ready != 0 { return ready > 0 }
+                if Self.now() >= deadline { return false }
             }
         }
-        self.replyPolling.waitEnded(foundSomething: true)
-        // A reply (or the connection's end) first: the loop reads it next.
-        if watched[1].revents == 0 { self.readRequests(context: context) }
+        self.replyPolling.waitEnded(foundSomething: found)
     }
 
     private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -219,7 +229,7 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
                             FUSEEventLoopChannel(
-                                session: session, polling: polling, replyPolling: replyPolling, statistics: statistics, socketWatch: socketWatch, device: device,
+                                session: session, polling: polling, replyPolling: replyPolling, statistics: statistics, socketWatch: socketWatch, device: device, readinessSignal: pohmelfs_readiness_signal(),
                                 requestSize: requestSize))
                     }
                 }

@@ -72,13 +72,41 @@ final class RequestPollingTests: XCTestCase {
     func test_waitingForTheServerIsNotIdle() {
         var polling = RequestPolling(windowMicroseconds: 50)
         polling.requestRead(at: 0)
-        XCTAssertNil(polling.pollDeadline(at: 5 * self.microsecond, serverIdle: false))
-        // The reply came 300 µs later (a slow CREATE): the program's next call 60 µs after that
-        // is still a burst, and polling still pays.
-        XCTAssertEqual(polling.pollDeadline(at: 305 * self.microsecond, serverIdle: true), 355 * self.microsecond)
-        polling.pollFoundNothing(at: 355 * self.microsecond)
-        polling.requestRead(at: 365 * self.microsecond)
+        XCTAssertEqual(polling.pollDeadline(at: 1 * self.microsecond, serverIdle: true), 51 * self.microsecond)
+        polling.pollFoundNothing(at: 51 * self.microsecond)
+        // A request that goes to the server; its reply comes 300 µs later (a slow CREATE).
+        polling.requestRead(at: 60 * self.microsecond)
+        XCTAssertNil(polling.pollDeadline(at: 65 * self.microsecond, serverIdle: false))
+        XCTAssertNil(polling.pollDeadline(at: 365 * self.microsecond, serverIdle: true))  // the back-off's skip
+        // The program's next call 35 µs after the reply is a burst: the client was idle from the
+        // reply on, not from when the request left.
+        polling.requestRead(at: 400 * self.microsecond)
         XCTAssertTrue(polling.inBurst)
+    }
+
+    func test_aCallerMeanwhileWaitingOnTheServerIsNotABurstWhenItCallsNowAndThen() {
+        // A lock request waits at the server the whole time (SETLKW): the program's other calls,
+        // 10 ms apart, are still not a burst.
+        var polling = RequestPolling(windowMicroseconds: 50)
+        var now: UInt64 = 0
+        for _ in 0..<5 {
+            polling.requestRead(at: now)
+            XCTAssertNil(polling.pollDeadline(at: now + 5 * self.microsecond, serverIdle: false))
+            now += 10_000 * self.microsecond
+            polling.requestRead(at: now)
+            XCTAssertFalse(polling.inBurst)
+        }
+    }
+
+    func test_withoutPollingBurstsAreStillRecognized() {
+        // POHMELFS_FUSE_POLL_US=0 leaves reply polling its bursts.
+        var off = RequestPolling(windowMicroseconds: 0)
+        XCTAssertNil(off.pollDeadline(at: 0, serverIdle: true))
+        off.requestRead(at: 150 * self.microsecond)
+        XCTAssertTrue(off.inBurst)
+        XCTAssertNil(off.pollDeadline(at: 160 * self.microsecond, serverIdle: true))
+        off.requestRead(at: 2_000 * self.microsecond)
+        XCTAssertFalse(off.inBurst)
     }
 
     func test_theWindowComesFromTheEnvironment() {
