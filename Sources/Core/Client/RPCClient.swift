@@ -138,7 +138,8 @@ public final class RPCClient: Sendable {
             throw ClientError(.unreachable, "none of the \(servers.count) servers answered: " + failures.joined(separator: "; "))
         }
         let description = servers[index].description
-        guard let resilience else { return RPCClient(channel: channel, hello: hello, serverDescription: description, socketWatch: socketWatch)
+        guard let resilience else {
+            return RPCClient(channel: channel, hello: hello, serverDescription: description, socketWatch: socketWatch)
         }
         let openFiles = OpenFileLedger()
         let heldLocks = HeldLockLedger(openFiles: openFiles)

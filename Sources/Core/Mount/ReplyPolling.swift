@@ -30,10 +30,11 @@ public struct ReplyPolling: Sendable {
     /// The window `POHMELFS_REPLY_POLL_US` sets in `environment`: the default when unset, nil
     /// when it is not a number of microseconds up to 1,000 (a wait holds the event loop).
     public static func windowMicroseconds(from environment: [String: String]) -> UInt64? {
-        guard let text = environment["POHMELFS_REPLY_POLL_US"] else { return Self.defaultWindowMicroseconds }
-        guard let value = UInt64(text), value <= 1_000 else { return nil }
-        return value
+        PollingWindow.microseconds(Self.variable, in: environment, fallback: Self.defaultWindowMicroseconds)
     }
+
+    /// The environment variable that sets the window.
+    public static let variable = "POHMELFS_REPLY_POLL_US"
 
     /// A reply is owed and /dev/fuse is empty at `now`: the time to poll until, or nil to sleep.
     public mutating func deadline(at now: UInt64, inBurst: Bool) -> UInt64? {

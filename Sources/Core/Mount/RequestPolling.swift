@@ -50,10 +50,11 @@ public struct RequestPolling: Sendable {
     /// when it is not a number of microseconds up to 1,000 (a poll holds the event loop: the
     /// server's notices and the loop's timers wait for it).
     public static func windowMicroseconds(from environment: [String: String]) -> UInt64? {
-        guard let text = environment["POHMELFS_FUSE_POLL_US"] else { return Self.defaultWindowMicroseconds }
-        guard let value = UInt64(text), value <= 1_000 else { return nil }
-        return value
+        PollingWindow.microseconds(Self.variable, in: environment, fallback: Self.defaultWindowMicroseconds)
     }
+
+    /// The environment variable that sets the window.
+    public static let variable = "POHMELFS_FUSE_POLL_US"
 
     /// A request was read at `now`.
     public mutating func requestRead(at now: UInt64) {

@@ -118,7 +118,7 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
             }
             switch count < 0 ? errno : ENODEV {
             case EAGAIN:
-                if self.statistics.inFlight.load(ordering: .relaxed) != 0 && self.replyPolling.window > 0 {
+                if self.mayAwaitReply {
                     // Behind the flush this turn queued: the request is still in NIO's buffer.
                     self.later(context) { $0.awaitReply(context: $1) }
                 }
@@ -168,6 +168,11 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// Reply polling is on and exactly one request is owed (`awaitReply`).
+    private var mayAwaitReply: Bool {
+        self.replyPolling.window > 0 && self.statistics.inFlight.load(ordering: .relaxed) == 1
+    }
+
     /// A reply is owed, /dev/fuse is empty and the requests of this turn have been flushed: polls
     /// the server's socket and /dev/fuse until either is readable or the wait's deadline passes
     /// (`ReplyPolling`), then returns to the loop, which finds what came without sleeping (a
@@ -176,7 +181,7 @@ final class FUSEEventLoopChannel: ChannelInboundHandler, @unchecked Sendable {
     /// enough, and the programs making them need the processor more than a poll does.
     private func awaitReply(context: ChannelHandlerContext) {
         let socket = self.socketWatch.descriptor
-        guard context.channel.isActive, socket >= 0, self.statistics.inFlight.load(ordering: .relaxed) == 1,
+        guard context.channel.isActive, socket >= 0, self.mayAwaitReply,
             let deadline = self.replyPolling.deadline(at: Self.now(), inBurst: self.polling.inBurst)
         else { return }
         self.watched.0 = pollfd(fd: self.device, events: Int16(POLLIN), revents: 0)

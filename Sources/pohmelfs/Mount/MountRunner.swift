@@ -160,18 +160,12 @@ struct MountRunner {
         // with POHMELFS_FUSE_EVENT_LOOP=0, or when that cannot be set up, by libfuse's loop on a
         // thread of its own.
         let environment = ProcessInfo.processInfo.environment
-        let pollWindow = RequestPolling.windowMicroseconds(from: environment) ?? {
-            self.logger.warning(
-                "POHMELFS_FUSE_POLL_US is not a number of microseconds from 0 to 1000; polling \(RequestPolling.defaultWindowMicroseconds) µs",
-                metadata: ["value": "\(environment["POHMELFS_FUSE_POLL_US"] ?? "")"])
-            return RequestPolling.defaultWindowMicroseconds
-        }()
-        let replyWindow = ReplyPolling.windowMicroseconds(from: environment) ?? {
-            self.logger.warning(
-                "POHMELFS_REPLY_POLL_US is not a number of microseconds from 0 to 1000; polling \(ReplyPolling.defaultWindowMicroseconds) µs",
-                metadata: ["value": "\(environment["POHMELFS_REPLY_POLL_US"] ?? "")"])
-            return ReplyPolling.defaultWindowMicroseconds
-        }()
+        let pollWindow = self.window(
+            RequestPolling.windowMicroseconds(from: environment), RequestPolling.variable,
+            fallback: RequestPolling.defaultWindowMicroseconds, environment: environment)
+        let replyWindow = self.window(
+            ReplyPolling.windowMicroseconds(from: environment), ReplyPolling.variable,
+            fallback: ReplyPolling.defaultWindowMicroseconds, environment: environment)
         let served: Int32? =
             environment["POHMELFS_FUSE_EVENT_LOOP"] != "0"
             ? await FUSEEventLoopChannel.serve(
@@ -207,6 +201,16 @@ struct MountRunner {
     }
 
     /// The entry of `HOST:/SUBDIR`'s directory, looked up component by component.
+    /// A polling window `parsed` from `variable`, or `fallback` after a warning when the value
+    /// there is not a window.
+    private func window(_ parsed: UInt64?, _ variable: String, fallback: UInt64, environment: [String: String]) -> UInt64 {
+        if let parsed { return parsed }
+        self.logger.warning(
+            "\(variable) is not a number of microseconds from 0 to 1000; polling \(fallback) µs",
+            metadata: ["value": "\(environment[variable] ?? "")"])
+        return fallback
+    }
+
     private func resolveSubdirectory(_ client: RPCClient) async throws -> Entry {
         var entry = client.hello.root
         for component in self.source.subdirectory {
